@@ -1,0 +1,1 @@
+"""StackStorm <-> OpenStack Mistral 23 bridge."""

@@ -1,0 +1,39 @@
+"""Which st2 update to send, per st2 execution. Pure: no I/O, no clock.
+
+Only the newest state of an st2 execution matters, and st2 refuses any update
+once an execution is completed. So:
+
+- a newer update supersedes one still waiting to be sent;
+- nothing follows a completed status: a late ``running`` after ``succeeded``
+  (or a second ``succeeded``) is dropped, not sent.
+"""
+
+import enum
+
+from st2mistral.results import ST2_COMPLETED
+
+
+class Decision(enum.Enum):
+    SEND = 'send'                  # queue it, nothing was waiting
+    SUPERSEDE = 'supersede'        # queue it, replacing the waiting one
+    DROP_REGRESSION = 'regression'  # a completed status was already sent or queued
+
+
+def decide(delivered_status, waiting_status, new_status):
+    """Decide what to do with ``new_status`` for one st2 execution.
+
+    ``delivered_status``: the last status st2 accepted (None if unknown);
+    ``waiting_status``: the status queued and not yet sent (None if none).
+    """
+    if delivered_status in ST2_COMPLETED:
+        return Decision.DROP_REGRESSION
+    if waiting_status is None:
+        return Decision.SEND
+    if waiting_status in ST2_COMPLETED and new_status not in ST2_COMPLETED:
+        return Decision.DROP_REGRESSION
+    return Decision.SUPERSEDE
+
+
+def backoff(attempt, initial, maximum):
+    """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""
+    return min(maximum, initial * (2 ** (attempt - 1)))

@@ -1,0 +1,246 @@
+"""Background delivery of st2 updates: never blocks Mistral, keeps order.
+
+``submit()`` only queues (microseconds): worker threads do the HTTP. Per st2
+execution at most one request is in flight, a newer update supersedes one
+still waiting (see ordering.py) and a failed try is retried with backoff
+until st2 takes it, says the execution is already completed, or the update
+expires.
+"""
+
+import collections
+import dataclasses
+import heapq
+import itertools
+import threading
+import time
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from st2mistral.delivery import ordering
+from st2mistral import opts
+from st2mistral import st2api
+
+CONF = cfg.CONF
+
+# The operator trace (CONTRACTS.md section 7) comes from the notifier's logger.
+TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
+
+_ALREADY_COMPLETED = 'already in completed state'
+_seq = itertools.count(1)
+
+
+@dataclasses.dataclass
+class Outgoing:
+    """One st2 update waiting for delivery, with what the trace needs."""
+
+    target: object            # targets.Target
+    status: str
+    result: dict | None
+    root_id: str               # root Mistral workflow execution id (trace prefix)
+    event: str                 # the Mistral event that produced it
+    ex_id: str                 # the Mistral execution the event was about
+    accepted_at: float = dataclasses.field(default_factory=time.time)
+    seq: int = dataclasses.field(default_factory=lambda: next(_seq))
+    attempts: int = 0
+    first_404_at: float | None = None
+
+    @property
+    def key(self):
+        return (self.target.api_url, self.target.execution_id)
+
+
+class Sender:
+    """Delivers Outgoing updates with a small pool of worker threads."""
+
+    def __init__(self, client=None, conf=CONF, workers=None, clock=time.time, store=None):
+        self._client = client or st2api.get_client()
+        self._conf = conf
+        self._clock = clock
+        self._store = store
+        self._lock = threading.Condition()
+        self._waiting = {}                       # key -> Outgoing not yet sent
+        self._in_flight = {}                     # key -> Outgoing being sent now
+        self._ready = collections.deque()        # keys due now
+        self._later = []                         # heap of (due, seq, key) retries
+        self._delivered = collections.OrderedDict()  # key -> last status st2 accepted
+        self._stopping = False
+        self._threads = []
+        self._workers = workers or self._group.delivery_workers
+        if store is not None:
+            for item in store.load():
+                self._enqueue_locked(item)
+
+    @property
+    def _group(self):
+        return self._conf[opts.GROUP]
+
+    # -- public ------------------------------------------------------------
+
+    def start(self):
+        with self._lock:
+            if self._threads:
+                return self
+            for i in range(self._workers):
+                thread = threading.Thread(target=self._run, name='st2-sender-%d' % i,
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def submit(self, item):
+        """Queue ``item``; returns False when it was dropped as a regression."""
+        with self._lock:
+            waiting = self._waiting.get(item.key)
+            queued = waiting or self._in_flight.get(item.key)
+            decision = ordering.decide(self._delivered.get(item.key),
+                                       queued.status if queued else None, item.status)
+            if decision is ordering.Decision.DROP_REGRESSION:
+                TRACE.info('[%s] The workflow event %s for %s is not published to st2: '
+                           'st2 execution %s is already %s, and st2 keeps completed '
+                           'executions as they are.', item.root_id, item.event, item.ex_id,
+                           item.target.execution_id,
+                           self._delivered.get(item.key) or queued.status)
+                return False
+            if decision is ordering.Decision.SUPERSEDE and waiting is not None:
+                TRACE.info('[%s] The workflow event %s for %s is superseded by %s and will '
+                           'not be published separately.', waiting.root_id, waiting.event,
+                           waiting.ex_id, item.event)
+            if self._store is not None:
+                self._store.put(item)
+            self._enqueue_locked(item)
+            return True
+
+    def pending_count(self):
+        with self._lock:
+            return len(self._waiting) + len(self._in_flight)
+
+    def flush(self, timeout=10.0):
+        """Wait until nothing is waiting or in flight; True when drained."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._waiting or self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, 0.05))
+        return True
+
+    def stop(self, timeout=5.0):
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    # -- internals ---------------------------------------------------------
+
+    def _enqueue_locked(self, item, due=None):
+        key = item.key
+        fresh = key not in self._waiting
+        self._waiting[key] = item
+        if due is not None:
+            heapq.heappush(self._later, (due, item.seq, key))
+        elif fresh and key not in self._in_flight:
+            self._ready.append(key)
+        self._lock.notify()
+
+    def _next_key_locked(self):
+        now = self._clock()
+        while self._later and self._later[0][0] <= now:
+            _, seq, key = heapq.heappop(self._later)
+            item = self._waiting.get(key)
+            if item is not None and item.seq == seq and key not in self._in_flight:
+                self._ready.append(key)
+        while self._ready:
+            key = self._ready.popleft()
+            if key in self._waiting and key not in self._in_flight:
+                return key
+        return None
+
+    def _run(self):
+        while True:
+            with self._lock:
+                key = None
+                while not self._stopping:
+                    key = self._next_key_locked()
+                    if key is not None:
+                        break
+                    wait = self._later[0][0] - self._clock() if self._later else 1.0
+                    self._lock.wait(max(0.001, min(wait, 1.0)))
+                if self._stopping:
+                    return
+                item = self._waiting.pop(key)
+                self._in_flight[key] = item
+            outcome = self._deliver(item)
+            with self._lock:
+                del self._in_flight[key]
+                self._finish_locked(item, outcome)
+                self._lock.notify_all()
+
+    def _deliver(self, item):
+        """Send once. Returns 'done', 'retry' or 'give_up'."""
+        item.attempts += 1
+        credentials = self._client.default_credentials(item.target.token)
+        try:
+            self._client.update_execution(item.target.api_url, item.target.execution_id,
+                                          item.status, item.result, credentials)
+        except st2api.St2Error as e:
+            return self._classify_failure(item, e)
+        TRACE.info('[%s] The workflow event %s for %s is published to st2.',
+                   item.root_id, item.event, item.ex_id)
+        return 'done'
+
+    def _classify_failure(self, item, error):
+        if error.status_code == 400 and _ALREADY_COMPLETED in str(error):
+            TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
+                       'execution %s is already completed.', item.root_id, item.event,
+                       item.ex_id, item.target.execution_id)
+            return 'completed'
+        now = self._clock()
+        expired = now - item.accepted_at > self._group.delivery_expire_after
+        if error.status_code == 404:
+            item.first_404_at = item.first_404_at or now
+            retry = now - item.first_404_at < self._group.unknown_execution_grace
+        else:
+            retry = error.retryable
+        if retry and not expired:
+            TRACE.warning('[%s] The workflow event %s for %s is not yet published to st2 '
+                          '(try %d): %s. Will retry.', item.root_id, item.event, item.ex_id,
+                          item.attempts, error)
+            return 'retry'
+        TRACE.error('[%s] The workflow event %s for %s could not be published to st2 '
+                    'execution %s (HTTP %s): %s. When st2 is reachable again, run '
+                    '"st2-track-result %s" on the st2 host to reconcile it.',
+                    item.root_id, item.event, item.ex_id, item.target.execution_id,
+                    error.status_code or 'none', error, item.target.execution_id)
+        return 'give_up'
+
+    def _finish_locked(self, item, outcome):
+        key = item.key
+        if outcome == 'retry':
+            if key in self._waiting:      # a newer update arrived meanwhile
+                self._forget(item)
+                self._ready.append(key)
+                return
+            delay = ordering.backoff(item.attempts, self._group.retry_initial_delay,
+                                     self._group.retry_max_delay)
+            self._waiting[key] = item
+            heapq.heappush(self._later, (self._clock() + delay, item.seq, key))
+            return
+        if outcome in ('done', 'completed'):
+            self._remember(key, item.status if outcome == 'done' else 'succeeded')
+        self._forget(item)
+        if key in self._waiting:
+            self._ready.append(key)
+
+    def _remember(self, key, status):
+        self._delivered[key] = status
+        self._delivered.move_to_end(key)
+        while len(self._delivered) > 10000:
+            self._delivered.popitem(last=False)
+
+    def _forget(self, item):
+        if self._store is not None:
+            self._store.remove(item)

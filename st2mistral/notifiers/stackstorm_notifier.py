@@ -1,0 +1,217 @@
+"""The ``st2`` notification publisher for Mistral 23.
+
+Enable it in mistral.conf (``[notifier] notify = [{"type": "st2"}]``) or per
+execution (``notify=[{"type": "st2"}]``). It turns workflow events of ROOT
+workflow executions into st2 execution updates.
+
+``publish()`` only hands the event to a background thread and returns: with
+``[notifier] type = local`` Mistral's engine waits for publishers, so a slow
+st2 must cost the engine nothing. The thread reads Mistral's DB, builds the
+update (results.build_update) and queues it for delivery.sender.
+
+Operators trace an execution with
+``grep stackstorm_notifier mistral-server.log | grep <root execution id>``:
+every line here starts with ``[<root execution id>]``.
+"""
+
+import dataclasses
+import queue
+import threading
+
+from mistral.notifiers import base
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from st2mistral.delivery import sender as delivery
+from st2mistral.notifiers import mistral_db
+from st2mistral import opts
+from st2mistral import results
+from st2mistral import st2api
+from st2mistral import targets
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+WORKFLOW_EVENTS = frozenset({
+    'WORKFLOW_LAUNCHED', 'WORKFLOW_SUCCEEDED', 'WORKFLOW_FAILED', 'WORKFLOW_CANCELLED',
+    'WORKFLOW_PAUSED', 'WORKFLOW_RESUMED', 'WORKFLOW_RERUN'})
+# A task reaching one of these may be what paused or cancelled its workflow.
+TASK_EVENTS = frozenset({'TASK_SUCCEEDED', 'TASK_FAILED', 'TASK_CANCELLED', 'TASK_PAUSED'})
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    ex_id: str
+    data: dict
+    event: str
+    notify_kwargs: dict
+
+
+class St2Publisher(base.NotificationPublisher):
+    """Mistral loads one per process (stevedore, cached)."""
+
+    def __init__(self, sender=None):
+        self._events = queue.SimpleQueue()
+        self._sender = sender
+        self._thread = None
+        self._start_lock = threading.Lock()
+
+    def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
+        # Never raise into Mistral: it would log and forget the event anyway.
+        try:
+            if event not in WORKFLOW_EVENTS and event not in TASK_EVENTS:
+                return
+            self._ensure_started()
+            self._events.put(Event(ex_id, dict(data or {}), event, dict(kwargs)))
+        except Exception:
+            LOG.exception('The event %s for %s could not be queued for st2.', event, ex_id)
+
+    # -- background processing --------------------------------------------
+
+    def _ensure_started(self):
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                if self._sender is None:
+                    self._sender = delivery.Sender()
+                self._sender.start()
+                thread = threading.Thread(target=self._process_forever,
+                                          name='st2-notifier', daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _process_forever(self):
+        mistral_db.use_admin_context()
+        while True:
+            item = self._events.get()
+            try:
+                process(item, self._sender)
+            except Exception as e:
+                LOG.error('The event %s for %s could not be processed for st2: %s: %s',
+                          item.event, item.ex_id, type(e).__name__, e)
+
+    def wait_idle(self, timeout=10.0):
+        """For tests and benchmarks: True when every queued event was processed and sent."""
+        import time
+        deadline = time.monotonic() + timeout
+        while not self._events.empty() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self._sender is None or self._sender.flush(max(0.0, deadline - time.monotonic()))
+
+
+def process(item, sender):
+    if item.event in WORKFLOW_EVENTS:
+        on_workflow_event(item, sender)
+    else:
+        on_task_event(item, sender)
+
+
+def on_workflow_event(item, sender):
+    root_id = item.data.get('root_execution_id') or item.ex_id
+    if root_id != item.ex_id:
+        LOG.info('[%s] The workflow event %s for subworkflow %s is not published to st2. '
+                 'This is expected because it does not have a corresponding execution '
+                 'record in st2.', root_id, item.event, item.ex_id)
+        return
+    wf = mistral_db.workflow_info(item.ex_id)
+    if wf is None:
+        LOG.warning('[%s] The workflow event %s for %s is not published to st2: the '
+                    'workflow execution is no longer in Mistral.', root_id, item.event,
+                    item.ex_id)
+        return
+    publish_workflow(wf, item.event, item.data.get('state') or wf.state,
+                     item.data.get('state_info'), item.notify_kwargs, sender)
+
+
+def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_id=None):
+    """Queue the st2 update for a workflow in ``state``; True if queued."""
+    root_id = root_id or wf.root_id
+    if wf.root_execution_id:
+        LOG.info('[%s] The workflow event %s for subworkflow %s is not published to st2. '
+                 'This is expected because it does not have a corresponding execution '
+                 'record in st2.', root_id, event, wf.id)
+        return False
+    try:
+        target = targets.resolve(notify_kwargs, wf.env, CONF[opts.GROUP].api_url)
+        if target is not None:
+            st2api.check_destination(target.api_url)
+    except (targets.InvalidSt2Context, st2api.DestinationNotAllowed) as e:
+        LOG.error('[%s] The workflow event %s for %s is not published to st2: %s',
+                  root_id, event, wf.id, e)
+        return False
+    if target is None:
+        LOG.info('[%s] The workflow event %s for %s is not published to st2: the workflow '
+                 'has no st2 context (no st2_execution_id in its env or notify entry).',
+                 root_id, event, wf.id)
+        return False
+    status = results.st2_status(state)
+    if status is None:
+        LOG.info('[%s] The workflow event %s for %s is not published to st2: st2 has no '
+                 'status for Mistral state %s.', root_id, event, wf.id, state)
+        return False
+
+    result = None
+    if state in results.STATES_WITH_RESULT:
+        snapshot = mistral_db.load_snapshot(wf.id)
+        if snapshot is not None:
+            snapshot.state, snapshot.state_info = state, state_info
+            result = results.build_update(snapshot).result
+
+    LOG.info('[%s] The workflow event %s for %s will be published to st2.',
+             root_id, event, wf.id)
+    return sender.submit(delivery.Outgoing(
+        target=target, status=status, result=result, root_id=root_id, event=event,
+        ex_id=wf.id))
+
+
+def on_task_event(item, sender):
+    wf_ex_id = item.data.get('workflow_execution_id')
+    wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
+    if wf is None:
+        LOG.warning('The task event %s for %s is not processed for st2: its workflow '
+                    'execution %s is not in Mistral.', item.event, item.ex_id, wf_ex_id)
+        return
+    root_id = wf.root_id
+    LOG.info('[%s] The task event %s for %s will be processed for st2.',
+             root_id, item.event, item.ex_id)
+
+    if wf.state == 'CANCELLED':
+        _trigger(root_id, item, 'WORKFLOW_CANCELLED', wf, sender)
+    elif wf.state == 'PAUSED':
+        _trigger(root_id, item, 'WORKFLOW_PAUSED', wf, sender)
+        _cascade_pause(root_id, item, wf, sender)
+
+    LOG.info('[%s] The task event %s for %s is processed for st2.',
+             root_id, item.event, item.ex_id)
+
+
+def _trigger(root_id, item, wf_event, wf, sender):
+    LOG.info('[%s] The task event %s for %s triggers workflow event %s for %s to st2.',
+             root_id, item.event, item.ex_id, wf_event, wf.id)
+    publish_workflow(wf, wf_event, wf.state, wf.state_info, item.notify_kwargs, sender,
+                     root_id=wf.root_id)
+
+
+def _cascade_pause(root_id, item, wf, sender):
+    """Publish PAUSED for paused ancestors: workbook parents, then st2 parents."""
+    current = wf
+    while current.parent_task_execution_id:
+        parent_id = mistral_db.task_workflow_execution_id(current.parent_task_execution_id)
+        parent = mistral_db.workflow_info(parent_id) if parent_id else None
+        if parent is None or parent.state != 'PAUSED':
+            break
+        _trigger(root_id, item, 'WORKFLOW_PAUSED', parent, sender)
+        current = parent
+
+    # ``current`` is now the root of this Mistral execution; follow the st2
+    # context to Mistral workflows that started it through an st2 action.
+    seen = {current.id}
+    parent_id = targets.parent_workflow_execution_id(current.env)
+    while parent_id and parent_id not in seen:
+        seen.add(parent_id)
+        parent = mistral_db.workflow_info(parent_id)
+        if parent is None or parent.state != 'PAUSED':
+            break
+        _trigger(root_id, item, 'WORKFLOW_PAUSED', parent, sender)
+        parent_id = targets.parent_workflow_execution_id(parent.env)

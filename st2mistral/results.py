@@ -1,0 +1,110 @@
+"""Mistral workflow snapshot -> st2 execution update. Pure: no I/O.
+
+Push (the notifier, reading Mistral's DB) and pull (the results tracker,
+reading Mistral's REST API) both fill a ``Snapshot`` and call
+``build_update``, so the same Mistral state always gives the same st2 update.
+"""
+
+import dataclasses
+import json
+
+# Mistral workflow state -> st2 liveaction status.
+WORKFLOW_STATUS = {
+    'RUNNING': 'running',
+    'SUCCESS': 'succeeded',
+    'ERROR': 'failed',
+    'CANCELLED': 'canceled',
+    'PAUSED': 'paused',
+}
+
+ST2_COMPLETED = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
+
+# Mistral states whose st2 update carries output, extra and tasks.
+STATES_WITH_RESULT = frozenset({'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED'})
+
+TASK_FIELDS = ('id', 'name', 'workflow_execution_id', 'workflow_name', 'created_at',
+               'updated_at', 'state', 'state_info')
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """What the st2 update needs to know about one workflow execution.
+
+    ``tasks`` are dicts with TASK_FIELDS plus ``published`` and ``result``
+    (already computed from the task's action executions or sub-workflow,
+    see ``task_result``) and optionally ``input``.
+    """
+
+    state: str
+    state_info: str | None = None
+    output: object = None
+    tasks: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    status: str
+    result: dict | None
+
+
+def st2_status(mistral_state):
+    """The st2 status for a Mistral workflow state, or None if st2 has none."""
+    return WORKFLOW_STATUS.get(mistral_state)
+
+
+def decode_json(value):
+    """A string holding a JSON object or array becomes that object; else kept as is."""
+    if isinstance(value, str) and value.lstrip()[:1] in ('{', '['):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _iso(value):
+    return value.isoformat(sep=' ') if hasattr(value, 'isoformat') else value
+
+
+def format_task(task):
+    formatted = {field: _iso(task.get(field)) for field in TASK_FIELDS}
+    for field in ('input', 'published', 'result'):
+        formatted[field] = decode_json(task.get(field))
+    return formatted
+
+
+def task_result(task_type, executions, with_items):
+    """A task's result the way Mistral computes it (data_flow.get_task_execution_result).
+
+    ``executions``: the task's accepted action executions or sub-workflow
+    executions as dicts with ``output`` and, for with-items, ``index``.
+    An action's result is ``output['result']``; a sub-workflow's is its output.
+    """
+    ordered = sorted(executions, key=lambda ex: ex.get('index') or 0)
+    if task_type == 'WORKFLOW':
+        results = [ex.get('output') for ex in ordered]
+    else:
+        results = [(ex.get('output') or {}).get('result') for ex in ordered]
+    if with_items:
+        return results
+    return results[0] if len(results) == 1 else (results or None)
+
+
+def build_update(snapshot):
+    """The st2 update (status and result) for a workflow snapshot.
+
+    RUNNING gives a status only, as st2 keeps the result it has. Paused and
+    completed workflows carry the output, ``extra`` and every task.
+    """
+    status = st2_status(snapshot.state)
+    if status is None:
+        raise ValueError('Mistral state %r has no st2 status' % snapshot.state)
+    if snapshot.state not in STATES_WITH_RESULT:
+        return Update(status, None)
+
+    output = decode_json(snapshot.output)
+    result = dict(output) if isinstance(output, dict) else (
+        {} if output is None else {'output': output})
+    result['extra'] = {'state': snapshot.state, 'state_info': snapshot.state_info}
+    result['tasks'] = [format_task(task) for task in snapshot.tasks]
+    return Update(status, result)

@@ -1,0 +1,230 @@
+"""The HTTP client for the st2 API: the only code that speaks HTTP to st2.
+
+One pooled keep-alive session per process, explicit timeouts, TLS verified
+unless ``[st2] insecure`` says otherwise, an ``X-Request-ID`` on every
+request, and destinations limited to the configured st2 URLs.
+
+Secrets: tokens and API keys travel only in headers. No log line, exception
+text or ``repr`` here contains a header value or a request body.
+"""
+
+import dataclasses
+import threading
+import uuid
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import requests
+from requests import adapters
+import tenacity
+
+from st2mistral import opts
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+TOKEN_HEADER = 'X-Auth-Token'
+API_KEY_HEADER = 'St2-Api-Key'
+REQUEST_ID_HEADER = 'X-Request-ID'
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """What authenticates a request: a user token, an API key, or both."""
+
+    token: str | None = dataclasses.field(default=None, repr=False)
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+
+    def headers(self, prefer_api_key=False):
+        if self.api_key and (prefer_api_key or not self.token):
+            return {API_KEY_HEADER: self.api_key}
+        if self.token:
+            return {TOKEN_HEADER: self.token}
+        return {}
+
+
+class St2Error(Exception):
+    """A request to st2 did not succeed.
+
+    ``status_code`` is None when st2 never answered (connection refused,
+    timeout). ``retryable`` says whether trying again later can help.
+    """
+
+    def __init__(self, message, status_code=None, retryable=False, request_id=None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable
+        self.request_id = request_id
+
+
+class DestinationNotAllowed(St2Error):
+    """The URL is not under any configured st2 base URL."""
+
+
+def normalize_base_url(url):
+    return url.rstrip('/') + '/'
+
+
+def allowed_base_urls(conf=CONF):
+    group = conf[opts.GROUP]
+    urls = [group.api_url, group.auth_url] + list(group.allowed_api_urls)
+    return [normalize_base_url(u) for u in urls if u]
+
+
+def check_destination(url, conf=CONF):
+    """Refuse any URL outside the configured st2 API/auth URLs."""
+    if not any(normalize_base_url(url).startswith(base) for base in allowed_base_urls(conf)):
+        raise DestinationNotAllowed(
+            'Refusing to send to %s: it is not under [st2] api_url, auth_url or '
+            'allowed_api_urls. Add its base URL to [st2] allowed_api_urls in '
+            'mistral.conf if this st2 is trusted.' % url)
+
+
+def _is_retryable_status(code):
+    return code == 429 or code >= 500
+
+
+def _fault_text(response):
+    """st2's own error text (``faultstring``), short, never the request."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and 'faultstring' in body:
+        return str(body['faultstring'])[:500]
+    return str(body)[:200]
+
+
+def _is_expired_token_answer(response):
+    return response.status_code == 401
+
+
+class St2Client:
+    """Sends requests to st2. Thread safe; share one per process."""
+
+    def __init__(self, conf=CONF, session=None, sleep=None):
+        self._conf = conf
+        self._session = session or self._new_session()
+        # Tests inject a no-op sleep so retries cost no wall time.
+        self._sleep = sleep or tenacity.nap.sleep
+
+    @staticmethod
+    def _new_session():
+        session = requests.Session()
+        adapter = adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount('http://', adapter)
+        session.mount('https://', adapter)
+        return session
+
+    @property
+    def _group(self):
+        return self._conf[opts.GROUP]
+
+    def _verify(self):
+        if self._group.insecure:
+            return False
+        return self._group.ca_file or True
+
+    def _timeout(self):
+        return (self._group.connect_timeout, self._group.read_timeout)
+
+    def default_credentials(self, token=None):
+        return Credentials(token=token, api_key=self._group.api_key)
+
+    # -- one attempt -------------------------------------------------------
+
+    def send(self, method, url, credentials, json_body=None, params=None, headers=None):
+        """One request (plus one API-key retry of a 401); no backoff.
+
+        Returns the parsed JSON answer (or None for an empty body); raises
+        St2Error with ``retryable`` set for what a later try could fix.
+        """
+        check_destination(url, self._conf)
+        response, request_id = self._request(
+            method, url, credentials.headers(), json_body, params, headers)
+
+        if (_is_expired_token_answer(response) and credentials.token
+                and credentials.api_key):
+            LOG.info('st2 refused the token for %s %s (HTTP 401, request %s); '
+                     'retrying once with the configured API key.', method, url, request_id)
+            response, request_id = self._request(
+                method, url, credentials.headers(prefer_api_key=True), json_body, params,
+                headers)
+
+        if response.status_code >= 400:
+            raise St2Error(
+                'st2 answered %s %s with HTTP %s: %s (request %s)' % (
+                    method, url, response.status_code, _fault_text(response), request_id),
+                status_code=response.status_code,
+                retryable=_is_retryable_status(response.status_code),
+                request_id=request_id)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return {'raw': response.text}
+
+    def _request(self, method, url, auth_headers, json_body, params, extra_headers):
+        request_id = 'req-' + str(uuid.uuid4())
+        headers = {REQUEST_ID_HEADER: request_id, 'Accept': 'application/json'}
+        headers.update(extra_headers or {})
+        headers.update(auth_headers)
+        try:
+            response = self._session.request(
+                method, url, json=json_body, params=params, headers=headers,
+                timeout=self._timeout(), verify=self._verify(), allow_redirects=False)
+        except requests.Timeout:
+            raise St2Error('st2 did not answer %s %s within %.1f s (request %s)' % (
+                method, url, self._group.read_timeout, request_id),
+                retryable=True, request_id=request_id) from None
+        except requests.exceptions.SSLError as e:
+            raise St2Error('TLS verification failed for %s: %s. Set [st2] ca_file to the '
+                           'CA bundle that signed st2\'s certificate.' % (url, type(e).__name__),
+                           retryable=False, request_id=request_id) from None
+        except requests.ConnectionError:
+            raise St2Error('cannot connect to st2 at %s (request %s)' % (url, request_id),
+                           retryable=True, request_id=request_id) from None
+        return response, request_id
+
+    # -- with backoff ------------------------------------------------------
+
+    def call(self, method, url, credentials, json_body=None, params=None, headers=None):
+        """Like send(), retried with exponential backoff while retryable.
+
+        The policy is read from [st2] at call time, not at import.
+        """
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, St2Error) and e.retryable),
+            wait=tenacity.wait_exponential(
+                multiplier=self._group.retry_initial_delay, max=self._group.retry_max_delay),
+            stop=tenacity.stop_after_delay(self._group.retry_give_up_after),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda rs: LOG.warning(
+                'Retrying %s %s after: %s', method, url, rs.outcome.exception()),
+        )
+        return retrying(self.send, method, url, credentials, json_body, params, headers)
+
+    # -- st2 endpoints -----------------------------------------------------
+
+    def update_execution(self, api_url, execution_id, status, result, credentials):
+        """PUT {api_url}/executions/{id} with st2's {status, result} body (one attempt)."""
+        body = {'status': status}
+        if result is not None:
+            body['result'] = result
+        return self.send('PUT', '%s/executions/%s' % (api_url.rstrip('/'), execution_id),
+                         credentials, json_body=body)
+
+
+_default_client = None
+_default_client_lock = threading.Lock()
+
+
+def get_client():
+    """The process-wide client (one pooled session)."""
+    global _default_client
+    with _default_client_lock:
+        if _default_client is None:
+            _default_client = St2Client()
+        return _default_client

@@ -1,0 +1,69 @@
+"""Where a Mistral workflow's status goes in st2. Pure: no I/O.
+
+st2's mistral-v2 runner puts the st2 execution id and the st2 context into
+the root workflow's env (CONTRACTS.md section 5). A notify entry may name
+the target itself (``{"type": "st2", "st2_execution_id": ..., "api_url": ...}``),
+which wins over the env.
+"""
+
+import dataclasses
+import re
+
+# st2 execution ids are Mongo ObjectIds; accept any plain id, never a path.
+_EXECUTION_ID = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+
+
+class InvalidSt2Context(ValueError):
+    """The workflow carries an st2 context that cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    execution_id: str
+    api_url: str
+    token: str | None = dataclasses.field(default=None, repr=False)
+    parent_workflow_execution_id: str | None = None
+
+
+def st2_context(env):
+    """The ``st2_context`` st2 put into the env, or {}."""
+    try:
+        ctx = env['__actions']['st2.action']['st2_context']
+    except (KeyError, TypeError):
+        return {}
+    return ctx if isinstance(ctx, dict) else {}
+
+
+def parent_workflow_execution_id(env):
+    """The Mistral workflow that started this one through st2, if any."""
+    parent = st2_context(env).get('parent') or {}
+    mistral = parent.get('mistral') if isinstance(parent, dict) else None
+    return (mistral or {}).get('workflow_execution_id') if isinstance(mistral, dict) else None
+
+
+def resolve(notify_kwargs, env, default_api_url):
+    """The st2 target of a root workflow execution, or None without st2 context.
+
+    Raises InvalidSt2Context naming what is wrong when the context is there
+    but unusable.
+    """
+    env = env if isinstance(env, dict) else {}
+    ctx = st2_context(env)
+    execution_id = notify_kwargs.get('st2_execution_id') or env.get('st2_execution_id')
+    if execution_id is None:
+        return None
+    if not isinstance(execution_id, str) or not _EXECUTION_ID.match(execution_id):
+        raise InvalidSt2Context(
+            'st2_execution_id %r is not a valid st2 execution id' % (execution_id,))
+
+    api_url = (notify_kwargs.get('api_url') or env.get('st2_action_api_url')
+               or ctx.get('api_url') or default_api_url)
+    if not isinstance(api_url, str) or not api_url.startswith(('http://', 'https://')):
+        raise InvalidSt2Context('st2 API URL %r is not an http(s) URL' % (api_url,))
+
+    token = ctx.get('auth_token')
+    if token is not None and not isinstance(token, str):
+        raise InvalidSt2Context('st2_context.auth_token is not a string')
+
+    return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token,
+                  parent_workflow_execution_id=parent_workflow_execution_id(env))

@@ -1,0 +1,17 @@
+from oslo_config import cfg
+import pytest
+
+from st2mistral import opts
+
+
+@pytest.fixture
+def conf():
+    """A fresh [st2] config per test (not the global one); zero retry waits."""
+    conf = cfg.ConfigOpts()
+    opts.register_opts(conf)
+    conf([], project='st2mistral-tests')
+    for name, value in dict(api_url='http://st2.test/api/v1', auth_url='http://st2.test/auth/v1',
+                            retry_initial_delay=0.0, retry_max_delay=0.0,
+                            retry_give_up_after=5.0).items():
+        conf.set_override(name, value, group='st2')
+    return conf

@@ -1,0 +1,24 @@
+import pytest
+
+from st2mistral.delivery import ordering
+
+D = ordering.Decision
+
+
+@pytest.mark.parametrize('delivered,waiting,new,decision', [
+    (None, None, 'running', D.SEND),
+    ('running', None, 'succeeded', D.SEND),
+    ('running', 'running', 'succeeded', D.SUPERSEDE),
+    (None, 'paused', 'running', D.SUPERSEDE),         # resume after pause
+    ('succeeded', None, 'running', D.DROP_REGRESSION),  # late running
+    ('failed', None, 'failed', D.DROP_REGRESSION),      # duplicate
+    (None, 'succeeded', 'running', D.DROP_REGRESSION),
+    ('paused', None, 'running', D.SEND),
+])
+def test_decide(delivered, waiting, new, decision):
+    assert ordering.decide(delivered, waiting, new) is decision
+
+
+def test_backoff_doubles_and_caps():
+    assert [ordering.backoff(n, 1.0, 5.0) for n in range(1, 6)] == [1, 2, 4, 5, 5]
+    assert ordering.backoff(3, 0.0, 5.0) == 0

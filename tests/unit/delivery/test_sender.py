@@ -1,0 +1,150 @@
+import logging
+import threading
+
+import pytest
+
+from st2mistral.delivery import sender as delivery
+from st2mistral import st2api
+from st2mistral import targets
+
+API = 'http://st2.test/api/v1'
+
+
+def _item(status, execution_id='e1', event='WORKFLOW_SUCCEEDED', token='tok'):
+    return delivery.Outgoing(
+        target=targets.Target(execution_id=execution_id, api_url=API, token=token),
+        status=status, result={'r': status}, root_id='root-1', event=event, ex_id='root-1')
+
+
+@pytest.fixture
+def make_sender(conf):
+    senders = []
+
+    def make(**kw):
+        s = delivery.Sender(client=st2api.St2Client(conf=conf), conf=conf,
+                            workers=kw.pop('workers', 2), **kw)
+        senders.append(s)
+        return s
+    yield make
+    for s in senders:
+        s.stop()
+
+
+def _statuses(requests_mock):
+    return [r.json()['status'] for r in requests_mock.request_history]
+
+
+def test_delivers_and_logs_trace(make_sender, requests_mock, caplog):
+    caplog.set_level(logging.INFO)
+    requests_mock.put(API + '/executions/e1', json={})
+    sender = make_sender().start()
+    assert sender.submit(_item('succeeded'))
+    assert sender.flush(5)
+    assert _statuses(requests_mock) == ['succeeded']
+    assert ('[root-1] The workflow event WORKFLOW_SUCCEEDED for root-1 is published to st2.'
+            in caplog.messages)
+    assert 'tok' not in caplog.text
+
+
+def test_waiting_update_is_superseded_and_regression_dropped(make_sender, requests_mock,
+                                                            caplog):
+    caplog.set_level(logging.INFO)
+    requests_mock.put(API + '/executions/e1', json={})
+    sender = make_sender()                   # not started: everything waits
+    assert sender.submit(_item('running', event='WORKFLOW_LAUNCHED'))
+    assert sender.submit(_item('succeeded'))
+    assert not sender.submit(_item('running', event='WORKFLOW_RESUMED'))
+    sender.start()
+    assert sender.flush(5)
+    assert _statuses(requests_mock) == ['succeeded']
+    assert any('WORKFLOW_LAUNCHED for root-1 is superseded by WORKFLOW_SUCCEEDED' in m
+               for m in caplog.messages)
+    # A late update after st2 accepted a completed status is dropped too.
+    assert not sender.submit(_item('running', event='WORKFLOW_LAUNCHED'))
+    assert sender.flush(5)
+    assert _statuses(requests_mock) == ['succeeded']
+
+
+def test_one_request_in_flight_per_execution_keeps_order(make_sender, requests_mock):
+    release = threading.Event()
+    seen = []
+
+    def slow(request, context):
+        seen.append(request.json()['status'])
+        release.wait(5)
+        return {}
+    requests_mock.put(API + '/executions/e1', json=slow)
+    sender = make_sender(workers=4).start()
+    sender.submit(_item('running', event='WORKFLOW_LAUNCHED'))
+    for _ in range(100):
+        if seen:
+            break
+        threading.Event().wait(0.01)
+    sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
+    sender.submit(_item('running', event='WORKFLOW_RESUMED'))
+    sender.submit(_item('succeeded'))
+    release.set()
+    assert sender.flush(5)
+    assert seen == ['running', 'succeeded']
+
+
+def test_5xx_retried_until_st2_recovers(make_sender, requests_mock):
+    requests_mock.put(API + '/executions/e1', [{'status_code': 500, 'json': {}},
+                                                {'status_code': 503, 'json': {}},
+                                                {'status_code': 200, 'json': {}}])
+    sender = make_sender().start()
+    sender.submit(_item('succeeded'))
+    assert sender.flush(5)
+    assert _statuses(requests_mock) == ['succeeded'] * 3
+
+
+def test_already_completed_counts_as_done(make_sender, requests_mock, caplog):
+    caplog.set_level(logging.INFO)
+    requests_mock.put(API + '/executions/e1', status_code=400,
+                      json={'faultstring': 'Execution is already in completed state.'})
+    sender = make_sender().start()
+    sender.submit(_item('succeeded'))
+    assert sender.flush(5)
+    assert requests_mock.call_count == 1
+    assert any('is already completed' in m for m in caplog.messages)
+    assert not sender.submit(_item('running'))
+
+
+def test_unknown_execution_retried_for_grace_then_given_up(make_sender, conf, requests_mock,
+                                                          caplog):
+    conf.set_override('unknown_execution_grace', 0.0, group='st2')
+    requests_mock.put(API + '/executions/e1', status_code=404, json={'faultstring': 'nope'})
+    sender = make_sender().start()
+    sender.submit(_item('failed', event='WORKFLOW_FAILED'))
+    assert sender.flush(5)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert 'HTTP 404' in errors[0].getMessage()
+    assert 'st2-track-result e1' in errors[0].getMessage()
+
+
+def test_expired_update_given_up_with_one_error_line(make_sender, conf, requests_mock, caplog):
+    conf.set_override('delivery_expire_after', 1.0, group='st2')
+    clock = [1000.0]
+    requests_mock.put(API + '/executions/e1', status_code=503, json={})
+    sender = make_sender(clock=lambda: clock[0])
+    item = _item('succeeded')
+    item.accepted_at = 0.0                                   # long ago
+    sender.submit(item)
+    sender.start()
+    assert sender.flush(5)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and 'HTTP 503' in errors[0]
+
+
+def test_executions_are_independent(make_sender, requests_mock):
+    requests_mock.put(API + '/executions/bad', status_code=500, json={})
+    requests_mock.put(API + '/executions/good', json={})
+    sender = make_sender(workers=1).start()
+    sender.submit(_item('succeeded', execution_id='bad'))
+    sender.submit(_item('succeeded', execution_id='good'))
+    for _ in range(200):
+        if any(r.path.endswith('/good') for r in requests_mock.request_history):
+            break
+        threading.Event().wait(0.01)
+    assert any(r.path.endswith('/good') for r in requests_mock.request_history)

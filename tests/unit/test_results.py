@@ -1,0 +1,78 @@
+import datetime
+
+import pytest
+
+from st2mistral import results
+
+
+def _task(name, **kw):
+    task = {'id': 'id-' + name, 'name': name, 'workflow_execution_id': 'wf1',
+            'workflow_name': 'wb.main', 'created_at': datetime.datetime(2026, 1, 2, 3, 4, 5),
+            'updated_at': '2026-01-02 03:04:06', 'state': 'SUCCESS', 'state_info': None,
+            'published': {'x': 1}, 'result': 'r'}
+    task.update(kw)
+    return task
+
+
+@pytest.mark.parametrize('state,status', [
+    ('RUNNING', 'running'), ('SUCCESS', 'succeeded'), ('ERROR', 'failed'),
+    ('CANCELLED', 'canceled'), ('PAUSED', 'paused')])
+def test_status_map(state, status):
+    assert results.st2_status(state) == status
+
+
+def test_unknown_state_has_no_status():
+    assert results.st2_status('IDLE') is None
+    with pytest.raises(ValueError, match='IDLE'):
+        results.build_update(results.Snapshot(state='IDLE'))
+
+
+def test_running_carries_status_only():
+    update = results.build_update(results.Snapshot(state='RUNNING', output={'a': 1}))
+    assert update == results.Update('running', None)
+
+
+def test_completed_carries_output_extra_and_tasks():
+    snap = results.Snapshot(state='ERROR', state_info='task1 failed', output={'a': 1},
+                            tasks=[_task('t1', result='{"k": [1, 2]}', published='{"p": 1}'),
+                                   _task('t2', input={'i': 1})])
+    update = results.build_update(snap)
+    assert update.status == 'failed'
+    assert update.result['a'] == 1
+    assert update.result['extra'] == {'state': 'ERROR', 'state_info': 'task1 failed'}
+    t1, t2 = update.result['tasks']
+    assert t1 == {'id': 'id-t1', 'name': 't1', 'workflow_execution_id': 'wf1',
+                  'workflow_name': 'wb.main', 'created_at': '2026-01-02 03:04:05',
+                  'updated_at': '2026-01-02 03:04:06', 'state': 'SUCCESS',
+                  'state_info': None, 'input': None, 'published': {'p': 1},
+                  'result': {'k': [1, 2]}}
+    assert t2['input'] == {'i': 1}
+    assert t2['result'] == 'r'
+
+
+def test_output_is_not_mutated_and_non_dict_output_is_wrapped():
+    output = {'a': 1}
+    results.build_update(results.Snapshot(state='SUCCESS', output=output))
+    assert output == {'a': 1}
+    update = results.build_update(results.Snapshot(state='SUCCESS', output='plain text'))
+    assert update.result['output'] == 'plain text'
+    assert results.build_update(results.Snapshot(state='SUCCESS')).result['tasks'] == []
+
+
+def test_decode_json_only_objects_and_arrays():
+    assert results.decode_json('{"a": 1}') == {'a': 1}
+    assert results.decode_json(' [1]') == [1]
+    assert results.decode_json('{not json') == '{not json'
+    assert results.decode_json('123') == '123'
+    assert results.decode_json(5) == 5
+
+
+def test_task_result_like_mistral():
+    action = [{'output': {'result': 'x'}, 'index': None}]
+    assert results.task_result('ACTION', action, with_items=False) == 'x'
+    items = [{'output': {'result': 2}, 'index': 1}, {'output': {'result': 1}, 'index': 0}]
+    assert results.task_result('ACTION', items, with_items=True) == [1, 2]
+    assert results.task_result('ACTION', [], with_items=True) == []
+    assert results.task_result('ACTION', [], with_items=False) is None
+    sub = [{'output': {'o': 1}, 'index': None}]
+    assert results.task_result('WORKFLOW', sub, with_items=False) == {'o': 1}

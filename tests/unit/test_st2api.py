@@ -1,0 +1,137 @@
+import logging
+
+import pytest
+import requests
+
+from st2mistral import st2api
+
+URL = 'http://st2.test/api/v1/executions/e1'
+
+
+@pytest.fixture
+def client(conf):
+    return st2api.St2Client(conf=conf, sleep=lambda s: None)
+
+
+def test_put_sends_token_request_id_and_body(client, requests_mock):
+    requests_mock.put(URL, json={'id': 'e1', 'status': 'succeeded'})
+    answer = client.update_execution('http://st2.test/api/v1', 'e1', 'succeeded', {'a': 1},
+                                     st2api.Credentials(token='tok'))
+    assert answer['status'] == 'succeeded'
+    request = requests_mock.request_history[0]
+    assert request.headers['X-Auth-Token'] == 'tok'
+    assert 'St2-Api-Key' not in request.headers
+    assert request.headers['X-Request-ID'].startswith('req-')
+    assert request.json() == {'status': 'succeeded', 'result': {'a': 1}}
+    assert request.timeout == (5.0, 30.0)
+    assert request.verify not in (False, None)  # the system trust store
+
+
+def test_api_key_used_without_token(client, requests_mock):
+    requests_mock.put(URL, json={})
+    client.update_execution('http://st2.test/api/v1', 'e1', 'running', None,
+                            st2api.Credentials(api_key='key'))
+    request = requests_mock.request_history[0]
+    assert request.headers['St2-Api-Key'] == 'key'
+    assert request.json() == {'status': 'running'}
+
+
+def test_tls_settings(conf, requests_mock):
+    requests_mock.put(URL, json={})
+    conf.set_override('ca_file', '/etc/ssl/st2-ca.pem', group='st2')
+    st2api.St2Client(conf=conf).send('PUT', URL, st2api.Credentials(token='t'))
+    assert requests_mock.request_history[-1].verify == '/etc/ssl/st2-ca.pem'
+    conf.set_override('insecure', True, group='st2')
+    st2api.St2Client(conf=conf).send('PUT', URL, st2api.Credentials(token='t'))
+    assert requests_mock.request_history[-1].verify is False
+
+
+def test_expired_token_retried_once_with_api_key(client, requests_mock, caplog):
+    requests_mock.put(URL, [
+        {'status_code': 401, 'json': {'faultstring': 'Unauthorized - Token has expired.'}},
+        {'status_code': 200, 'json': {}}])
+    caplog.set_level(logging.DEBUG)
+    client.send('PUT', URL, st2api.Credentials(token='old-token', api_key='the-key'))
+    first, second = requests_mock.request_history
+    assert first.headers['X-Auth-Token'] == 'old-token'
+    assert second.headers['St2-Api-Key'] == 'the-key'
+    assert 'X-Auth-Token' not in second.headers
+    assert 'old-token' not in caplog.text and 'the-key' not in caplog.text
+
+
+def test_401_without_api_key_is_final_and_names_st2_reason(client, requests_mock):
+    requests_mock.put(URL, status_code=401,
+                      json={'faultstring': 'Unauthorized - Token has expired.'})
+    with pytest.raises(st2api.St2Error) as err:
+        client.call('PUT', URL, st2api.Credentials(token='secret-token'))
+    assert err.value.status_code == 401 and not err.value.retryable
+    assert 'Token has expired' in str(err.value)
+    assert 'secret-token' not in str(err.value)
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('status', [500, 502, 503, 429])
+def test_5xx_and_429_retried_with_backoff(client, requests_mock, status):
+    requests_mock.put(URL, [{'status_code': status, 'json': {}},
+                            {'status_code': status, 'json': {}},
+                            {'status_code': 200, 'json': {'ok': True}}])
+    assert client.call('PUT', URL, st2api.Credentials(token='t')) == {'ok': True}
+    assert requests_mock.call_count == 3
+
+
+@pytest.mark.parametrize('status', [400, 403, 404, 409])
+def test_other_4xx_never_retried(client, requests_mock, status):
+    requests_mock.put(URL, status_code=status, json={'faultstring': 'nope'})
+    with pytest.raises(st2api.St2Error) as err:
+        client.call('PUT', URL, st2api.Credentials(token='t'))
+    assert err.value.status_code == status and not err.value.retryable
+    assert requests_mock.call_count == 1
+
+
+def test_connection_errors_and_timeouts_retried_then_given_up(conf, requests_mock):
+    waits = []
+    conf.set_override('retry_initial_delay', 1.0, group='st2')
+    conf.set_override('retry_max_delay', 4.0, group='st2')
+    requests_mock.put(URL, [{'exc': requests.ConnectionError('refused')},
+                            {'exc': requests.ConnectTimeout('slow')},
+                            {'status_code': 200, 'json': {}}])
+    st2api.St2Client(conf=conf, sleep=waits.append).call(
+        'PUT', URL, st2api.Credentials(token='t'))
+    assert waits == [1.0, 2.0]
+
+    conf.set_override('retry_give_up_after', 0.0, group='st2')
+    requests_mock.put(URL, exc=requests.ConnectionError('refused'))
+    with pytest.raises(st2api.St2Error, match='cannot connect to st2') as err:
+        st2api.St2Client(conf=conf, sleep=waits.append).call(
+            'PUT', URL, st2api.Credentials(token='t'))
+    assert err.value.retryable and err.value.status_code is None
+
+
+def test_timeout_message(client, requests_mock):
+    requests_mock.put(URL, exc=requests.ReadTimeout('x'))
+    with pytest.raises(st2api.St2Error, match='did not answer'):
+        client.send('PUT', URL, st2api.Credentials(token='t'))
+
+
+@pytest.mark.parametrize('url', [
+    'http://evil.test/api/v1/executions/e1',
+    'http://st2.test.evil/api/v1/executions/e1',
+    'http://st2.test/other/executions/e1',
+])
+def test_destinations_outside_configured_urls_refused(client, requests_mock, url):
+    with pytest.raises(st2api.DestinationNotAllowed, match='allowed_api_urls'):
+        client.send('PUT', url, st2api.Credentials(token='t'))
+    assert requests_mock.call_count == 0
+
+
+def test_allowed_api_urls_extends_destinations(conf, requests_mock):
+    conf.set_override('allowed_api_urls', ['https://st2b.test/api/v1'], group='st2')
+    requests_mock.put('https://st2b.test/api/v1/executions/e1', json={})
+    st2api.St2Client(conf=conf).send('PUT', 'https://st2b.test/api/v1/executions/e1',
+                                     st2api.Credentials(token='t'))
+    assert requests_mock.call_count == 1
+
+
+def test_credentials_repr_hides_secrets():
+    assert 'tok' not in repr(st2api.Credentials(token='tok', api_key='key'))
+    assert 'key' not in repr(st2api.Credentials(token='tok', api_key='key'))
