@@ -90,6 +90,30 @@ def task_result(task_type, executions, with_items):
     return results[0] if len(results) == 1 else (results or None)
 
 
+def order_tasks(tasks):
+    """Tasks in the order they ran, as far as Mistral's data tells.
+
+    ``created_at`` has whole seconds, so tasks created within one second are
+    ordered by their depth in the transitions (``next_tasks``), then by name.
+    """
+    successors = {}
+    for task in tasks:
+        for entry in task.get('next_tasks') or ():
+            name = entry[0] if isinstance(entry, (list, tuple)) else entry
+            successors.setdefault(task['name'], set()).add(name)
+    targets = set().union(*successors.values()) if successors else set()
+    depth = {task['name']: 0 for task in tasks if task['name'] not in targets}
+    frontier = list(depth)
+    while frontier:
+        name = frontier.pop()
+        for nxt in successors.get(name, ()):
+            if nxt not in depth:
+                depth[nxt] = depth[name] + 1
+                frontier.append(nxt)
+    return sorted(tasks, key=lambda t: (str(t.get('created_at')), depth.get(t['name'], 0),
+                                        t['name']))
+
+
 def build_update(snapshot):
     """The st2 update (status and result) for a workflow snapshot.
 

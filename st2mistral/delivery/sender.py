@@ -17,9 +17,9 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from st2mistral.delivery import ordering
 from st2mistral import opts
 from st2mistral import st2api
+from st2mistral.delivery import ordering
 
 CONF = cfg.CONF
 
@@ -27,6 +27,8 @@ CONF = cfg.CONF
 TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 
 _ALREADY_COMPLETED = 'already in completed state'
+# What st2 answers while a pause or cancel request is still in progress.
+_REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
 _seq = itertools.count(1)
 
 
@@ -44,6 +46,7 @@ class Outgoing:
     seq: int = dataclasses.field(default_factory=lambda: next(_seq))
     attempts: int = 0
     first_404_at: float | None = None
+    due: float | None = None            # when a retry is scheduled
 
     @property
     def key(self):
@@ -136,13 +139,15 @@ class Sender:
 
     # -- internals ---------------------------------------------------------
 
-    def _enqueue_locked(self, item, due=None):
+    def _enqueue_locked(self, item):
         key = item.key
-        fresh = key not in self._waiting
+        replaced = self._waiting.get(key)
         self._waiting[key] = item
-        if due is not None:
-            heapq.heappush(self._later, (due, item.seq, key))
-        elif fresh and key not in self._in_flight:
+        if replaced is not None and replaced.due is not None:
+            # st2 is failing for this execution: the newer update keeps the backoff.
+            item.due, item.attempts = replaced.due, replaced.attempts
+            heapq.heappush(self._later, (item.due, item.seq, key))
+        elif replaced is None and key not in self._in_flight:
             self._ready.append(key)
         self._lock.notify()
 
@@ -172,25 +177,40 @@ class Sender:
                 if self._stopping:
                     return
                 item = self._waiting.pop(key)
+                item.due = None
                 self._in_flight[key] = item
-            outcome = self._deliver(item)
+            outcome, st2_status = self._deliver(item)
             with self._lock:
                 del self._in_flight[key]
-                self._finish_locked(item, outcome)
+                self._finish_locked(item, outcome, st2_status)
                 self._lock.notify_all()
 
     def _deliver(self, item):
-        """Send once. Returns 'done', 'retry' or 'give_up'."""
+        """Send once (twice for a pause or cancel, see below).
+
+        Returns ('done', st2 status) or (failure outcome, None).
+        """
         item.attempts += 1
         credentials = self._client.default_credentials(item.target.token)
         try:
-            self._client.update_execution(item.target.api_url, item.target.execution_id,
-                                          item.status, item.result, credentials)
+            status = self._put(item, credentials)
+            # st2 takes pause and cancel in two steps: the first PUT is a request
+            # (pausing/canceling), a second confirms it once nothing is active.
+            if status == _REQUESTED.get(item.status):
+                status = self._put(item, credentials)
         except st2api.St2Error as e:
-            return self._classify_failure(item, e)
+            return self._classify_failure(item, e), None
         TRACE.info('[%s] The workflow event %s for %s is published to st2.',
                    item.root_id, item.event, item.ex_id)
-        return 'done'
+        if status == _REQUESTED.get(item.status):
+            TRACE.info('[%s] st2 keeps execution %s %s while its children are active.',
+                       item.root_id, item.target.execution_id, status)
+        return 'done', status
+
+    def _put(self, item, credentials):
+        answer = self._client.update_execution(item.target.api_url, item.target.execution_id,
+                                               item.status, item.result, credentials)
+        return answer.get('status', item.status) if isinstance(answer, dict) else item.status
 
     def _classify_failure(self, item, error):
         if error.status_code == 400 and _ALREADY_COMPLETED in str(error):
@@ -217,7 +237,7 @@ class Sender:
                     error.status_code or 'none', error, item.target.execution_id)
         return 'give_up'
 
-    def _finish_locked(self, item, outcome):
+    def _finish_locked(self, item, outcome, st2_status):
         key = item.key
         if outcome == 'retry':
             if key in self._waiting:      # a newer update arrived meanwhile
@@ -226,11 +246,14 @@ class Sender:
                 return
             delay = ordering.backoff(item.attempts, self._group.retry_initial_delay,
                                      self._group.retry_max_delay)
+            item.due = self._clock() + delay
             self._waiting[key] = item
-            heapq.heappush(self._later, (self._clock() + delay, item.seq, key))
+            heapq.heappush(self._later, (item.due, item.seq, key))
             return
-        if outcome in ('done', 'completed'):
-            self._remember(key, item.status if outcome == 'done' else 'succeeded')
+        if outcome == 'done':
+            self._remember(key, st2_status)
+        elif outcome == 'completed':
+            self._remember(key, 'succeeded')   # any completed status: nothing may follow
         self._forget(item)
         if key in self._waiting:
             self._ready.append(key)

@@ -14,7 +14,7 @@ from st2mistral import results
 
 _WORKFLOW_COLUMNS = ('id', 'name', 'state', 'state_info', 'root_execution_id',
                      'task_execution_id', 'params')
-_TASK_COLUMNS = results.TASK_FIELDS + ('published', 'type', 'runtime_context')
+_TASK_COLUMNS = results.TASK_FIELDS + ('published', 'type', 'runtime_context', 'next_tasks')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ def use_admin_context():
 
 
 def _row_dict(row, columns):
-    return dict(zip(columns, row))
+    return dict(zip(columns, row, strict=True))
 
 
 def workflow_info(wf_ex_id):
@@ -75,7 +75,8 @@ def load_snapshot(wf_ex_id):
         children = _task_children(task_rows)
 
     tasks = []
-    for task in sorted(task_rows, key=lambda t: (str(t['created_at']), t['id'])):
+    for task in results.order_tasks(task_rows):
+        task.pop('next_tasks')
         runtime = task.pop('runtime_context') or {}
         task_type = task.pop('type')
         task['result'] = results.task_result(

@@ -22,12 +22,12 @@ from mistral.notifiers import base
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from st2mistral.delivery import sender as delivery
-from st2mistral.notifiers import mistral_db
 from st2mistral import opts
 from st2mistral import results
 from st2mistral import st2api
 from st2mistral import targets
+from st2mistral.delivery import sender as delivery
+from st2mistral.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
