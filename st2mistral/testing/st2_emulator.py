@@ -1,0 +1,1142 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A strict, recording emulator of the StackStorm (st2) REST API, for tests.
+
+st2 cannot be installed here (it needs MongoDB and RabbitMQ), so code that talks to st2 is
+tested against this emulator: a real HTTP server on 127.0.0.1 (stdlib ``http.server`` in a
+daemon thread) that answers the few endpoints st2mistral uses **the way st2 v3.2 answers
+them**, records every request, and can misbehave on demand (refuse, hang, be slow, answer
+5xx/429/401/404/400, go down and come back on the same port).
+
+It is strict on purpose. A double that accepts anything hides exactly the bugs users hit on
+a real st2: an unknown property in an update, a late update of a completed execution, a
+status outside st2's enum, a missing token. Where st2 itself answers oddly (a 500 for an
+update without ``status``), the emulator answers the same, so the client sees what it would
+see in production.
+
+Rules implemented, with the st2 sources they were read from (public StackStorm/st2 code of
+the 3.x line, v3.2 where the index had it; ``st2common/st2common/openapi.yaml.j2`` for shapes):
+
+Authentication (``router.py``, ``securityDefinitions`` in ``openapi.yaml.j2``; ``st2auth/app.py``
+builds its router with auth enabled, so ``/auth/v1/tokens/validate`` needs credentials too):
+  credentials are looked for in this order, the first one present wins: header
+  ``X-Auth-Token``, header ``St2-Api-Key``, query ``x-auth-token``, query ``st2-api-key``.
+  None -> 401 ``Unauthorized - One of Token or API key required.``; unknown token -> 401
+  ``Unauthorized`` (st2's TokenNotFoundError has no message); expired token (see
+  :meth:`St2Emulator.expire_token`) -> 401 ``Unauthorized - Token has expired.``; unknown API
+  key -> 401 ``Unauthorized - ApiKey with key_hash=<sha256> not found.``. Every credential
+  authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
+  first, so an unknown route answers 404 even without credentials.
+
+Request bodies (``router.py``): a missing Content-Type means JSON; an empty body is ``{}``;
+  unparsable JSON -> 400 ``Failed to parse request body: <error>``; any other content type ->
+  400 ``Failed to parse request body: Unsupported Content-Type: "<type>"``. Schema errors are
+  400 with jsonschema-like messages (``Additional properties are not allowed ('x' was
+  unexpected)``, ``'x' is not one of [...]``, ``[] is not of type 'object'``).
+
+``PUT /api/v1/executions/{id}`` (``ExecutionUpdateRequest``; ``actionexecutions.py`` ``put``;
+``services/action.py``; ``util/action_db.py``):
+  body: only ``status`` (liveaction enum) and ``result`` (object); unknown id -> 404
+  ``Unable to identify resource with id "<id>".``; completed execution (succeeded, failed,
+  timeout, abandoned, canceled) -> 400 ``Execution is already in completed state.``; no
+  ``status`` -> 500 ``Failed updating execution due to unexpected error.`` (st2 dereferences
+  it); then, as st2's controller branches:
+
+  * canceling + canceled: canceled, or stays canceling while children are active;
+  * canceling/canceled otherwise: a cancellation request. From canceling -> 500 (st2's
+    ``request_cancellation`` returns a bare liveaction there); from a non-cancelable status
+    -> 500; otherwise canceling (running, or has a ``parent`` in its context) or canceled,
+    and the result becomes ``{"message": "Action canceled by user.", "user": ...}`` (the
+    sent result is ignored);
+  * pausing + paused: paused, or stays pausing while children are active;
+  * pausing/paused otherwise: a pause request: 400 ``Failed updating execution. Unable to
+    pause liveaction "<liveaction id>" because it is not supported by the "<runner>"
+    runner.`` unless the runner is a workflow runner (action-chain, mistral-v2, orquesta);
+    no-op when already pausing/paused; 400 ``... because it is not in a running state.``
+    unless running; else pausing (so ``running`` + PUT ``paused`` gives **pausing**);
+  * resuming: a resume request (same runner rule; no-op when running; 400 ``... because it
+    is not in a paused state.`` unless paused; else resuming);
+  * anything else: ``update_status``.
+
+  ``update_status`` is a no-op when the status is unchanged (the new result is NOT stored);
+  on a change the result is stored only when truthy (``{}`` keeps the old one). Every
+  applied change is appended to the execution's ``history``. The answer is 200 with the
+  execution JSON, also for a no-op.
+
+``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above.
+
+``POST /api/v1/executions`` (``ExecutionRequest``/``LiveAction``; ``actionexecutions.py``
+``_handle_schedule_execution``): ``action`` (required ``pack.name`` string), ``parameters``,
+  ``context`` (objects), ``notify`` (``on-complete``/``on-failure``/``on-success`` with
+  ``message``/``data``/``routes``/``channels`` only), ``delay`` (integer), ``user``. STRICTER
+  THAN st2: other top-level properties (st2 silently ignores them) -> 400, and ``callback``
+  must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref
+  -> 400 ``Action "<ref>" cannot be found.``; header ``st2-context`` that is not a JSON object
+  -> 400 ``Unable to convert st2-context from the headers into JSON.``. The child's context is
+  the body's ``context`` + ``user`` + ``pack`` + the parsed header. Answer 201 with status
+  ``requested``; then a background thread moves it to scheduled, running, and after the delay
+  set by :meth:`St2Emulator.set_child_outcome` to its outcome (default: succeeded with
+  ``{"stdout": "ok"}``). A ``context.parent.execution_id`` links it to its parent (``children``).
+
+Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenever an
+  execution with ``callback.source == "mistral_v2"`` reaches a completed status or paused (by
+  its outcome or by a PUT), st2 sends ``{"state": S, "output": json.dumps(result)}`` with
+  S from succeeded->SUCCESS, failed/timeout/abandoned->ERROR, canceled->CANCELLED,
+  paused->PAUSED. st2 takes the action execution id from the URL with
+  ``(.+)/action_executions/(.+)`` (no match: nothing is sent) and calls
+  ``[mistral] v2_base_url``; the emulator PUTs the callback URL itself, or
+  ``mistral_url + /action_executions/<id>`` when ``mistral_url`` is given. No auth header,
+  5 s timeout, retried on connection errors only (st2's ``retry_on_exceptions``); HTTP
+  errors are not retried. Each attempt is recorded in :attr:`St2Emulator.callbacks`.
+  ``callback_output="object"`` sends the result object instead of the JSON string.
+
+``GET /api/v1/keys/{name}`` (``keyvalue.py`` ``get_one``; ``util/keyvalue.py``): ``scope``
+  defaults to ``st2kv.system``; ``system``/``user`` become ``st2kv.system``/``st2kv.user``;
+  others -> 400 ``Scope <scope> is not in allowed scopes list: [...]``; ``?user=`` implies
+  user scope and, with RBAC off, 403 unless it is the caller; ``decrypt`` must be a boolean
+  (400 ``Parameter "decrypt" is not of type boolean``); missing key -> 404 ``KeyValuePair with
+  name: <ref> and scope: <scope> not found in db.`` (user-scoped refs are ``<user>:<name>``).
+  Encrypted values come back as an opaque upper-case hex ciphertext with ``encrypted: true``
+  unless ``decrypt=true``.
+
+``POST /auth/v1/tokens/validate`` (``st2auth/controllers/v1/auth.py``): body ``{"token": ...}``
+  -> ``{"valid": true|false}`` (expired or unknown: false); no token -> 400 ``Token is not
+  provided.``.
+
+Anything else -> 404 ``The resource could not be found.`` (st2 also routes on the method; the
+emulator does not implement st2's other endpoints, e.g. listing or DELETE).
+
+Faults: :meth:`St2Emulator.fail_next` (answer the next N requests with a status, nothing
+applied), :meth:`St2Emulator.set_delay` (every request waits, is then applied and answered),
+:meth:`St2Emulator.hang` (requests arriving in the window are held, NOT applied, and their
+connection is closed without an answer; recorded with status 0),
+:meth:`St2Emulator.go_down` / :meth:`St2Emulator.come_up` (listening socket closed and
+reopened on the same port, open connections cut).
+
+Example::
+
+    with St2Emulator() as st2:
+        ex_id = st2.add_execution()
+        ...  # run the code under test against st2.api_url with token 'st2-token'
+        st2.wait_for_status(ex_id, 'succeeded')
+"""
+
+import collections
+import collections.abc
+import copy
+import dataclasses
+import datetime
+import hashlib
+import http
+import http.server
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import urllib.parse
+
+import requests as http_lib
+
+__all__ = [
+    'COMPLETED_STATUSES',
+    'LIVEACTION_STATUSES',
+    'Headers',
+    'RecordedRequest',
+    'St2Emulator',
+]
+
+LIVEACTION_STATUSES = (
+    'requested', 'scheduled', 'delayed', 'running', 'succeeded', 'failed', 'timeout',
+    'abandoned', 'canceling', 'canceled', 'pending', 'pausing', 'paused', 'resuming',
+)
+COMPLETED_STATUSES = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
+CANCELABLE_STATUSES = frozenset({
+    'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused', 'resuming',
+})
+WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
+CHILD_RUNNER = 'local-shell-cmd'
+
+# st2 -> Mistral states sent by the mistral_v2 callback, and the statuses that are called back.
+MISTRAL_STATES = {
+    'succeeded': 'SUCCESS', 'failed': 'ERROR', 'timeout': 'ERROR', 'abandoned': 'ERROR',
+    'canceled': 'CANCELLED', 'paused': 'PAUSED',
+}
+DEFAULT_CHILD_OUTCOME = ('succeeded', {'stdout': 'ok'}, 0.0)
+
+FULL_SYSTEM_SCOPE = 'st2kv.system'
+FULL_USER_SCOPE = 'st2kv.user'
+ALLOWED_SCOPES = ['system', 'user', FULL_SYSTEM_SCOPE, FULL_USER_SCOPE]
+
+UNEXPECTED_UPDATE_ERROR = 'Failed updating execution due to unexpected error.'
+NOT_FOUND = 'The resource could not be found.'
+_SECRET_HEADERS = frozenset({'x-auth-token', 'st2-api-key'})
+_OBJECT_ID = re.compile(r'^[0-9a-f]{24}$')
+_CALLBACK_URL = re.compile(r'(.+)/action_executions/(.+)')
+
+
+class _ApiError(Exception):
+    """An st2 error answer: HTTP status and faultstring."""
+
+    def __init__(self, status, faultstring):
+        super().__init__(faultstring)
+        self.status = status
+        self.faultstring = faultstring
+
+
+# --------------------------------------------------------------------------------------------
+# Recorded requests
+# --------------------------------------------------------------------------------------------
+
+class Headers(collections.abc.Mapping):
+    """Read-only, case-insensitive header mapping; secrets are masked in its repr."""
+
+    def __init__(self, items=()):
+        self._items = {}
+        for key, value in items:
+            self._items[key.lower()] = (key, value)
+
+    def __getitem__(self, key):
+        return self._items[key.lower()][1]
+
+    def __iter__(self):
+        return (key for key, _ in self._items.values())
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        shown = {key: ('***' if key.lower() in _SECRET_HEADERS else value)
+                 for key, value in self._items.values()}
+        return 'Headers(%r)' % shown
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """One request as received. ``status`` is the answer sent (0: none, e.g. hung or cut)."""
+
+    method: str
+    path: str
+    query: dict
+    headers: Headers
+    body: object
+    raw: bytes
+    status: int = 0
+    at: float = 0.0
+
+    def __str__(self):
+        return '%s %s -> %s' % (self.method, self.path, self.status or 'no answer')
+
+
+# --------------------------------------------------------------------------------------------
+# Pure logic: validation and st2's update rules (no I/O, no locking)
+# --------------------------------------------------------------------------------------------
+
+def _type_error(value, type_name):
+    return '%r is not of type %s' % (value, type_name)
+
+
+def _is_object(value):
+    return isinstance(value, dict)
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _extras_error(extras):
+    verb = 'was' if len(extras) == 1 else 'were'
+    return 'Additional properties are not allowed (%s %s unexpected)' % (
+        ', '.join(repr(key) for key in extras), verb)
+
+
+def _check_no_extras(body, allowed):
+    extras = [key for key in body if key not in allowed]
+    if extras:
+        raise _ApiError(400, _extras_error(extras))
+
+
+def validate_update_body(body):
+    """``ExecutionUpdateRequest``: only ``status`` (enum) and ``result`` (object)."""
+    if not _is_object(body):
+        raise _ApiError(400, _type_error(body, "'object'"))
+    if 'status' in body:
+        status = body['status']
+        if not isinstance(status, str):
+            raise _ApiError(400, _type_error(status, "'string'"))
+        if status not in LIVEACTION_STATUSES:
+            raise _ApiError(400, '%r is not one of %r' % (status, list(LIVEACTION_STATUSES)))
+    if 'result' in body and not _is_object(body['result']):
+        raise _ApiError(400, _type_error(body['result'], "'object'"))
+    _check_no_extras(body, ('status', 'result'))
+
+
+def _validate_notify(notify):
+    if not _is_object(notify):
+        raise _ApiError(400, _type_error(notify, "'object'"))
+    _check_no_extras(notify, ('on-complete', 'on-failure', 'on-success'))
+    for entry in notify.values():
+        if not _is_object(entry):
+            raise _ApiError(400, _type_error(entry, "'object'"))
+        _check_no_extras(entry, ('message', 'data', 'routes', 'channels'))
+        if 'message' in entry and not isinstance(entry['message'], str):
+            raise _ApiError(400, _type_error(entry['message'], "'string'"))
+        if 'data' in entry and not _is_object(entry['data']):
+            raise _ApiError(400, _type_error(entry['data'], "'object'"))
+        for key in ('routes', 'channels'):
+            if key not in entry:
+                continue
+            if not isinstance(entry[key], list):
+                raise _ApiError(400, _type_error(entry[key], "'array'"))
+            for item in entry[key]:
+                if not isinstance(item, str):
+                    raise _ApiError(400, _type_error(item, "'string'"))
+
+
+def validate_create_body(body):
+    """``ExecutionRequest`` as st2.action sends it (stricter than st2, see module doc)."""
+    if not _is_object(body):
+        raise _ApiError(400, _type_error(body, "'object'"))
+    if 'action' not in body:
+        raise _ApiError(400, "'action' is a required property")
+    if not isinstance(body['action'], str):
+        raise _ApiError(400, _type_error(body['action'], "'string'"))
+    for key in ('parameters', 'context'):
+        if key in body and not _is_object(body[key]):
+            raise _ApiError(400, _type_error(body[key], "'object'"))
+    if 'notify' in body:
+        _validate_notify(body['notify'])
+    if 'delay' in body and not _is_integer(body['delay']):
+        raise _ApiError(400, _type_error(body['delay'], "'integer'"))
+    if 'user' in body and body['user'] is not None and not isinstance(body['user'], str):
+        raise _ApiError(400, _type_error(body['user'], "'string', 'null'"))
+    if 'callback' in body:
+        callback = body['callback']
+        if not _is_object(callback):
+            raise _ApiError(400, _type_error(callback, "'object'"))
+        for key in ('source', 'url'):
+            if key not in callback:
+                raise _ApiError(400, '%r is a required property' % key)
+            if not isinstance(callback[key], str):
+                raise _ApiError(400, _type_error(callback[key], "'string'"))
+        _check_no_extras(callback, ('source', 'url'))
+    _check_no_extras(body, ('action', 'parameters', 'context', 'notify', 'callback', 'delay',
+                            'user'))
+
+
+@dataclasses.dataclass
+class UpdatePlan:
+    """What a PUT does: the status to apply (same status = no-op) and the result to store."""
+
+    status: str
+    result: object = None
+
+
+def plan_update(current, runner, context, liveaction_id, body, children_active, requester):
+    """st2's ``ActionExecutionsController.put`` branches, as a pure decision.
+
+    Returns an :class:`UpdatePlan` or raises :class:`_ApiError`.
+    """
+    if current in COMPLETED_STATUSES:
+        raise _ApiError(400, 'Execution is already in completed state.')
+    if 'status' not in body:
+        # st2 reads liveaction_api.status unguarded: AttributeError -> 500.
+        raise _ApiError(500, UNEXPECTED_UPDATE_ERROR)
+    new = body['status']
+    result = body.get('result')
+
+    if current == 'canceling' and new == 'canceled':
+        return UpdatePlan('canceling' if children_active else 'canceled', result)
+    if new in ('canceling', 'canceled'):
+        if current == 'canceling' or current not in CANCELABLE_STATUSES:
+            raise _ApiError(500, UNEXPECTED_UPDATE_ERROR)
+        under_workflow = 'parent' in (context or {})
+        status = 'canceling' if under_workflow or current == 'running' else 'canceled'
+        return UpdatePlan(status, {'message': 'Action canceled by user.', 'user': requester})
+    if current == 'pausing' and new == 'paused':
+        return UpdatePlan('pausing' if children_active else 'paused', result)
+    if new in ('pausing', 'paused'):
+        _check_workflow_runner('pause', runner, liveaction_id)
+        if current in ('pausing', 'paused'):
+            return UpdatePlan(current)
+        if current != 'running':
+            raise _ApiError(400, 'Failed updating execution. Unable to pause liveaction "%s" '
+                                 'because it is not in a running state.' % liveaction_id)
+        return UpdatePlan('pausing')
+    if new == 'resuming':
+        _check_workflow_runner('resume', runner, liveaction_id)
+        if current == 'running':
+            return UpdatePlan(current)
+        if current != 'paused':
+            raise _ApiError(400, 'Failed updating execution. Unable to resume liveaction "%s" '
+                                 'because it is not in a paused state.' % liveaction_id)
+        return UpdatePlan('resuming')
+    return UpdatePlan(new, result)
+
+
+def _check_workflow_runner(verb, runner, liveaction_id):
+    if runner not in WORKFLOW_RUNNERS:
+        raise _ApiError(400, 'Failed updating execution. Unable to %s liveaction "%s" because '
+                             'it is not supported by the "%s" runner.'
+                        % (verb, liveaction_id, runner))
+
+
+def full_scope(scope):
+    """st2's ``get_datastore_full_scope``: ``user`` -> ``st2kv.user`` etc."""
+    if scope == 'all' or 'st2kv' in scope:
+        return scope
+    return 'st2kv.%s' % scope
+
+
+def parse_bool_param(name, value):
+    """st2's router casting of a boolean query parameter."""
+    if value is None:
+        return False
+    lowered = str(value).lower()
+    if lowered in ('true', '1', 'yes', 'y'):
+        return True
+    if lowered in ('false', '0', 'no', 'n'):
+        return False
+    raise _ApiError(400, 'Parameter "%s" is not of type boolean' % name)
+
+
+def parse_json_body(headers, raw):
+    """Body decoding as st2's router does it."""
+    content_type = (headers.get('Content-Type') or 'application/json').split(';')[0]
+    content_type = content_type.strip().lower()
+    if content_type != 'application/json':
+        raise _ApiError(400, 'Failed to parse request body: Unsupported Content-Type: "%s"'
+                        % content_type)
+    try:
+        return json.loads((raw or b'{}').decode('utf-8'))
+    except ValueError as exc:  # includes UnicodeDecodeError and JSONDecodeError
+        raise _ApiError(400, 'Failed to parse request body: %s' % exc)
+
+
+def new_object_id():
+    """A 24-hex id shaped like a Mongo ObjectId (time prefix + random)."""
+    return '%08x%s' % (int(time.time()) & 0xFFFFFFFF, secrets.token_hex(8))
+
+
+def _isotime(wall):
+    stamp = datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
+    return stamp.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def _ciphertext(value):
+    # Opaque stand-in for st2's AES ciphertext: upper-case hex, never the plain value.
+    return hashlib.sha256(b'st2-emulator:' + value.encode('utf-8')).hexdigest().upper()
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Execution:
+    id: str
+    liveaction_id: str
+    action: str
+    runner: str
+    status: str
+    parameters: dict
+    context: dict
+    result: dict = dataclasses.field(default_factory=dict)
+    callback: dict = None
+    notify: dict = None
+    parent: str = None
+    children: list = dataclasses.field(default_factory=list)
+    history: list = dataclasses.field(default_factory=list)
+    started: float = 0.0
+    ended: float = None
+
+    def record(self, now_wall):
+        self.history.append({'status': self.status, 'result': copy.deepcopy(self.result),
+                             'at': time.monotonic(), 'timestamp': _isotime(now_wall)})
+
+    def snapshot(self):
+        return copy.deepcopy({
+            'id': self.id, 'status': self.status, 'result': self.result,
+            'action': self.action, 'runner': self.runner, 'history': self.history,
+            'context': self.context, 'parameters': self.parameters, 'callback': self.callback,
+            'notify': self.notify, 'parent': self.parent, 'children': self.children,
+            'liveaction_id': self.liveaction_id,
+        })
+
+    def to_api(self):
+        """The shape of st2's ``ActionExecutionAPI`` (the fields clients read)."""
+        pack, _, name = self.action.partition('.')
+        doc = {
+            'id': self.id,
+            'action': {'ref': self.action, 'pack': pack, 'name': name,
+                       'runner_type': self.runner},
+            'runner': {'name': self.runner},
+            'liveaction': {'id': self.liveaction_id, 'action': self.action,
+                           'callback': self.callback or {}},
+            'status': self.status,
+            'start_timestamp': _isotime(self.started),
+            'parameters': self.parameters,
+            'context': self.context,
+            'result': self.result,
+            'children': self.children,
+            'log': [{'status': h['status'], 'timestamp': h['timestamp']} for h in self.history],
+        }
+        if self.ended is not None:
+            doc['end_timestamp'] = _isotime(self.ended)
+            doc['elapsed_seconds'] = round(self.ended - self.started, 6)
+        if self.parent:
+            doc['parent'] = self.parent
+        if self.notify:
+            doc['liveaction']['notify'] = self.notify
+        return copy.deepcopy(doc)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'st2-emulator'
+
+    def setup(self):
+        super().setup()
+        self.server.emulator._track_connection(self.connection, open_=True)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.emulator._track_connection(self.connection, open_=False)
+
+    def log_message(self, format, *args):
+        pass  # quiet, and never writes tokens anywhere
+
+    def _dispatch(self):
+        self.server.emulator._serve(self)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator
+# --------------------------------------------------------------------------------------------
+
+class St2Emulator:
+    """A strict st2 API on 127.0.0.1 that records requests; see the module docstring."""
+
+    #: the user every accepted credential authenticates as
+    user = 'st2admin'
+
+    def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
+                 mistral_url=None, callback_output='string', callback_attempts=3,
+                 callback_retry_wait=0.1, callback_timeout=5.0):
+        if callback_output not in ('string', 'object'):
+            raise ValueError("callback_output must be 'string' or 'object'")
+        self._tokens = set(tokens)
+        self._api_keys = set(api_keys)
+        self._port = port
+        self.mistral_url = mistral_url
+        self.callback_output = callback_output
+        self.callback_attempts = callback_attempts
+        self.callback_retry_wait = callback_retry_wait
+        self.callback_timeout = callback_timeout
+
+        self._lock = threading.RLock()
+        self._server = None
+        self._serve_thread = None
+        self._connections = set()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._clear_state()
+
+    def _clear_state(self):
+        self._executions = collections.OrderedDict()
+        self._requests = []
+        self._callbacks = []
+        self._keys = {}
+        self._expired = set()
+        self._outcomes = {}
+        self._faults = collections.deque()
+        self._delay = 0.0
+        self._hang_until = 0.0
+        self._generation = getattr(self, '_generation', 0) + 1
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self):
+        if self._server is not None:
+            raise RuntimeError('St2Emulator is already started')
+        self._stopped = False
+        self._listen()
+        return self
+
+    def stop(self):
+        self._stopped = True
+        self._close_listener()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def go_down(self):
+        """Close the listening socket and cut open connections: connections are refused."""
+        self._close_listener()
+
+    def come_up(self):
+        """Listen again on the same port."""
+        if self._server is None:
+            self._listen()
+
+    @property
+    def is_up(self):
+        return self._server is not None
+
+    @property
+    def port(self):
+        if not self._port:
+            raise RuntimeError('St2Emulator has no port yet: call start() first')
+        return self._port
+
+    @property
+    def base_url(self):
+        return 'http://127.0.0.1:%d' % self.port
+
+    @property
+    def api_url(self):
+        return self.base_url + '/api/v1'
+
+    @property
+    def auth_url(self):
+        return self.base_url + '/auth/v1'
+
+    def _listen(self):
+        server = _Server(('127.0.0.1', self._port), _Handler)
+        server.emulator = self
+        self._port = server.server_address[1]
+        thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.02},
+                                  name='st2-emulator-%d' % self._port, daemon=True)
+        thread.start()
+        self._server, self._serve_thread = server, thread
+
+    def _close_listener(self):
+        server, thread = self._server, self._serve_thread
+        self._server = self._serve_thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._interrupt_connections()
+
+    def _interrupt_connections(self):
+        # Wake requests held by hang() and cut every open connection.
+        with self._lock:
+            wake, self._wake = self._wake, threading.Event()
+            connections = list(self._connections)
+        wake.set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _track_connection(self, conn, open_):
+        with self._lock:
+            if open_:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    # -- test set-up ---------------------------------------------------------------------------
+
+    def reset(self):
+        """Forget executions, requests, callbacks, keys, faults, outcomes, expired tokens.
+
+        Held (hung) requests are released unanswered and a downed emulator comes back up.
+        """
+        with self._lock:
+            self._clear_state()
+        self._interrupt_connections()
+        if not self._stopped and self._port and self._server is None:
+            self._listen()
+
+    def add_execution(self, execution_id=None, status='running', action='examples.mistral',
+                      parameters=None, context=None, runner='mistral-v2'):
+        """Create an st2 execution (as the mistral-v2 runner's parent would be); returns its id.
+
+        ``history[0]`` records this initial status.
+        """
+        if status not in LIVEACTION_STATUSES:
+            raise ValueError('%r is not an st2 liveaction status' % (status,))
+        if execution_id is not None and not _OBJECT_ID.match(execution_id):
+            raise ValueError('st2 execution ids are 24 lower-case hex digits (a Mongo ObjectId), '
+                             'got %r' % (execution_id,))
+        with self._lock:
+            execution_id = execution_id or new_object_id()
+            if execution_id in self._executions:
+                raise ValueError('execution %s already exists' % execution_id)
+            self._create(execution_id, action, runner, status, parameters or {},
+                         context or {}, None, None)
+        return execution_id
+
+    def set_key(self, name, value, scope='user', user='st2admin', encrypted=False):
+        """Store a datastore item (``encrypted``: a secret, st2's ``secret: true``)."""
+        if not isinstance(value, str):
+            raise TypeError('st2 datastore values are strings, got %r' % type(value).__name__)
+        scope = full_scope(scope)
+        if scope not in (FULL_SYSTEM_SCOPE, FULL_USER_SCOPE):
+            raise ValueError('scope must be user, system, st2kv.user or st2kv.system')
+        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
+        with self._lock:
+            self._keys[(scope, ref)] = {'id': new_object_id(), 'name': name, 'value': value,
+                                        'secret': bool(encrypted), 'user': user}
+
+    def set_child_outcome(self, action_ref, status='succeeded', result=None, delay=0.0):
+        """How children POSTed for ``action_ref`` end: status, result, after ``delay`` s."""
+        if status not in COMPLETED_STATUSES and status != 'paused':
+            raise ValueError('a child outcome is a completed status or paused, got %r'
+                             % (status,))
+        with self._lock:
+            self._outcomes[action_ref] = (status, copy.deepcopy(result or {}), float(delay))
+
+    def expire_token(self, token):
+        """Make ``token`` answer 401 "Token has expired." (and validate as invalid)."""
+        if token not in self._tokens:
+            raise ValueError('unknown token')
+        with self._lock:
+            self._expired.add(token)
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def fail_next(self, status, count=1, body=None):
+        """Answer the next ``count`` requests with ``status`` (nothing is applied)."""
+        if not 200 <= int(status) <= 599:
+            raise ValueError('status must be an HTTP status code from 200 to 599')
+        if body is None:
+            body = {'faultstring': http.HTTPStatus(status).phrase}
+        with self._lock:
+            for _ in range(count):
+                self._faults.append((int(status), copy.deepcopy(body)))
+
+    def set_delay(self, seconds):
+        """Delay every answer by ``seconds`` (the request is applied after the delay)."""
+        if seconds < 0:
+            raise ValueError('delay must be >= 0')
+        with self._lock:
+            self._delay = float(seconds)
+
+    def hang(self, seconds):
+        """For ``seconds`` from now, accept requests but never answer nor apply them."""
+        with self._lock:
+            self._hang_until = time.monotonic() + float(seconds)
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    @property
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def callbacks(self):
+        """Callback attempts: dicts with execution_id, url, body, attempt, status, error, at."""
+        with self._lock:
+            return copy.deepcopy(self._callbacks)
+
+    def requests_for(self, method=None, path_prefix=None):
+        with self._lock:
+            return [r for r in self._requests
+                    if (method is None or r.method == method.upper())
+                    and (path_prefix is None or r.path.startswith(path_prefix))]
+
+    def execution(self, execution_id):
+        with self._lock:
+            try:
+                return self._executions[execution_id].snapshot()
+            except KeyError:
+                raise KeyError('no execution %s in the emulator' % execution_id) from None
+
+    def executions(self, action=None):
+        """Snapshots of all executions in creation order (optionally of one action ref)."""
+        with self._lock:
+            return [ex.snapshot() for ex in self._executions.values()
+                    if action is None or ex.action == action]
+
+    def wait_for(self, predicate, timeout=10.0, interval=0.01):
+        """Poll ``predicate(self)`` until true; True, or AssertionError saying what was seen."""
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while True:
+            try:
+                if predicate(self):
+                    return True
+                last_error = None
+            except Exception as exc:  # not there yet (KeyError, IndexError, ...): keep polling
+                last_error = exc
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(interval)
+        name = getattr(predicate, '__name__', repr(predicate))
+        lines = ['condition %s not met within %.2f s' % (name, timeout)]
+        if last_error is not None:
+            lines.append('last error: %r' % (last_error,))
+        lines.append(self._describe())
+        raise AssertionError('\n'.join(lines))
+
+    def wait_for_status(self, execution_id, status, timeout=10.0):
+        def reached(emulator):
+            with emulator._lock:
+                ex = emulator._executions.get(execution_id)
+                return ex is not None and ex.status == status
+
+        reached.__name__ = 'execution %s reaching %r' % (execution_id, status)
+        return self.wait_for(reached, timeout=timeout)
+
+    def _describe(self):
+        with self._lock:
+            statuses = ['  %s %s: %s (history: %s)' % (ex.id, ex.action, ex.status,
+                                                      [h['status'] for h in ex.history])
+                        for ex in self._executions.values()]
+            recent = ['  %s' % r for r in self._requests[-10:]]
+        return '\n'.join(['executions:'] + (statuses or ['  none'])
+                         + ['last requests:'] + (recent or ['  none']))
+
+    # -- HTTP serving ----------------------------------------------------------------------------
+
+    def _serve(self, handler):
+        try:
+            raw = self._read_body(handler)
+        except (ValueError, OSError):
+            handler.close_connection = True
+            self._send(handler, 400, {'faultstring': 'Malformed request body'})
+            return
+        split = urllib.parse.urlsplit(handler.path)
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw.decode('utf-8'))
+            except ValueError:
+                body = None
+        record = RecordedRequest(
+            method=handler.command, path=split.path,
+            query=dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)),
+            headers=Headers(handler.headers.items()), body=body, raw=raw,
+            at=time.monotonic())
+        with self._lock:
+            self._requests.append(record)
+            hang_until, wake, delay = self._hang_until, self._wake, self._delay
+
+        remaining = hang_until - time.monotonic()
+        if remaining > 0:
+            wake.wait(remaining)
+            handler.close_connection = True  # no answer at all, nothing applied
+            return
+        if delay:
+            time.sleep(delay)
+
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else None
+        if fault is not None:
+            status, answer = fault
+        else:
+            try:
+                status, answer = self._respond(record)
+            except Exception as exc:  # an emulator bug: make it visible to the test
+                status, answer = 500, {'faultstring': 'st2 emulator internal error: %r' % exc}
+        record.status = status
+        self._send(handler, status, answer)
+
+    @staticmethod
+    def _read_body(handler):
+        if 'chunked' in handler.headers.get('Transfer-Encoding', '').lower():
+            chunks = []
+            while True:
+                size = int(handler.rfile.readline().split(b';')[0].strip() or b'0', 16)
+                if size == 0:
+                    while handler.rfile.readline().strip():
+                        pass  # trailers
+                    return b''.join(chunks)
+                chunks.append(handler.rfile.read(size))
+                handler.rfile.readline()
+        length = int(handler.headers.get('Content-Length') or 0)
+        if length < 0:
+            raise ValueError('negative Content-Length')
+        return handler.rfile.read(length) if length else b''
+
+    @staticmethod
+    def _send(handler, status, answer):
+        if isinstance(answer, (bytes, str)):
+            data = answer.encode('utf-8') if isinstance(answer, str) else answer
+        else:
+            data = json.dumps(answer).encode('utf-8')
+        try:
+            handler.send_response(status)
+            handler.send_header('Content-Type', 'application/json')
+            handler.send_header('Content-Length', str(len(data)))
+            handler.end_headers()
+            if handler.command != 'HEAD':
+                handler.wfile.write(data)
+        except OSError:
+            handler.close_connection = True  # cut by go_down() or the client went away
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    _ROUTES = (
+        ('GET', re.compile(r'^/api/v1/executions/([^/]+)$'), '_get_execution'),
+        ('PUT', re.compile(r'^/api/v1/executions/([^/]+)$'), '_put_execution'),
+        ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
+        ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
+        ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
+    )
+
+    def _match_route(self, method, path):
+        for route_method, pattern, name in self._ROUTES:
+            match = pattern.match(path)
+            if match and method == route_method:
+                return name, [urllib.parse.unquote(arg) for arg in match.groups()]
+        return None, None
+
+    def _respond(self, record):
+        # st2's router matches the route (path AND method) before it authenticates.
+        name, args = self._match_route(record.method, record.path)
+        if name is None:
+            return 404, {'faultstring': NOT_FOUND}
+        try:
+            with self._lock:
+                requester = self._authenticate(record)
+                return getattr(self, name)(record, requester, *args)
+        except _ApiError as exc:
+            return exc.status, {'faultstring': exc.faultstring}
+
+    def _authenticate(self, record):
+        sources = (
+            ('token', record.headers.get('X-Auth-Token')),
+            ('key', record.headers.get('St2-Api-Key')),
+            ('token', record.query.get('x-auth-token')),
+            ('key', record.query.get('st2-api-key')),
+        )
+        for kind, credential in sources:
+            if not credential:
+                continue
+            if kind == 'token':
+                if credential not in self._tokens:
+                    raise _ApiError(401, 'Unauthorized')
+                if credential in self._expired:
+                    raise _ApiError(401, 'Unauthorized - Token has expired.')
+            elif credential not in self._api_keys:
+                key_hash = hashlib.sha256(credential.encode('utf-8')).hexdigest()
+                raise _ApiError(401, 'Unauthorized - ApiKey with key_hash=%s not found.'
+                                % key_hash)
+            return self.user
+        raise _ApiError(401, 'Unauthorized - One of Token or API key required.')
+
+    # -- endpoints (called with the lock held) --------------------------------------------------
+
+    def _find(self, execution_id):
+        ex = self._executions.get(execution_id)
+        if ex is None:
+            raise _ApiError(404, 'Unable to identify resource with id "%s".' % execution_id)
+        return ex
+
+    def _get_execution(self, record, requester, execution_id):
+        return 200, self._find(execution_id).to_api()
+
+    def _put_execution(self, record, requester, execution_id):
+        body = parse_json_body(record.headers, record.raw)
+        validate_update_body(body)
+        ex = self._find(execution_id)
+        plan = plan_update(ex.status, ex.runner, ex.context, ex.liveaction_id, body,
+                           self._children_active(ex), requester)
+        self._apply_status(ex, plan.status, plan.result)
+        return 200, ex.to_api()
+
+    def _post_execution(self, record, requester, *unused):
+        body = parse_json_body(record.headers, record.raw)
+        validate_create_body(body)
+        ref = body['action']
+        pack, dot, name = ref.partition('.')
+        if not (pack and dot and name):
+            raise _ApiError(400, 'Action "%s" cannot be found.' % ref)
+
+        header = record.headers.get('st2-context')
+        extra_context = {}
+        if header:
+            try:
+                extra_context = json.loads(header)
+            except ValueError:
+                extra_context = header
+            if not isinstance(extra_context, dict):
+                raise _ApiError(400, 'Unable to convert st2-context from the headers into JSON.')
+        context = copy.deepcopy(body.get('context') or {})
+        context['user'] = body.get('user') or requester
+        context['pack'] = pack
+        context.update(extra_context)
+
+        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
+                             copy.deepcopy(body.get('parameters') or {}), context,
+                             copy.deepcopy(body.get('callback')),
+                             copy.deepcopy(body.get('notify')))
+        answer = child.to_api()
+        outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
+        threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
+                         name='st2-emulator-child-%s' % child.id, daemon=True).start()
+        return 201, answer
+
+    def _get_key(self, record, requester, name):
+        query = record.query
+        decrypt = parse_bool_param('decrypt', query.get('decrypt'))
+        scope = query.get('scope') or FULL_SYSTEM_SCOPE
+        if query.get('user'):
+            scope = FULL_USER_SCOPE
+        scope = full_scope(scope)
+        if scope not in ALLOWED_SCOPES:
+            raise _ApiError(400, 'Scope %s is not in allowed scopes list: %s.'
+                            % (scope, ALLOWED_SCOPES))
+        user = query.get('user') or requester
+        if user != requester:
+            raise _ApiError(403, '"user" attribute can only be provided by admins when RBAC '
+                                 'is enabled')
+        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
+        item = self._keys.get((scope, ref))
+        if item is None:
+            raise _ApiError(404, 'KeyValuePair with name: %s and scope: %s not found in db.'
+                            % (ref, scope))
+        masked = item['secret'] and not decrypt
+        doc = {'id': item['id'], 'uid': 'key_value_pair:%s:%s' % (scope, ref), 'name': name,
+               'value': _ciphertext(item['value']) if masked else item['value'],
+               'secret': item['secret'], 'encrypted': masked, 'scope': scope}
+        if scope == FULL_USER_SCOPE:
+            doc['user'] = user
+        return 200, doc
+
+    def _validate_token(self, record, requester, *unused):
+        body = parse_json_body(record.headers, record.raw)
+        if not _is_object(body):
+            raise _ApiError(400, _type_error(body, "'object'"))
+        token = body.get('token')
+        if token is not None and not isinstance(token, str):
+            raise _ApiError(400, _type_error(token, "'string', 'null'"))
+        if not token:
+            raise _ApiError(400, 'Token is not provided.')
+        return 200, {'valid': token in self._tokens and token not in self._expired}
+
+    # -- execution state (called with the lock held) ---------------------------------------------
+
+    def _create(self, execution_id, action, runner, status, parameters, context, callback,
+                notify):
+        now = time.time()
+        parent = context.get('parent')
+        parent_id = parent.get('execution_id') if isinstance(parent, dict) else None
+        ex = _Execution(id=execution_id, liveaction_id=new_object_id(), action=action,
+                        runner=runner, status=status, parameters=parameters, context=context,
+                        callback=callback, notify=notify, parent=parent_id, started=now)
+        ex.record(now)
+        self._executions[execution_id] = ex
+        if parent_id in self._executions:
+            self._executions[parent_id].children.append(execution_id)
+        return ex
+
+    def _children_active(self, ex):
+        # st2's is_children_active: only workflow runners have children that count.
+        if ex.runner not in WORKFLOW_RUNNERS:
+            return False
+        inactive = COMPLETED_STATUSES | {'paused'}
+        return any(self._executions[child].status not in inactive
+                   for child in ex.children if child in self._executions)
+
+    def _apply_status(self, ex, status, result):
+        """st2's ``update_status``: no-op when unchanged; result stored only when truthy."""
+        if status == ex.status:
+            return False
+        now = time.time()
+        ex.status = status
+        if result:
+            ex.result = copy.deepcopy(result)
+        if status in COMPLETED_STATUSES:
+            ex.ended = now
+        ex.record(now)
+        if (status in MISTRAL_STATES and isinstance(ex.callback, dict)
+                and ex.callback.get('source') == 'mistral_v2'):
+            threading.Thread(target=self._send_callback,
+                             args=(ex.id, ex.callback['url'], status,
+                                   copy.deepcopy(ex.result), self._generation),
+                             name='st2-emulator-callback-%s' % ex.id, daemon=True).start()
+        return True
+
+    # -- background work --------------------------------------------------------------------------
+
+    def _run_child(self, execution_id, outcome, generation):
+        status, result, delay = outcome
+        for step in ('scheduled', 'running'):
+            if not self._set_if_current(execution_id, step, None, generation):
+                return
+        if delay:
+            time.sleep(delay)
+        self._set_if_current(execution_id, status, result, generation)
+
+    def _set_if_current(self, execution_id, status, result, generation):
+        with self._lock:
+            ex = self._executions.get(execution_id)
+            if generation != self._generation or ex is None or ex.status in COMPLETED_STATUSES:
+                return False
+            if ex.status == 'canceling':
+                status, result = 'canceled', None  # the runner honours the cancellation
+            self._apply_status(ex, status, result)
+            return True
+
+    def _send_callback(self, execution_id, url, status, result, generation):
+        match = _CALLBACK_URL.search(url)
+        if not match:
+            self._record_callback(generation, execution_id, url, None, 0, None,
+                                  'Unable to extract the action execution ID from the '
+                                  'callback URL (%s).' % url)
+            return
+        target = url
+        if self.mistral_url:
+            target = '%s/action_executions/%s' % (self.mistral_url.rstrip('/'), match.group(2))
+        if self.callback_output == 'object':
+            output = result
+        else:
+            output = json.dumps(result) if isinstance(result, (dict, list)) else str(result)
+        body = {'state': MISTRAL_STATES[status], 'output': output}
+
+        for attempt in range(1, self.callback_attempts + 1):
+            if self._stopped or generation != self._generation:
+                return
+            try:
+                answer = http_lib.put(target, json=body, timeout=self.callback_timeout)
+            except http_lib.ConnectionError as exc:
+                self._record_callback(generation, execution_id, target, body, attempt, None,
+                                      '%s: %s' % (type(exc).__name__, exc))
+                time.sleep(self.callback_retry_wait * attempt)
+                continue
+            except http_lib.RequestException as exc:  # e.g. a read timeout: st2 gives up
+                self._record_callback(generation, execution_id, target, body, attempt, None,
+                                      '%s: %s' % (type(exc).__name__, exc))
+                return
+            self._record_callback(generation, execution_id, target, body, attempt,
+                                  answer.status_code, None)
+            return
+
+    def _record_callback(self, generation, execution_id, url, body, attempt, status, error):
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._callbacks.append({'execution_id': execution_id, 'url': url,
+                                    'body': copy.deepcopy(body), 'attempt': attempt,
+                                    'status': status, 'error': error, 'at': time.monotonic()})

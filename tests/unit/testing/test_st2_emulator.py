@@ -1,0 +1,930 @@
+"""Tests of the strict st2 API emulator, over real HTTP with requests."""
+
+import hashlib
+import http.server
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from st2mistral.testing import st2_emulator
+from st2mistral.testing.st2_emulator import St2Emulator
+
+TOKEN = {'X-Auth-Token': 'st2-token'}
+API_KEY = {'St2-Api-Key': 'st2-key'}
+CANCELED_BY_USER = {'message': 'Action canceled by user.', 'user': 'st2admin'}
+COMPLETED = ['succeeded', 'failed', 'timeout', 'abandoned', 'canceled']
+
+
+@pytest.fixture(scope='module')
+def shared_emulator():
+    with St2Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def st2(shared_emulator):
+    shared_emulator.reset()
+    yield shared_emulator
+    shared_emulator.reset()
+
+
+class Receiver:
+    """A tiny stand-in for Mistral's API: records PUTs, answers ``status``."""
+
+    def __init__(self, status=200):
+        self.status = status
+        self.calls = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                raw = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                receiver.calls.append({'path': self.path, 'headers': dict(self.headers),
+                                       'body': json.loads(raw)})
+                self.send_response(receiver.status)
+                self.send_header('Content-Length', '2')
+                self.end_headers()
+                self.wfile.write(b'{}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={'poll_interval': 0.02},
+                         daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    mistral = Receiver()
+    yield mistral
+    mistral.close()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def put(st2, execution_id, body=None, headers=TOKEN, timeout=5, **kwargs):
+    return requests.put('%s/executions/%s' % (st2.api_url, execution_id), json=body,
+                        headers=headers, timeout=timeout, **kwargs)
+
+
+def post(st2, body, headers=TOKEN, context=None):
+    headers = dict(headers)
+    if context is not None:
+        headers['st2-context'] = context if isinstance(context, str) else json.dumps(context)
+    return requests.post(st2.api_url + '/executions', json=body, headers=headers, timeout=5)
+
+
+def get_key(st2, name, headers=TOKEN, **params):
+    return requests.get('%s/keys/%s' % (st2.api_url, name), params=params, headers=headers,
+                        timeout=5)
+
+
+def fault(response):
+    return response.json()['faultstring']
+
+
+def statuses(st2, execution_id):
+    return [entry['status'] for entry in st2.execution(execution_id)['history']]
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+def test_urls_follow_st2_public_layout(st2):
+    assert st2.base_url == 'http://127.0.0.1:%d' % st2.port
+    assert st2.api_url == st2.base_url + '/api/v1'
+    assert st2.auth_url == st2.base_url + '/auth/v1'
+
+
+def test_port_is_unknown_before_start_and_start_twice_fails():
+    emulator = St2Emulator()
+    with pytest.raises(RuntimeError):
+        emulator.base_url  # noqa: B018 - the property access is what raises
+    with emulator:
+        with pytest.raises(RuntimeError):
+            emulator.start()
+
+
+def test_explicit_port_is_used():
+    port = free_port()
+    with St2Emulator(port=port) as emulator:
+        assert emulator.base_url == 'http://127.0.0.1:%d' % port
+        ex_id = emulator.add_execution()
+        assert put(emulator, ex_id, {'status': 'running'}).status_code == 200
+
+
+def test_stop_releases_the_port():
+    emulator = St2Emulator().start()
+    emulator.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(emulator.api_url + '/executions/x', timeout=1)
+
+
+# -- authentication --------------------------------------------------------------------------
+
+def test_request_without_credentials_is_401(st2):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, {'status': 'succeeded'}, headers={})
+    assert answer.status_code == 401
+    assert fault(answer) == 'Unauthorized - One of Token or API key required.'
+    assert st2.execution(ex_id)['status'] == 'running'
+    assert st2.requests[-1].status == 401
+
+
+def test_unknown_token_is_401(st2):
+    answer = put(st2, st2.add_execution(), {'status': 'running'},
+                 headers={'X-Auth-Token': 'nope'})
+    assert (answer.status_code, fault(answer)) == (401, 'Unauthorized')
+
+
+def test_expired_token_is_401_token_has_expired(st2):
+    st2.expire_token('st2-token')
+    answer = put(st2, st2.add_execution(), {'status': 'running'})
+    assert (answer.status_code, fault(answer)) == (401, 'Unauthorized - Token has expired.')
+    assert put(st2, st2.add_execution(), {'status': 'running'}, headers=API_KEY).ok
+
+
+def test_expire_token_rejects_unknown_token(st2):
+    with pytest.raises(ValueError):
+        st2.expire_token('never-issued')
+
+
+def test_unknown_api_key_is_401_naming_its_hash_not_the_key(st2):
+    answer = put(st2, st2.add_execution(), {'status': 'running'},
+                 headers={'St2-Api-Key': 'bad-key'})
+    key_hash = hashlib.sha256(b'bad-key').hexdigest()
+    assert answer.status_code == 401
+    assert fault(answer) == 'Unauthorized - ApiKey with key_hash=%s not found.' % key_hash
+    assert 'bad-key' not in answer.text
+
+
+@pytest.mark.parametrize('headers, params', [
+    (API_KEY, {}),
+    ({}, {'x-auth-token': 'st2-token'}),
+    ({}, {'st2-api-key': 'st2-key'}),
+])
+def test_api_key_and_query_credentials_are_accepted(st2, headers, params):
+    answer = put(st2, st2.add_execution(), {'status': 'running'}, headers=headers,
+                 params=params)
+    assert answer.status_code == 200
+
+
+def test_token_header_is_checked_first(st2):
+    headers = {'X-Auth-Token': 'nope', 'St2-Api-Key': 'st2-key'}
+    assert put(st2, st2.add_execution(), {'status': 'running'}, headers=headers).status_code == 401
+
+
+def test_custom_credentials():
+    with St2Emulator(tokens=('t1',), api_keys=()) as emulator:
+        ex_id = emulator.add_execution()
+        assert put(emulator, ex_id, {'status': 'running'}).status_code == 401
+        assert put(emulator, ex_id, {'status': 'running'},
+                   headers={'X-Auth-Token': 't1'}).status_code == 200
+        assert put(emulator, ex_id, {'status': 'running'}, headers=API_KEY).status_code == 401
+
+
+@pytest.mark.parametrize('method, path', [
+    ('GET', '/api/v1/actions'),
+    ('DELETE', '/api/v1/executions/5e0000000000000000000000'),
+    ('GET', '/v1/executions/5e0000000000000000000000'),
+    ('POST', '/api/v1/executions/'),
+    ('GET', '/auth/v1/tokens/validate'),
+])
+def test_unknown_routes_are_404_even_without_credentials(st2, method, path):
+    answer = requests.request(method, st2.base_url + path, timeout=5)
+    assert answer.status_code == 404
+    assert fault(answer) == 'The resource could not be found.'
+
+
+# -- PUT /executions/{id} ----------------------------------------------------------------------
+
+def test_put_applies_status_and_result_and_records_history(st2):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, {'status': 'succeeded', 'result': {'output': 1}})
+    assert answer.status_code == 200
+    assert answer.json()['id'] == ex_id
+    assert answer.json()['status'] == 'succeeded'
+    assert answer.json()['result'] == {'output': 1}
+    execution = st2.execution(ex_id)
+    assert execution['result'] == {'output': 1}
+    assert statuses(st2, ex_id) == ['running', 'succeeded']
+    first, second = execution['history']
+    assert first['at'] <= second['at'] <= time.monotonic()
+    assert second['result'] == {'output': 1}
+
+
+def test_put_accepts_status_alone(st2):
+    ex_id = st2.add_execution(status='requested')
+    assert put(st2, ex_id, {'status': 'running'}).json()['status'] == 'running'
+
+
+@pytest.mark.parametrize('body, message', [
+    ({'status': 'running', 'foo': 1},
+     "Additional properties are not allowed ('foo' was unexpected)"),
+    ({'status': 'running', 'a': 1, 'b': 2},
+     "Additional properties are not allowed ('a', 'b' were unexpected)"),
+    ({'state': 'SUCCESS'}, "Additional properties are not allowed ('state' was unexpected)"),
+    ({'status': 'RUNNING'}, "'RUNNING' is not one of %r" % list(st2_emulator.LIVEACTION_STATUSES)),
+    ({'status': 'success'}, "'success' is not one of %r" % list(st2_emulator.LIVEACTION_STATUSES)),
+    ({'status': 3}, "3 is not of type 'string'"),
+    ({'status': 'succeeded', 'result': 'done'}, "'done' is not of type 'object'"),
+    ({'status': 'succeeded', 'result': [1]}, "[1] is not of type 'object'"),
+    ([{'status': 'running'}], "[{'status': 'running'}] is not of type 'object'"),
+])
+def test_put_rejects_bodies_outside_the_schema(st2, body, message):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, body)
+    assert (answer.status_code, fault(answer)) == (400, message)
+    assert statuses(st2, ex_id) == ['running']
+
+
+def test_put_rejects_invalid_json(st2):
+    ex_id = st2.add_execution()
+    answer = requests.put('%s/executions/%s' % (st2.api_url, ex_id), data=b'{"status": ',
+                          headers=dict(TOKEN, **{'Content-Type': 'application/json'}), timeout=5)
+    assert answer.status_code == 400
+    assert fault(answer).startswith('Failed to parse request body: ')
+    assert st2.requests[-1].body is None
+    assert st2.requests[-1].raw == b'{"status": '
+
+
+def test_put_rejects_other_content_types(st2):
+    answer = requests.put('%s/executions/%s' % (st2.api_url, st2.add_execution()),
+                          data='status=running',
+                          headers=dict(TOKEN, **{'Content-Type': 'text/plain'}), timeout=5)
+    assert answer.status_code == 400
+    assert fault(answer) == 'Failed to parse request body: Unsupported Content-Type: "text/plain"'
+
+
+def test_put_unknown_execution_is_404(st2):
+    answer = put(st2, '5e0000000000000000000000', {'status': 'running'})
+    assert answer.status_code == 404
+    assert fault(answer) == 'Unable to identify resource with id "5e0000000000000000000000".'
+
+
+def test_put_validates_the_body_before_looking_up_the_execution(st2):
+    answer = put(st2, '5e0000000000000000000000', {'status': 'bogus'})
+    assert answer.status_code == 400
+
+
+@pytest.mark.parametrize('completed', COMPLETED)
+@pytest.mark.parametrize('new_status', ['running', 'succeeded', 'failed'])
+def test_put_on_completed_execution_is_400(st2, completed, new_status):
+    ex_id = st2.add_execution(status=completed)
+    answer = put(st2, ex_id, {'status': new_status, 'result': {'late': True}})
+    assert (answer.status_code, fault(answer)) == (400, 'Execution is already in completed state.')
+    assert st2.execution(ex_id)['result'] == {}
+    assert statuses(st2, ex_id) == [completed]
+
+
+def test_put_with_unchanged_status_is_a_noop_that_drops_the_result(st2):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, {'status': 'running', 'result': {'tasks': [1]}})
+    assert answer.status_code == 200
+    assert answer.json()['result'] == {}
+    assert st2.execution(ex_id)['result'] == {}
+    assert statuses(st2, ex_id) == ['running']
+
+
+def test_put_with_empty_result_keeps_the_previous_result(st2):
+    ex_id = st2.add_execution(status='requested')
+    put(st2, ex_id, {'status': 'running', 'result': {'tasks': []}})
+    put(st2, ex_id, {'status': 'succeeded', 'result': {}})
+    assert st2.execution(ex_id)['status'] == 'succeeded'
+    assert st2.execution(ex_id)['result'] == {'tasks': []}
+
+
+@pytest.mark.parametrize('body', [{'result': {'a': 1}}, None])
+def test_put_without_status_answers_500_like_st2(st2, body):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, body)
+    assert answer.status_code == 500
+    assert fault(answer) == 'Failed updating execution due to unexpected error.'
+    assert st2.execution(ex_id)['result'] == {}
+
+
+# -- cancellation, pause, resume ---------------------------------------------------------------
+
+def test_cancel_of_running_execution_goes_through_canceling(st2):
+    ex_id = st2.add_execution()
+    answer = put(st2, ex_id, {'status': 'canceled', 'result': {'ignored': True}})
+    assert answer.json()['status'] == 'canceling'
+    assert answer.json()['result'] == CANCELED_BY_USER
+    answer = put(st2, ex_id, {'status': 'canceled', 'result': {'tasks': []}})
+    assert answer.json()['status'] == 'canceled'
+    assert st2.execution(ex_id)['result'] == {'tasks': []}
+    assert statuses(st2, ex_id) == ['running', 'canceling', 'canceled']
+
+
+def test_cancel_of_requested_top_level_execution_is_immediate(st2):
+    ex_id = st2.add_execution(status='requested')
+    assert put(st2, ex_id, {'status': 'canceling'}).json()['status'] == 'canceled'
+
+
+def test_cancel_of_requested_execution_under_a_workflow_goes_to_canceling(st2):
+    ex_id = st2.add_execution(status='requested', context={'parent': {'execution_id': 'x'}})
+    assert put(st2, ex_id, {'status': 'canceled'}).json()['status'] == 'canceling'
+
+
+def test_second_cancel_request_while_canceling_is_500_like_st2(st2):
+    ex_id = st2.add_execution(status='canceling')
+    assert put(st2, ex_id, {'status': 'canceling'}).status_code == 500
+
+
+def test_cancel_of_pending_execution_is_500(st2):
+    assert put(st2, st2.add_execution(status='pending'), {'status': 'canceled'}).status_code == 500
+
+
+def test_canceled_waits_for_active_children(st2):
+    parent = st2.add_execution(status='canceling')
+    child = st2.add_execution(context={'parent': {'execution_id': parent}}, runner='python-script')
+    assert st2.execution(parent)['children'] == [child]
+    assert put(st2, parent, {'status': 'canceled'}).json()['status'] == 'canceling'
+    put(st2, child, {'status': 'succeeded'})
+    assert put(st2, parent, {'status': 'canceled'}).json()['status'] == 'canceled'
+
+
+def test_pause_of_running_execution_goes_through_pausing(st2):
+    ex_id = st2.add_execution()
+    assert put(st2, ex_id, {'status': 'paused'}).json()['status'] == 'pausing'
+    assert put(st2, ex_id, {'status': 'pausing'}).json()['status'] == 'pausing'
+    answer = put(st2, ex_id, {'status': 'paused', 'result': {'tasks': ['t1']}})
+    assert answer.json()['status'] == 'paused'
+    assert answer.json()['result'] == {'tasks': ['t1']}
+    assert put(st2, ex_id, {'status': 'paused'}).json()['status'] == 'paused'
+    assert statuses(st2, ex_id) == ['running', 'pausing', 'paused']
+
+
+def test_paused_waits_for_active_children(st2):
+    parent = st2.add_execution(status='pausing')
+    child = st2.add_execution(context={'parent': {'execution_id': parent}})
+    assert put(st2, parent, {'status': 'paused'}).json()['status'] == 'pausing'
+    assert put(st2, child, {'status': 'paused'}).json()['status'] == 'pausing'
+    assert put(st2, parent, {'status': 'paused'}).json()['status'] == 'pausing'
+    assert put(st2, child, {'status': 'paused'}).json()['status'] == 'paused'
+    assert put(st2, parent, {'status': 'paused'}).json()['status'] == 'paused'
+
+
+def test_pause_of_non_workflow_runner_is_400(st2):
+    ex_id = st2.add_execution(runner='local-shell-cmd', action='core.local')
+    answer = put(st2, ex_id, {'status': 'paused'})
+    liveaction_id = st2.execution(ex_id)['liveaction_id']
+    assert answer.status_code == 400
+    assert fault(answer) == (
+        'Failed updating execution. Unable to pause liveaction "%s" because it is not supported '
+        'by the "local-shell-cmd" runner.' % liveaction_id)
+
+
+def test_pause_of_execution_not_running_is_400(st2):
+    answer = put(st2, st2.add_execution(status='requested'), {'status': 'pausing'})
+    assert answer.status_code == 400
+    assert 'because it is not in a running state.' in fault(answer)
+
+
+def test_resume_goes_through_resuming(st2):
+    ex_id = st2.add_execution(status='paused')
+    assert put(st2, ex_id, {'status': 'resuming'}).json()['status'] == 'resuming'
+    assert put(st2, ex_id, {'status': 'running'}).json()['status'] == 'running'
+    assert put(st2, ex_id, {'status': 'resuming'}).json()['status'] == 'running'
+    assert statuses(st2, ex_id) == ['paused', 'resuming', 'running']
+
+
+def test_resume_of_execution_not_paused_is_400(st2):
+    answer = put(st2, st2.add_execution(status='pausing'), {'status': 'resuming'})
+    assert answer.status_code == 400
+    assert 'because it is not in a paused state.' in fault(answer)
+
+
+def test_plan_update_is_pure():
+    plan = st2_emulator.plan_update('running', 'mistral-v2', {}, 'la', {'status': 'paused'},
+                                    False, 'u')
+    assert plan == st2_emulator.UpdatePlan('pausing')
+
+
+# -- GET /executions/{id} ----------------------------------------------------------------------
+
+def test_get_execution_returns_st2_shape(st2):
+    ex_id = st2.add_execution(parameters={'p': 1}, context={'k': 'v'})
+    put(st2, ex_id, {'status': 'failed', 'result': {'error': 'x'}})
+    body = requests.get('%s/executions/%s' % (st2.api_url, ex_id), headers=API_KEY,
+                        timeout=5).json()
+    assert body['id'] == ex_id
+    assert body['status'] == 'failed'
+    assert body['result'] == {'error': 'x'}
+    assert body['action']['ref'] == 'examples.mistral'
+    assert body['runner']['name'] == 'mistral-v2'
+    assert body['liveaction']['id'] == st2.execution(ex_id)['liveaction_id']
+    assert body['parameters'] == {'p': 1}
+    assert body['context'] == {'k': 'v'}
+    assert body['start_timestamp'].endswith('Z') and body['end_timestamp'].endswith('Z')
+    assert [entry['status'] for entry in body['log']] == ['running', 'failed']
+
+
+def test_get_unknown_execution_is_404(st2):
+    answer = requests.get(st2.api_url + '/executions/5e0000000000000000000000', headers=TOKEN,
+                          timeout=5)
+    assert answer.status_code == 404
+
+
+# -- POST /executions (st2.action) ---------------------------------------------------------------
+
+def test_post_creates_child_and_runs_it_to_the_default_outcome(st2):
+    parent = st2.add_execution()
+    context = {'parent': {'execution_id': parent, 'user': 'st2admin'},
+               'mistral': {'workflow_execution_id': 'wf', 'action_execution_id': 'ae'}}
+    answer = post(st2, {'action': 'core.local', 'parameters': {'cmd': 'date'}}, context=context)
+    assert answer.status_code == 201
+    child = answer.json()
+    assert child['status'] == 'requested'
+    assert len(child['id']) == 24 and int(child['id'], 16) >= 0
+    st2.wait_for_status(child['id'], 'succeeded', timeout=2)
+    execution = st2.execution(child['id'])
+    assert statuses(st2, child['id']) == ['requested', 'scheduled', 'running', 'succeeded']
+    assert execution['result'] == {'stdout': 'ok'}
+    assert execution['parameters'] == {'cmd': 'date'}
+    assert execution['context'] == dict(context, user='st2admin', pack='core')
+    assert execution['parent'] == parent
+    assert st2.execution(parent)['children'] == [child['id']]
+    assert st2.requests[-1].headers['ST2-CONTEXT'] == json.dumps(context)
+
+
+def test_post_uses_the_configured_outcome_after_its_delay(st2):
+    st2.set_child_outcome('core.fail', 'failed', {'stderr': 'boom'}, delay=0.2)
+    started = time.monotonic()
+    child = post(st2, {'action': 'core.fail'}).json()['id']
+    st2.wait_for_status(child, 'running', timeout=1)
+    st2.wait_for_status(child, 'failed', timeout=2)
+    assert time.monotonic() - started >= 0.2
+    assert st2.execution(child)['result'] == {'stderr': 'boom'}
+
+
+def test_post_accepts_st2_request_fields(st2):
+    body = {'action': 'core.local', 'parameters': {}, 'context': {'trace': 1}, 'delay': 0,
+            'user': 'bob', 'notify': {'on-complete': {'message': 'm', 'routes': ['r'],
+                                                      'data': {}, 'channels': ['c']}},
+            'callback': {'source': 'other', 'url': 'http://127.0.0.1:1/x'}}
+    answer = post(st2, body)
+    assert answer.status_code == 201
+    execution = st2.execution(answer.json()['id'])
+    assert execution['context'] == {'trace': 1, 'user': 'bob', 'pack': 'core'}
+    assert execution['notify'] == body['notify']
+    assert execution['callback'] == body['callback']
+
+
+@pytest.mark.parametrize('body, message', [
+    ({'parameters': {}}, "'action' is a required property"),
+    ({'action': 7}, "7 is not of type 'string'"),
+    ({'action': 'core.local', 'idempotency_key': 'k'},
+     "Additional properties are not allowed ('idempotency_key' was unexpected)"),
+    ({'action': 'core.local', 'status': 'running'},
+     "Additional properties are not allowed ('status' was unexpected)"),
+    ({'action': 'core.local', 'parameters': ['a']}, "['a'] is not of type 'object'"),
+    ({'action': 'core.local', 'context': 'c'}, "'c' is not of type 'object'"),
+    ({'action': 'core.local', 'delay': 1.5}, "1.5 is not of type 'integer'"),
+    ({'action': 'core.local', 'callback': 'http://x'}, "'http://x' is not of type 'object'"),
+    ({'action': 'core.local', 'callback': {'source': 'mistral_v2'}},
+     "'url' is a required property"),
+    ({'action': 'core.local', 'callback': {'source': 'mistral_v2', 'url': 'u', 'x': 1}},
+     "Additional properties are not allowed ('x' was unexpected)"),
+    ({'action': 'core.local', 'notify': {'on-start': {}}},
+     "Additional properties are not allowed ('on-start' was unexpected)"),
+    ({'action': 'core.local', 'notify': {'on-complete': {'message': 1}}},
+     "1 is not of type 'string'"),
+    ({'action': 'local'}, 'Action "local" cannot be found.'),
+    ({'action': 'core.'}, 'Action "core." cannot be found.'),
+    ([], "[] is not of type 'object'"),
+])
+def test_post_rejects_invalid_requests(st2, body, message):
+    answer = post(st2, body)
+    assert (answer.status_code, fault(answer)) == (400, message)
+    assert st2.executions() == []
+
+
+@pytest.mark.parametrize('context', ['not json', '["a list"]', '"text"'])
+def test_post_rejects_st2_context_that_is_not_a_json_object(st2, context):
+    answer = post(st2, {'action': 'core.local'}, context=context)
+    assert answer.status_code == 400
+    assert fault(answer) == 'Unable to convert st2-context from the headers into JSON.'
+    assert st2.executions() == []
+
+
+def test_post_needs_credentials(st2):
+    assert post(st2, {'action': 'core.local'}, headers={}).status_code == 401
+    assert st2.executions() == []
+
+
+def test_executions_lists_in_creation_order(st2):
+    first = st2.add_execution()
+    second = post(st2, {'action': 'core.local'}).json()['id']
+    assert [ex['id'] for ex in st2.executions()] == [first, second]
+    assert [ex['id'] for ex in st2.executions(action='core.local')] == [second]
+
+
+# -- Mistral callbacks -------------------------------------------------------------------------
+
+def mistral_callback(url):
+    return {'source': 'mistral_v2', 'url': url}
+
+
+def test_callback_reports_success_the_way_st2_does(st2, receiver):
+    url = receiver.url + '/v2/action_executions/ae-1'
+    child = post(st2, {'action': 'core.local', 'callback': mistral_callback(url)}).json()['id']
+    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
+    (call,) = receiver.calls
+    assert call['path'] == '/v2/action_executions/ae-1'
+    assert call['body'] == {'state': 'SUCCESS', 'output': json.dumps({'stdout': 'ok'})}
+    assert 'X-Auth-Token' not in call['headers'] and 'St2-Api-Key' not in call['headers']
+    (attempt,) = st2.callbacks
+    assert attempt['execution_id'] == child
+    assert (attempt['url'], attempt['status'], attempt['error'], attempt['attempt']) == (
+        url, 200, None, 1)
+
+
+@pytest.mark.parametrize('status, state', [
+    ('failed', 'ERROR'), ('timeout', 'ERROR'), ('abandoned', 'ERROR'),
+    ('canceled', 'CANCELLED'), ('paused', 'PAUSED'),
+])
+def test_callback_maps_st2_status_to_mistral_state(st2, receiver, status, state):
+    st2.set_child_outcome('core.x', status, {'error': 'e'})
+    post(st2, {'action': 'core.x',
+               'callback': mistral_callback(receiver.url + '/v2/action_executions/a')})
+    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
+    assert receiver.calls[0]['body'] == {'state': state, 'output': json.dumps({'error': 'e'})}
+
+
+def test_callback_output_can_be_the_result_object(receiver):
+    with St2Emulator(callback_output='object') as emulator:
+        post(emulator, {'action': 'core.local',
+                        'callback': mistral_callback(receiver.url + '/v2/action_executions/a')})
+        emulator.wait_for(lambda e: e.callbacks, timeout=2)
+    assert receiver.calls[0]['body'] == {'state': 'SUCCESS', 'output': {'stdout': 'ok'}}
+
+
+def test_callback_goes_to_mistral_url_with_the_id_taken_from_the_callback_url(receiver):
+    with St2Emulator(mistral_url=receiver.url + '/v2/') as emulator:
+        post(emulator, {'action': 'core.local',
+                        'callback': mistral_callback('/v2/action_executions/ae-7')})
+        emulator.wait_for(lambda e: e.callbacks, timeout=2)
+    assert [call['path'] for call in receiver.calls] == ['/v2/action_executions/ae-7']
+
+
+def test_callback_without_action_execution_id_is_recorded_and_not_sent(st2, receiver):
+    post(st2, {'action': 'core.local', 'callback': mistral_callback(receiver.url + '/v2/x')})
+    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
+    (attempt,) = st2.callbacks
+    assert attempt['error'].startswith('Unable to extract the action execution ID')
+    assert attempt['status'] is None
+    assert receiver.calls == []
+
+
+def test_callback_is_retried_on_connection_errors_then_given_up():
+    url = 'http://127.0.0.1:%d/v2/action_executions/a' % free_port()
+    with St2Emulator(callback_attempts=3, callback_retry_wait=0.01) as emulator:
+        post(emulator, {'action': 'core.local', 'callback': mistral_callback(url)})
+        emulator.wait_for(lambda e: len(e.callbacks) == 3, timeout=3)
+        time.sleep(0.05)  # would a 4th attempt come? (not an assertion of timing)
+        attempts = emulator.callbacks
+    assert [a['attempt'] for a in attempts] == [1, 2, 3]
+    assert all(a['status'] is None and a['error'].startswith('ConnectionError')
+               for a in attempts)
+
+
+def test_callback_is_not_retried_on_http_errors(st2, receiver):
+    receiver.status = 500
+    post(st2, {'action': 'core.local',
+               'callback': mistral_callback(receiver.url + '/v2/action_executions/a')})
+    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
+    time.sleep(0.05)
+    assert [a['status'] for a in st2.callbacks] == [500]
+    assert len(receiver.calls) == 1
+
+
+def test_put_to_a_completed_status_triggers_the_callback(st2, receiver):
+    st2.set_child_outcome('core.slow', delay=30)
+    url = receiver.url + '/v2/action_executions/a'
+    child = post(st2, {'action': 'core.slow', 'callback': mistral_callback(url)}).json()['id']
+    st2.wait_for_status(child, 'running', timeout=2)
+    put(st2, child, {'status': 'succeeded', 'result': {'answer': 42}})
+    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
+    assert receiver.calls[0]['body'] == {'state': 'SUCCESS', 'output': '{"answer": 42}'}
+
+
+def test_no_callback_for_other_sources_or_running_status(st2, receiver):
+    url = receiver.url + '/v2/action_executions/a'
+    post(st2, {'action': 'core.local', 'callback': {'source': 'other', 'url': url}})
+    parent = st2.add_execution(status='requested')
+    put(st2, parent, {'status': 'running'})
+    st2.wait_for(lambda emulator: all(ex['status'] in ('succeeded', 'running')
+                                      for ex in emulator.executions()), timeout=2)
+    time.sleep(0.05)
+    assert st2.callbacks == [] and receiver.calls == []
+
+
+# -- keys (st2kv) ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('scope', ['user', 'st2kv.user'])
+def test_get_user_scoped_key(st2, scope):
+    st2.set_key('db_host', 'db.local')
+    body = get_key(st2, 'db_host', scope=scope).json()
+    assert body['value'] == 'db.local'
+    assert (body['name'], body['scope'], body['user']) == ('db_host', 'st2kv.user', 'st2admin')
+    assert body['encrypted'] is False
+
+
+@pytest.mark.parametrize('params', [{}, {'scope': 'system'}, {'scope': 'st2kv.system'}])
+def test_get_system_scoped_key(st2, params):
+    st2.set_key('db_host', 'db.system', scope='system')
+    body = get_key(st2, 'db_host', **params).json()
+    assert (body['value'], body['scope']) == ('db.system', 'st2kv.system')
+    assert 'user' not in body
+
+
+def test_user_key_is_not_found_in_the_default_system_scope(st2):
+    st2.set_key('k', 'v')
+    answer = get_key(st2, 'k')
+    assert answer.status_code == 404
+    assert fault(answer) == 'KeyValuePair with name: k and scope: st2kv.system not found in db.'
+
+
+def test_missing_user_key_is_404_naming_the_user_scoped_ref(st2):
+    answer = get_key(st2, 'k', scope='user')
+    assert fault(answer) == (
+        'KeyValuePair with name: st2admin:k and scope: st2kv.user not found in db.')
+
+
+def test_key_of_another_user_is_not_visible(st2):
+    st2.set_key('k', 'v', user='alice')
+    assert get_key(st2, 'k', scope='user').status_code == 404
+    answer = get_key(st2, 'k', user='alice')
+    assert answer.status_code == 403
+    assert get_key(st2, 'missing', user='st2admin').status_code == 404
+
+
+def test_encrypted_key_is_masked_unless_decrypted(st2):
+    st2.set_key('password', 's3cret', encrypted=True)
+    masked = get_key(st2, 'password', scope='user').json()
+    assert masked['value'] != 's3cret'
+    assert masked['value'] == masked['value'].upper() and int(masked['value'], 16) >= 0
+    assert (masked['encrypted'], masked['secret']) == (True, True)
+    plain = get_key(st2, 'password', scope='user', decrypt='true').json()
+    assert (plain['value'], plain['encrypted']) == ('s3cret', False)
+    assert get_key(st2, 'password', scope='user', decrypt='false').json()['encrypted'] is True
+
+
+def test_invalid_key_parameters_are_400(st2):
+    answer = get_key(st2, 'k', scope='global')
+    assert answer.status_code == 400
+    assert fault(answer).startswith('Scope st2kv.global is not in allowed scopes list')
+    answer = get_key(st2, 'k', decrypt='maybe')
+    assert (answer.status_code, fault(answer)) == (
+        400, 'Parameter "decrypt" is not of type boolean')
+
+
+def test_keys_need_credentials(st2):
+    st2.set_key('k', 'v', scope='system')
+    assert get_key(st2, 'k', headers={}).status_code == 401
+
+
+def test_set_key_rejects_non_string_values_and_unknown_scopes(st2):
+    with pytest.raises(TypeError):
+        st2.set_key('k', 1)
+    with pytest.raises(ValueError):
+        st2.set_key('k', 'v', scope='all')
+
+
+# -- token validation ----------------------------------------------------------------------------
+
+def validate(st2, body, headers=API_KEY):
+    return requests.post(st2.auth_url + '/tokens/validate', json=body, headers=headers,
+                         timeout=5)
+
+
+def test_validate_token(st2):
+    assert validate(st2, {'token': 'st2-token'}).json() == {'valid': True}
+    assert validate(st2, {'token': 'other'}).json() == {'valid': False}
+    assert validate(st2, {'token': 'st2-key'}).json() == {'valid': False}
+    st2.expire_token('st2-token')
+    assert validate(st2, {'token': 'st2-token'}).json() == {'valid': False}
+
+
+def test_validate_token_needs_credentials_and_a_token(st2):
+    answer = validate(st2, {'token': 'st2-token'}, headers={})
+    assert (answer.status_code, fault(answer)) == (
+        401, 'Unauthorized - One of Token or API key required.')
+    for body in ({}, {'token': ''}, {'token': None}):
+        answer = validate(st2, body, headers=TOKEN)
+        assert (answer.status_code, fault(answer)) == (400, 'Token is not provided.')
+    assert validate(st2, {'token': 5}).status_code == 400
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+def test_fail_next_answers_the_next_requests_without_applying_them(st2):
+    ex_id = st2.add_execution()
+    st2.fail_next(503, count=2)
+    first = put(st2, ex_id, {'status': 'succeeded'})
+    second = put(st2, ex_id, {'status': 'succeeded'})
+    assert (first.status_code, fault(first)) == (503, 'Service Unavailable')
+    assert second.status_code == 503
+    assert st2.execution(ex_id)['status'] == 'running'
+    assert put(st2, ex_id, {'status': 'succeeded'}).status_code == 200
+    assert [r.status for r in st2.requests_for('PUT')] == [503, 503, 200]
+
+
+@pytest.mark.parametrize('status', [400, 401, 404, 429, 500, 502])
+def test_fail_next_with_any_status_and_body(st2, status):
+    st2.fail_next(status, body={'faultstring': 'injected'})
+    answer = put(st2, st2.add_execution(), {'status': 'running'}, headers={})
+    assert (answer.status_code, fault(answer)) == (status, 'injected')
+
+
+def test_fail_next_rejects_non_http_statuses(st2):
+    with pytest.raises(ValueError):
+        st2.fail_next(99)
+
+
+def test_set_delay_slows_every_answer(st2):
+    ex_id = st2.add_execution()
+    st2.set_delay(0.2)
+    started = time.monotonic()
+    assert put(st2, ex_id, {'status': 'succeeded'}).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    with pytest.raises(requests.ReadTimeout):
+        requests.get('%s/executions/%s' % (st2.api_url, ex_id), headers=TOKEN, timeout=0.05)
+    with pytest.raises(ValueError):
+        st2.set_delay(-1)
+
+
+def test_hang_holds_requests_unanswered_and_unapplied(st2):
+    ex_id = st2.add_execution()
+    st2.hang(0.4)
+    with pytest.raises(requests.ReadTimeout):
+        put(st2, ex_id, {'status': 'succeeded'}, timeout=0.1)
+    assert st2.execution(ex_id)['status'] == 'running'
+    (held,) = st2.requests
+    assert held.status == 0 and held.body == {'status': 'succeeded'}
+
+    def answered(emulator):
+        return put(emulator, ex_id, {'status': 'succeeded'}, timeout=1).status_code == 200
+
+    assert st2.wait_for(answered, timeout=2)
+    assert st2.execution(ex_id)['status'] == 'succeeded'
+
+
+def test_go_down_refuses_connections_and_come_up_uses_the_same_port(st2):
+    ex_id = st2.add_execution()
+    session = requests.Session()
+    url = '%s/executions/%s' % (st2.api_url, ex_id)
+    assert session.get(url, headers=TOKEN, timeout=1).ok  # leaves a pooled connection
+    st2.go_down()
+    assert not st2.is_up
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, headers=TOKEN, timeout=1)
+    with pytest.raises(requests.ConnectionError):
+        session.get(url, headers=TOKEN, timeout=1)
+    st2.come_up()
+    assert st2.is_up
+    assert st2.api_url in url
+    assert session.get(url, headers=TOKEN, timeout=1).ok
+
+
+def test_go_down_cuts_held_requests(st2):
+    st2.hang(5)
+    errors = []
+
+    def client():
+        try:
+            put(st2, st2.add_execution(), {'status': 'succeeded'}, timeout=5)
+        except requests.RequestException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    st2.wait_for(lambda emulator: emulator.requests, timeout=2)
+    started = time.monotonic()
+    st2.go_down()
+    thread.join(timeout=2)
+    assert time.monotonic() - started < 1.5
+    assert len(errors) == 1 and isinstance(errors[0], requests.ConnectionError)
+
+
+def test_reset_clears_state_and_faults_and_comes_back_up(st2):
+    st2.add_execution()
+    st2.set_key('k', 'v')
+    requests.get(st2.base_url + '/x', timeout=5)
+    st2.expire_token('st2-token')
+    st2.set_delay(1)
+    st2.fail_next(500, count=3)
+    st2.set_child_outcome('core.local', 'failed')
+    st2.go_down()
+    st2.reset()
+    assert st2.is_up
+    assert st2.executions() == [] and st2.requests == [] and st2.callbacks == []
+    started = time.monotonic()
+    assert get_key(st2, 'k', scope='user').status_code == 404  # token valid, no 500, no key
+    assert time.monotonic() - started < 0.5
+    child = post(st2, {'action': 'core.local'}).json()['id']
+    st2.wait_for_status(child, 'succeeded', timeout=2)
+
+
+# -- recording and waiting --------------------------------------------------------------------
+
+def test_requests_are_recorded_with_their_parts(st2):
+    ex_id = st2.add_execution()
+    before = time.monotonic()
+    put(st2, ex_id, {'status': 'succeeded'}, headers=dict(TOKEN, **{'X-Request-ID': 'r1'}),
+        params={'show_secrets': 'true'})
+    (record,) = st2.requests
+    assert (record.method, record.path) == ('PUT', '/api/v1/executions/%s' % ex_id)
+    assert record.query == {'show_secrets': 'true'}
+    assert record.headers['x-request-id'] == 'r1'
+    assert record.headers['X-AUTH-TOKEN'] == 'st2-token'
+    assert 'x-auth-token' in record.headers
+    assert record.body == {'status': 'succeeded'}
+    assert json.loads(record.raw) == {'status': 'succeeded'}
+    assert record.status == 200
+    assert before <= record.at <= time.monotonic()
+    assert 'st2-token' not in repr(record.headers)
+
+
+def test_requests_for_filters_by_method_and_path_prefix(st2):
+    ex_id = st2.add_execution()
+    put(st2, ex_id, {'status': 'running'})
+    requests.get('%s/executions/%s' % (st2.api_url, ex_id), headers=TOKEN, timeout=5)
+    get_key(st2, 'k')
+    assert [r.method for r in st2.requests_for(path_prefix='/api/v1/executions')] == ['PUT', 'GET']
+    assert [r.path for r in st2.requests_for('get')] == [
+        '/api/v1/executions/%s' % ex_id, '/api/v1/keys/k']
+    assert len(st2.requests_for()) == 3
+
+
+def test_wait_for_returns_true_or_explains_the_timeout(st2):
+    ex_id = st2.add_execution()
+    assert st2.wait_for(lambda emulator: True) is True
+
+    def never(emulator):
+        return False
+
+    with pytest.raises(AssertionError) as raised:
+        st2.wait_for(never, timeout=0.05)
+    message = str(raised.value)
+    assert 'condition never not met within 0.05 s' in message
+    assert ex_id in message and 'running' in message
+
+
+def test_wait_for_tolerates_errors_while_polling_and_reports_the_last_one(st2):
+    with pytest.raises(AssertionError) as raised:
+        st2.wait_for(lambda emulator: emulator.execution('nope'), timeout=0.05)
+    assert 'no execution nope' in str(raised.value)
+
+
+def test_wait_for_status_reports_the_current_status(st2):
+    ex_id = st2.add_execution()
+    with pytest.raises(AssertionError) as raised:
+        st2.wait_for_status(ex_id, 'succeeded', timeout=0.05)
+    assert "reaching 'succeeded'" in str(raised.value)
+    assert "['running']" in str(raised.value)
+
+
+# -- set-up helpers ------------------------------------------------------------------------------
+
+def test_add_execution_with_a_given_id(st2):
+    ex_id = '5e0000000000000000000001'
+    assert st2.add_execution(execution_id=ex_id, status='requested') == ex_id
+    assert st2.execution(ex_id)['status'] == 'requested'
+    with pytest.raises(ValueError):
+        st2.add_execution(execution_id=ex_id)
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'execution_id': 'wf-1'}, {'execution_id': '5E0000000000000000000001'}, {'status': 'done'},
+])
+def test_add_execution_rejects_what_st2_could_not_hold(st2, kwargs):
+    with pytest.raises(ValueError):
+        st2.add_execution(**kwargs)
+
+
+def test_set_child_outcome_rejects_non_final_statuses(st2):
+    with pytest.raises(ValueError):
+        st2.set_child_outcome('core.local', 'running')
+
+
+def test_execution_snapshot_is_a_copy(st2):
+    ex_id = st2.add_execution()
+    st2.execution(ex_id)['history'].clear()
+    assert statuses(st2, ex_id) == ['running']
+    with pytest.raises(KeyError):
+        st2.execution('5e0000000000000000000009')
