@@ -1,0 +1,102 @@
+"""Data conversion functions: JSON, YAML, JSONPath, use_none.
+
+Semantics follow st2's Jinja filters of the same names; defaults of
+to_json_string and to_yaml_string follow the historic st2mistral (indent 4,
+compact JSON separators) because existing Mistral workflows rely on them.
+"""
+
+import json
+
+import jsonpath_ng
+import jsonpath_ng.exceptions
+import yaml
+
+from st2mistral.functions._common import FunctionError
+from st2mistral.functions._common import expression_function
+from st2mistral.functions._common import require_str
+from st2mistral.functions._common import to_plain
+
+# st2 turns this string back into None when it casts action parameters, so a
+# workflow can pass an explicit null through st2's parameter rendering.
+NONE_MAGIC_VALUE = '%*****__%NONE%__*****%'
+
+
+@expression_function
+def from_json_string(context, value):
+    try:
+        return json.loads(str(value))
+    except ValueError as e:
+        raise FunctionError('from_json_string: value is not valid JSON: %s' % e) from None
+
+
+@expression_function
+def from_yaml_string(context, value):
+    try:
+        return yaml.safe_load(str(value))
+    except yaml.YAMLError as e:
+        raise FunctionError(
+            'from_yaml_string: value is not valid YAML: %s' % _one_line(e)) from None
+
+
+@expression_function
+def to_json_string(context, value, indent=4, sort_keys=False, separators=(',', ':')):
+    try:
+        return json.dumps(
+            to_plain(value), indent=indent, sort_keys=sort_keys,
+            separators=tuple(separators) if separators is not None else None)
+    except (TypeError, ValueError) as e:
+        raise FunctionError('to_json_string: cannot serialize value: %s' % e) from None
+
+
+@expression_function
+def to_yaml_string(context, value, indent=4, allow_unicode=True):
+    try:
+        return yaml.safe_dump(
+            to_plain(value), indent=indent, allow_unicode=allow_unicode,
+            default_flow_style=False)
+    except (yaml.YAMLError, TypeError) as e:
+        raise FunctionError('to_yaml_string: cannot serialize value: %s' % _one_line(e)) from None
+
+
+@expression_function
+def to_complex(context, value):
+    try:
+        return json.dumps(to_plain(value))
+    except (TypeError, ValueError) as e:
+        raise FunctionError('to_complex: cannot serialize value: %s' % e) from None
+
+
+@expression_function
+def json_escape(context, value):
+    """Escape a value for embedding inside a JSON string literal.
+
+    st2 stripped every '"' at both ends of the dump, which also ate an escaped
+    quote at the end ('a"' gave 'a\\'); only the enclosing quotes go here.
+    """
+    try:
+        dumped = json.dumps(to_plain(value))
+    except (TypeError, ValueError) as e:
+        raise FunctionError('json_escape: cannot serialize value: %s' % e) from None
+    return dumped[1:-1] if isinstance(value, str) else dumped
+
+
+@expression_function
+def use_none(context, value):
+    return NONE_MAGIC_VALUE if value is None else value
+
+
+@expression_function
+def jsonpath_query(context, value, query):
+    """Values matched by a JSONPath query, or None when nothing matches."""
+    require_str('jsonpath_query', 'query', query)
+    try:
+        expr = jsonpath_ng.parse(query)
+    except jsonpath_ng.exceptions.JSONPathError as e:
+        raise FunctionError('jsonpath_query: invalid JSONPath %r: %s' % (query, e)) from None
+    matches = [match.value for match in expr.find(to_plain(value))]
+    return matches or None
+
+
+def _one_line(error):
+    # PyYAML messages span several lines with source excerpts; keep them short.
+    return ' '.join(str(error).split())
