@@ -9,6 +9,7 @@ import dataclasses
 
 from mistral import context as mistral_context
 from mistral.db.v2 import api as db_api
+from mistral_lib import utils as mistral_utils
 
 from st2mistral import results
 
@@ -32,10 +33,23 @@ class WorkflowInfo:
         return self.root_execution_id or self.id
 
 
-def use_admin_context():
-    """Our worker threads read executions of every project, like the engine."""
-    if not mistral_context.has_ctx():
-        mistral_context.set_ctx(mistral_context.MistralContext(is_admin=True))
+def admin_context():
+    """A context that reads executions of every project, like the engine does.
+
+    Create it in a thread that has a request context already (Mistral's, when
+    it loads the publisher): oslo.context makes a new context the thread's
+    log context only when the thread has none.
+    """
+    return mistral_context.MistralContext(is_admin=True)
+
+
+def use_context(ctx):
+    """Make ``ctx`` this thread's Mistral context, leaving the log context alone.
+
+    ``set_ctx`` would also make it oslo.log's context and tag every trace
+    line with a request id that is not the engine's, instead of ``[-]``.
+    """
+    mistral_utils.set_thread_local(mistral_context._CTX_THREAD_LOCAL_NAME, ctx)
 
 
 def _row_dict(row, columns):

@@ -55,6 +55,7 @@ class St2Publisher(base.NotificationPublisher):
         self._sender = sender
         self._thread = None
         self._start_lock = threading.Lock()
+        self._db_context = mistral_db.admin_context()
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -82,7 +83,7 @@ class St2Publisher(base.NotificationPublisher):
                 self._thread = thread
 
     def _process_forever(self):
-        mistral_db.use_admin_context()
+        mistral_db.use_context(self._db_context)
         while True:
             item = self._events.get()
             try:

@@ -1,0 +1,80 @@
+"""Fixtures for functional tests: a REAL Mistral 23 and the strict st2 emulator.
+
+One single-process Mistral (SQLite, in-process transport, this plugin
+installed) and one emulator serve the whole session; each test uses its own
+workflow names and st2 executions, and the emulator is reset between tests.
+"""
+
+import uuid
+
+import pytest
+
+from st2mistral import st2env
+from st2mistral.testing import mistral_launcher
+from st2mistral.testing.st2_emulator import St2Emulator
+
+TOKEN = 'st2-token'
+API_KEY = 'st2-key'
+
+
+def fast_retry_config(st2):
+    return {'st2': {'api_url': st2.api_url, 'auth_url': st2.auth_url,
+                    'retry_initial_delay': 0.05, 'retry_max_delay': 0.5,
+                    'unknown_execution_grace': 2}}
+
+
+@pytest.fixture(scope='session')
+def st2_emulator():
+    with St2Emulator(tokens=(TOKEN,), api_keys=(API_KEY,)) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope='session')
+def mistral_server(st2_emulator, tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp('mistral'))
+    with mistral_launcher.MistralServer(workdir, config=fast_retry_config(st2_emulator)) as m:
+        yield m
+
+
+@pytest.fixture
+def st2(st2_emulator):
+    st2_emulator.reset()
+    yield st2_emulator
+    st2_emulator.reset()
+
+
+@pytest.fixture
+def mistral(mistral_server):
+    return mistral_server
+
+
+def unique(name):
+    return '%s_%s' % (name, uuid.uuid4().hex[:8])
+
+
+class Run:
+    """One workflow started the way st2's mistral-v2 runner starts it."""
+
+    def __init__(self, mistral, st2, definition, workflow, workflow_input=None, st2_context=True,
+                 notify=True, token=TOKEN, env_extra=None, parent=None, workbook=False):
+        self.client = mistral.client()
+        if workbook:
+            self.client.workbooks.create(definition)
+        else:
+            self.client.workflows.create(definition)
+        self.st2_id = st2.add_execution(action='examples.' + workflow.split('.')[-1])
+        env = (st2env.build_env(self.st2_id, st2.api_url, auth_token=token, parent=parent,
+                                extra=env_extra) if st2_context else dict(env_extra or {}))
+        params = {'env': env}
+        if notify:
+            params['notify'] = [st2env.ST2_NOTIFY_ENTRY]
+        self.execution = self.client.executions.create(
+            workflow, workflow_input=workflow_input or {}, **params)
+        self.id = self.execution.id
+
+
+@pytest.fixture
+def run(mistral, st2):
+    def start(definition, workflow, **kw):
+        return Run(mistral, st2, definition, workflow, **kw)
+    return start
