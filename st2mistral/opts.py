@@ -68,22 +68,65 @@ delivery_opts = [
         'unknown_execution_grace', default=300.0, min=0.0,
         help='Seconds an update keeps being retried while st2 answers 404 '
              '(unknown execution) before it is given up.'),
+    cfg.StrOpt(
+        'state_dir', default='/var/lib/mistral/st2mistral',
+        help='Directory of the durable delivery spool (SQLite, 0600): events '
+             'accepted by the publisher and updates st2 has not taken yet survive '
+             'a restart of the Mistral process there. Empty: keep them in memory '
+             'only (lost when the process dies).'),
+    cfg.IntOpt(
+        'spool_max_count', default=100000, min=1,
+        help='Most events plus updates waiting for st2 per process (spool or '
+             'memory). Beyond it new events are refused with an ERROR line.'),
+    cfg.IntOpt(
+        'spool_max_bytes', default=256 * 1024 * 1024, min=1024,
+        help='Most bytes of events plus updates waiting for st2 per process.'),
+    cfg.IntOpt(
+        'max_result_size', default=1024 * 1024, min=1024,
+        help='Largest st2 result (JSON bytes) sent. A larger one is cut down, '
+             'biggest task results first, and marked with "st2mistral_truncated".'),
 ]
 
 mistral_opts = [
     cfg.URIOpt(
         'mistral_api_url', schemes=['http', 'https'],
         help='Public base URL of this Mistral API (with /v2), as st2 must '
-             'reach it for callbacks. Default: built from [api] host/port.'),
+             'reach it for callbacks. Default: built from [api] host/port '
+             '(http, or https with [api] enable_ssl_api); a wildcard host '
+             '(0.0.0.0, ::) becomes 127.0.0.1, which only suits st2 on the '
+             'same host: set this option when st2 runs elsewhere.'),
+]
+
+action_opts = [
+    cfg.FloatOpt(
+        'action_retry_give_up_after', default=60.0, min=0.0,
+        help='Seconds st2.action keeps trying to create its st2 execution '
+             'while st2 is unreachable or busy. A request is sent again only '
+             'when st2 provably did not take it (connection refused, HTTP '
+             '429/503); after a read timeout, a cut connection or HTTP '
+             '502/504 st2 is asked for the execution instead, so a retry '
+             'never makes a second one. The executor thread waits meanwhile.'),
+]
+
+auth_opts = [
+    cfg.FloatOpt(
+        'auth_cache_ttl', default=60.0, min=0.0,
+        help='Seconds the st2 auth handler (auth_type = st2) trusts a token '
+             'st2 said was valid before asking st2 again. 0 asks st2 on every '
+             'request. Invalid answers are never cached.'),
+    cfg.IntOpt(
+        'auth_cache_size', default=1024, min=1,
+        help='Most tokens the st2 auth handler remembers at once.'),
 ]
 
 
 def register_opts(conf=cfg.CONF):
-    conf.register_opts(api_opts + retry_opts + delivery_opts + mistral_opts, group=GROUP)
+    conf.register_opts(api_opts + retry_opts + delivery_opts + mistral_opts + action_opts
+                       + auth_opts, group=GROUP)
 
 
 def list_opts():
-    return [(GROUP, api_opts + retry_opts + delivery_opts + mistral_opts)]
+    return [(GROUP, api_opts + retry_opts + delivery_opts + mistral_opts + action_opts + auth_opts)]
 
 
 register_opts()

@@ -5,6 +5,7 @@ reading Mistral's REST API) both fill a ``Snapshot`` and call
 ``build_update``, so the same Mistral state always gives the same st2 update.
 """
 
+import copy
 import dataclasses
 import json
 
@@ -132,3 +133,40 @@ def build_update(snapshot):
     result['extra'] = {'state': snapshot.state, 'state_info': snapshot.state_info}
     result['tasks'] = [format_task(task) for task in snapshot.tasks]
     return Update(status, result)
+
+
+TRUNCATED_KEY = 'st2mistral_truncated'
+
+
+def _size(value):
+    return len(json.dumps(value, default=str, separators=(',', ':')))
+
+
+def fit(result, max_bytes):
+    """``result`` if its JSON fits ``max_bytes``; else a copy cut down to fit.
+
+    Big values are replaced by a marker string, largest first: task
+    ``result``/``published``/``input``, then workflow output keys. What was
+    cut is recorded under ``st2mistral_truncated``, so st2 users see it.
+    """
+    original = _size(result)
+    if result is None or original <= max_bytes:
+        return result
+    cut = copy.deepcopy(result)
+    holders = [(task, field) for task in cut.get('tasks', [])
+               for field in ('result', 'published', 'input') if task.get(field) is not None]
+    holders += [(cut, key) for key in cut if key not in ('extra', 'tasks', TRUNCATED_KEY)]
+    holders.sort(key=lambda h: _size(h[0][h[1]]), reverse=True)
+    cut[TRUNCATED_KEY] = {'original_bytes': original, 'max_bytes': max_bytes, 'fields': 0}
+    current = _size(cut)
+    for holder, field in holders:
+        if current <= max_bytes:
+            break
+        before = _size(holder[field])
+        holder[field] = '<truncated by st2mistral: %d bytes>' % before
+        cut[TRUNCATED_KEY]['fields'] += 1
+        current -= before - _size(holder[field])
+    if _size(cut) > max_bytes:   # too many tasks: keep names and states only
+        cut['tasks'] = [{'id': t.get('id'), 'name': t.get('name'), 'state': t.get('state')}
+                        for t in cut.get('tasks', [])][:1000]
+    return cut

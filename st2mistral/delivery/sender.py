@@ -19,7 +19,9 @@ from oslo_log import log as logging
 
 from st2mistral import opts
 from st2mistral import st2api
+from st2mistral import targets
 from st2mistral.delivery import ordering
+from st2mistral.delivery import spool as spool_mod
 
 CONF = cfg.CONF
 
@@ -29,7 +31,8 @@ TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 _ALREADY_COMPLETED = 'already in completed state'
 # What st2 answers while a pause or cancel request is still in progress.
 _REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
-_seq = itertools.count(1)
+# Unique across restarts too, so a replayed spool row never clashes with a new one.
+_seq = itertools.count(time.time_ns())
 
 
 @dataclasses.dataclass
@@ -52,6 +55,17 @@ class Outgoing:
     def key(self):
         return (self.target.api_url, self.target.execution_id)
 
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data.pop('due')
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        data = dict(data)
+        data['target'] = targets.Target(**data['target'])
+        return cls(**data)
+
 
 class Sender:
     """Delivers Outgoing updates with a small pool of worker threads."""
@@ -71,8 +85,9 @@ class Sender:
         self._threads = []
         self._workers = workers or self._group.delivery_workers
         if store is not None:
-            for item in store.load():
-                self._enqueue_locked(item)
+            with self._lock:
+                for data in store.load():
+                    self._enqueue_locked(Outgoing.from_dict(data))
 
     @property
     def _group(self):
@@ -105,6 +120,10 @@ class Sender:
                            item.target.execution_id,
                            self._delivered.get(item.key) or queued.status)
                 return False
+            if self._store is None and waiting is None and (
+                    len(self._waiting) + len(self._in_flight) >= self._group.spool_max_count):
+                raise spool_mod.SpoolFull('%d st2 updates are waiting in memory ([st2] '
+                                          'spool_max_count)' % len(self._waiting))
             if decision is ordering.Decision.SUPERSEDE and waiting is not None:
                 TRACE.info('[%s] The workflow event %s for %s is superseded by %s and will '
                            'not be published separately.', waiting.root_id, waiting.event,

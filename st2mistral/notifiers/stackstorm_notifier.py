@@ -27,6 +27,7 @@ from st2mistral import results
 from st2mistral import st2api
 from st2mistral import targets
 from st2mistral.delivery import sender as delivery
+from st2mistral.delivery import spool as spool_mod
 from st2mistral.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ class St2Publisher(base.NotificationPublisher):
     """Mistral loads one per process (stevedore, cached)."""
 
     def __init__(self, sender=None):
-        self._events = queue.SimpleQueue()
+        self._events = queue.SimpleQueue()      # (spool event id or None, Event)
         self._sender = sender
+        self._spool = None
         self._thread = None
         self._start_lock = threading.Lock()
         self._db_context = mistral_db.admin_context()
+        self._full = False                      # log "full" once per episode
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -63,9 +66,35 @@ class St2Publisher(base.NotificationPublisher):
             if event not in WORKFLOW_EVENTS and event not in TASK_EVENTS:
                 return
             self._ensure_started()
-            self._events.put(Event(ex_id, dict(data or {}), event, dict(kwargs)))
+            item = Event(ex_id, dict(data or {}), event, dict(kwargs))
+            self._events.put((self._accept(item), item))
+        except spool_mod.SpoolFull as e:
+            self._report_full(item, e)
         except Exception:
             LOG.exception('The event %s for %s could not be queued for st2.', event, ex_id)
+
+    def _accept(self, item):
+        """Make the event durable (spool) or count it (memory); its spool id."""
+        if self._spool is not None:
+            event_id = self._spool.add_event(dataclasses.asdict(item))
+        else:
+            limit = CONF[opts.GROUP].spool_max_count
+            if self._events.qsize() >= limit:
+                raise spool_mod.SpoolFull('%d events are waiting in memory ([st2] '
+                                          'spool_max_count)' % limit)
+            event_id = None
+        if self._full:
+            self._full = False
+            LOG.warning('The st2 delivery queue accepts events again.')
+        return event_id
+
+    def _report_full(self, item, error):
+        if not self._full:
+            self._full = True
+            LOG.error('The event %s for %s is dropped: %s. st2 is probably unreachable; '
+                      'once it is back, run "st2-track-result <st2 execution id>" for '
+                      'executions still shown running in st2. Further drops are not logged '
+                      'until the queue has room again.', item.event, item.ex_id, error)
 
     # -- background processing --------------------------------------------
 
@@ -74,9 +103,13 @@ class St2Publisher(base.NotificationPublisher):
             return
         with self._start_lock:
             if self._thread is None:
+                self._spool = open_spool()
                 if self._sender is None:
-                    self._sender = delivery.Sender()
+                    self._sender = delivery.Sender(store=self._spool)
                 self._sender.start()
+                if self._spool is not None:
+                    for event_id, fields in self._spool.events():
+                        self._events.put((event_id, Event(**fields)))
                 thread = threading.Thread(target=self._process_forever,
                                           name='st2-notifier', daemon=True)
                 thread.start()
@@ -85,12 +118,16 @@ class St2Publisher(base.NotificationPublisher):
     def _process_forever(self):
         mistral_db.use_context(self._db_context)
         while True:
-            item = self._events.get()
+            event_id, item = self._events.get()
             try:
                 process(item, self._sender)
+            except spool_mod.SpoolFull as e:
+                self._report_full(item, e)
             except Exception as e:
                 LOG.error('The event %s for %s could not be processed for st2: %s: %s',
                           item.event, item.ex_id, type(e).__name__, e)
+            if event_id is not None:
+                self._spool.remove_event(event_id)
 
     def wait_idle(self, timeout=10.0):
         """For tests and benchmarks: True when every queued event was processed and sent."""
@@ -99,6 +136,26 @@ class St2Publisher(base.NotificationPublisher):
         while not self._events.empty() and time.monotonic() < deadline:
             time.sleep(0.005)
         return self._sender is None or self._sender.flush(max(0.0, deadline - time.monotonic()))
+
+
+def open_spool():
+    """The durable spool of this process, or None (memory only) with the reason logged."""
+    group = CONF[opts.GROUP]
+    if not group.state_dir:
+        LOG.warning('[st2] state_dir is empty: st2 updates are kept in memory only and '
+                    'are lost if this Mistral process dies before st2 takes them.')
+        return None
+    try:
+        spool = spool_mod.Spool(group.state_dir, group.spool_max_count,
+                                group.spool_max_bytes).open()
+    except (OSError, spool_mod.sqlite3.Error) as e:
+        LOG.error('Cannot open the st2 delivery spool in %s (%s): st2 updates are kept '
+                  'in memory only. Create the directory, writable by the Mistral user, '
+                  'or set [st2] state_dir.', group.state_dir, e)
+        return None
+    count, size = spool.usage()
+    LOG.info('st2 delivery spool %s: %d entries (%d bytes) to replay.', spool.path, count, size)
+    return spool
 
 
 def process(item, sender):
@@ -157,7 +214,8 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
         snapshot = mistral_db.load_snapshot(wf.id)
         if snapshot is not None:
             snapshot.state, snapshot.state_info = state, state_info
-            result = results.build_update(snapshot).result
+            result = results.fit(results.build_update(snapshot).result,
+                                 CONF[opts.GROUP].max_result_size)
 
     LOG.info('[%s] The workflow event %s for %s will be published to st2.',
              root_id, event, wf.id)

@@ -122,6 +122,9 @@ def build_config(*, topology, workdir, port, notifier_type, notify, database_url
         'database': {'connection': database_url},
         # A periodic server runs; the API must not run a second cron loop.
         'cron_trigger': {'run_in_api': 'False'},
+        # The st2 publisher's durable spool lives with this instance, never
+        # in the machine-wide default (/var/lib/mistral/st2mistral).
+        'st2': {'state_dir': os.path.join(workdir, 'st2-spool')},
     }
     if notify is not None:
         conf['notifier']['notify'] = notify_option_value(notify)

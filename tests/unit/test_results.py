@@ -76,3 +76,30 @@ def test_task_result_like_mistral():
     assert results.task_result('ACTION', [], with_items=False) is None
     sub = [{'output': {'o': 1}, 'index': None}]
     assert results.task_result('WORKFLOW', sub, with_items=False) == {'o': 1}
+
+
+def test_fit_keeps_small_results_untouched():
+    result = {'a': 1, 'tasks': []}
+    assert results.fit(result, 1000) is result
+
+
+def test_fit_cuts_the_biggest_values_first_and_marks_it():
+    big = {'o': 'x' * 5000, 'small': 1, 'extra': {'state': 'SUCCESS', 'state_info': None},
+           'tasks': [{'id': 't1', 'name': 'n', 'state': 'SUCCESS', 'result': 'y' * 20000,
+                      'published': {'p': 1}, 'input': None}]}
+    cut = results.fit(big, 8000)
+    size = len(results.json.dumps(cut, separators=(',', ':')))
+    assert size <= 8000
+    assert cut['tasks'][0]['result'].startswith('<truncated by st2mistral: ')
+    assert cut['o'] == 'x' * 5000 and cut['small'] == 1       # fits once the task result goes
+    assert cut['tasks'][0]['published'] == {'p': 1}
+    assert cut[results.TRUNCATED_KEY]['original_bytes'] > 25000
+    assert cut[results.TRUNCATED_KEY]['fields'] == 1
+    assert big['tasks'][0]['result'] == 'y' * 20000            # the input is not mutated
+
+
+def test_fit_with_too_many_tasks_keeps_names_and_states():
+    many = {'extra': {}, 'tasks': [{'id': str(i), 'name': 'task-%d' % i, 'state': 'SUCCESS',
+                                    'state_info': 'z' * 50} for i in range(200)]}
+    cut = results.fit(many, 5000)
+    assert set(cut['tasks'][0]) == {'id', 'name', 'state'}
