@@ -1,0 +1,376 @@
+"""``st2.action``: run an st2 action as a Mistral task, completed by st2's callback.
+
+A workflow task::
+
+    my_task:
+      action: st2.action
+      input:
+        ref: core.local
+        parameters: {cmd: date}
+
+makes this action ``POST {api_url}/executions`` to st2 (CONTRACTS.md section 4)
+and returns without a result: the action is asynchronous (``is_sync()`` False), so
+Mistral keeps the action execution RUNNING until st2 calls
+``PUT /v2/action_executions/<id>`` with the child's outcome.
+
+Where its inputs come from: ``ref`` and ``parameters`` from the task; the st2
+context (api_url, auth_token, parent, notify, skip_notify_tasks) from the
+workflow env, ``__actions.st2.action.st2_context``, which st2's mistral-v2
+runner fills and Mistral merges into the input of every ``st2.action`` task
+(``mistral.engine.tasks.RegularTask._get_action_defaults``).
+
+Mistral 23 gives the action a RELATIVE callback path only; the absolute URL
+st2 calls back is ``[st2] mistral_api_url`` + ``/action_executions/<id>``
+(see :func:`mistral_api_base_url` for the default). Mistral 23 does not give
+actions their task's name either: it is read from Mistral's DB (for the
+st2-context header and ``skip_notify_tasks``).
+
+No duplicate children: st2 has no idempotency key, so a POST is sent again
+only after a failure proving st2 did not take it (connection refused, connect
+timeout, HTTP 429 or 503). After any other failure (read timeout, connection
+cut, 502/504) the child may exist: the action never posts again, it asks st2
+(``GET {api_url}/executions?action=<ref>&parent=<st2 parent>``, matched on
+``context.mistral.action_execution_id``) until the child shows up, which it
+adopts, or ``[st2] action_retry_give_up_after`` passes, which fails the task.
+If st2 cannot answer that question (an error answer), the task fails at once.
+
+Secrets: the st2 token is sent as a header only; no log line, error message
+or task result here holds it, and the action parameters are never logged.
+(Mistral itself stores the action input, st2_context included, with the
+action execution, as it does for every action.)
+"""
+
+import dataclasses
+import json
+import time
+
+from mistral_lib import actions
+from oslo_config import cfg
+from oslo_log import log as logging
+import requests
+import urllib3
+
+from st2mistral import opts
+from st2mistral import st2api
+from st2mistral import targets
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+# The notifier's error for an unusable st2 context; st2.action raises the same.
+InvalidSt2Context = targets.InvalidSt2Context
+
+CALLBACK_SOURCE = 'mistral_v2'
+CONTEXT_HEADER = 'st2-context'
+
+# Answers that say "try again later". Every other non-2xx answer fails the task.
+_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+# Of those, the ones that mean "not processed" (RFC 9110); 502/504 may hide a
+# request that a proxy did forward.
+_REJECTED_STATUSES = frozenset({429, 503})
+# st2 lists this many executions per page by default; the lookup reads one page.
+_LOOKUP_LIMIT = 100
+_WILDCARD_HOSTS = frozenset({'', '0.0.0.0', '::', '[::]'})
+
+
+class StartFailed(Exception):
+    """The st2 child could not be started; the message is safe to show."""
+
+
+# --------------------------------------------------------------------- pure
+
+
+@dataclasses.dataclass(frozen=True)
+class St2Context:
+    """The ``st2_context`` st2 put into the workflow env, validated."""
+
+    api_url: str
+    auth_token: str | None = dataclasses.field(default=None, repr=False)
+    parent: dict = dataclasses.field(default_factory=dict)
+    notify: dict | None = None
+    skip_notify_tasks: tuple = ()
+
+    @property
+    def parent_execution_id(self):
+        return self.parent.get('execution_id')
+
+
+def parse_st2_context(raw):
+    """Validate the raw ``st2_context``; InvalidSt2Context names what is wrong."""
+    if not raw:
+        raise InvalidSt2Context(
+            'the workflow has no st2 context: the input st2_context (from the workflow env '
+            '__actions.st2.action.st2_context, which st2 sets when it starts the workflow) '
+            'is missing')
+    if not isinstance(raw, dict):
+        raise InvalidSt2Context('st2_context must be an object, got %s' % type(raw).__name__)
+
+    api_url = raw.get('api_url')
+    if not api_url:
+        raise InvalidSt2Context('st2_context.api_url is missing')
+    if not isinstance(api_url, str) or not api_url.startswith(('http://', 'https://')):
+        raise InvalidSt2Context('st2_context.api_url %r is not an http(s) URL' % (api_url,))
+
+    token = raw.get('auth_token')
+    if token is not None and not isinstance(token, str):
+        raise InvalidSt2Context('st2_context.auth_token must be a string')
+
+    parent = raw.get('parent') or {}
+    if not isinstance(parent, dict):
+        raise InvalidSt2Context('st2_context.parent must be an object')
+
+    notify = raw.get('notify') or None
+    if notify is not None and not isinstance(notify, dict):
+        raise InvalidSt2Context('st2_context.notify must be an object')
+
+    skip = raw.get('skip_notify_tasks') or []
+    if not isinstance(skip, (list, tuple)) or not all(isinstance(t, str) for t in skip):
+        raise InvalidSt2Context('st2_context.skip_notify_tasks must be a list of task names')
+
+    return St2Context(api_url=api_url.rstrip('/'), auth_token=token or None, parent=parent,
+                      notify=notify, skip_notify_tasks=tuple(skip))
+
+
+def check_inputs(ref, parameters):
+    if not isinstance(ref, str) or '.' not in ref.strip('.'):
+        raise InvalidSt2Context('ref must name an st2 action as "pack.action", got %r' % (ref,))
+    if parameters is not None and not isinstance(parameters, dict):
+        raise InvalidSt2Context('parameters must be an object, got %s'
+                                % type(parameters).__name__)
+
+
+def default_mistral_api_url(host, port, ssl=False):
+    """Mistral's API URL from ``[api] host/port``.
+
+    A wildcard bind address is no address to call: it becomes 127.0.0.1,
+    which is right when st2 runs on the Mistral host (st2's own default,
+    ``[mistral] v2_base_url = http://127.0.0.1:8989/v2``).
+    """
+    host = (host or '').strip()
+    if host in _WILDCARD_HOSTS:
+        host = '127.0.0.1'
+    if ':' in host and not host.startswith('['):
+        host = '[%s]' % host  # IPv6 literal
+    return '%s://%s:%s/v2' % ('https' if ssl else 'http', host, port)
+
+
+def mistral_api_base_url(conf=CONF):
+    """``[st2] mistral_api_url``, or the default from ``[api]``."""
+    configured = conf[opts.GROUP].mistral_api_url
+    if configured:
+        return configured.rstrip('/')
+    api = conf.api
+    return default_mistral_api_url(api.host, api.port, getattr(api, 'enable_ssl_api', False))
+
+
+def callback_url(base_url, action_execution_id):
+    return '%s/action_executions/%s' % (base_url.rstrip('/'), action_execution_id)
+
+
+def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_url):
+    """The st2-context header and the body of ``POST /executions``.
+
+    ``execution`` is Mistral's ``context.execution`` (ExecutionContext).
+    """
+    mistral = {
+        'workflow_execution_id': execution.workflow_execution_id,
+        'workflow_name': execution.workflow_name,
+        'task_execution_id': execution.task_execution_id,
+        'task_name': task_name,
+        'action_execution_id': execution.action_execution_id,
+        'callback_url': absolute_callback_url,
+    }
+    headers = {CONTEXT_HEADER: json.dumps({'parent': ctx.parent, 'mistral': mistral})}
+    body = {
+        'action': ref,
+        'parameters': parameters or {},
+        'callback': {'source': CALLBACK_SOURCE, 'url': absolute_callback_url},
+    }
+    if ctx.notify and task_name not in ctx.skip_notify_tasks:
+        body['notify'] = ctx.notify
+    return headers, body
+
+
+def lookup_params(ref, ctx):
+    """Query of ``GET /executions`` that lists the children this action may have made."""
+    params = {'action': ref, 'limit': _LOOKUP_LIMIT, 'exclude_attributes': 'result'}
+    if ctx.parent_execution_id:
+        params['parent'] = ctx.parent_execution_id
+    return params
+
+
+def find_child(executions, action_execution_id):
+    """The st2 execution made for this Mistral action execution, or None."""
+    for ex in executions:
+        mistral = ((ex or {}).get('context') or {}).get('mistral') or {}
+        if isinstance(mistral, dict) and mistral.get('action_execution_id') == action_execution_id:
+            return ex
+    return None
+
+
+def is_transient(error):
+    return error.status_code is None or error.status_code in _TRANSIENT_STATUSES
+
+
+def may_have_reached_st2(error):
+    """False only when the failed request provably never reached st2."""
+    if error.status_code is not None:
+        return error.status_code not in _REJECTED_STATUSES
+    # St2Client raises ``from None``: the requests exception stays in __context__.
+    cause = error.__context__
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    if isinstance(cause, requests.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], 'reason', None)
+        # NewConnectionError (refused, unresolvable) is a ConnectTimeoutError in urllib3 2.
+        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------- I/O
+
+
+class ChildStarter:
+    """Creates the st2 child at most once.
+
+    A POST is sent again only after a failure that proves st2 did not take
+    the request. After any other failure the child may exist: st2 is then
+    asked for it until it shows up (adopted) or the time is up (task fails).
+    """
+
+    def __init__(self, client, conf=CONF, sleep=time.sleep, clock=time.monotonic):
+        self._client = client
+        self._conf = conf
+        self._sleep = sleep
+        self._clock = clock
+
+    def start(self, ref, ctx, headers, body, action_execution_id):
+        """Return the st2 execution id of the child; raise StartFailed."""
+        group = self._conf[opts.GROUP]
+        credentials = st2api.Credentials(token=ctx.auth_token, api_key=group.api_key)
+        deadline = self._clock() + group.action_retry_give_up_after
+        delay = group.retry_initial_delay
+        posted_maybe = False  # a failed POST may have reached st2: never POST again
+        last_error = None
+
+        while True:
+            try:
+                if posted_maybe:
+                    found = self._find(ref, ctx, credentials, action_execution_id)
+                    if found is not None:
+                        return found
+                else:
+                    answer = self._client.send('POST', ctx.api_url + '/executions', credentials,
+                                               json_body=body, headers=headers)
+                    return (answer or {}).get('id')
+            except st2api.St2Error as e:
+                if not is_transient(e):
+                    raise StartFailed(self._refusal(ref, e, posted_maybe)) from None
+                last_error = e
+                if not posted_maybe and may_have_reached_st2(e):
+                    posted_maybe = True
+                    # Ask st2 at once: usually the child exists and only the answer was lost.
+                    continue
+
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            wait = min(delay, remaining)
+            LOG.warning('st2.action %s for action execution %s: %s; %s in %.1f s.',
+                        ref, action_execution_id, last_error or 'st2 has no such execution yet',
+                        'looking for it again' if posted_maybe else 'trying again', wait)
+            self._sleep(wait)
+            delay = min(max(delay * 2, 0.1), group.retry_max_delay)
+
+        if posted_maybe:
+            raise StartFailed(
+                'st2 may have received the request but did not confirm it within %.1f s '
+                '([st2] action_retry_give_up_after); not posting again, to avoid a duplicate '
+                'execution. Look in st2 for an execution of %s whose context.mistral.'
+                'action_execution_id is %s. Last error: %s' % (
+                    group.action_retry_give_up_after, ref, action_execution_id,
+                    last_error or 'none'))
+        raise StartFailed(
+            'st2 could not be reached; gave up after %.1f s ([st2] action_retry_give_up_after). '
+            'Last error: %s' % (group.action_retry_give_up_after, last_error))
+
+    @staticmethod
+    def _refusal(ref, error, posted_maybe):
+        if posted_maybe:
+            return ('st2 may have received the request but cannot be asked whether it created '
+                    'the execution (%s); not posting again, to avoid a duplicate execution'
+                    % error)
+        return 'st2 refused to start %s: %s' % (ref, error)
+
+    def _find(self, ref, ctx, credentials, action_execution_id):
+        """The id of the child an earlier POST made, or None (yet)."""
+        listed = self._client.send('GET', ctx.api_url + '/executions', credentials,
+                                   params=lookup_params(ref, ctx))
+        if not isinstance(listed, list):
+            raise StartFailed(
+                'st2 may have received the request but its list of executions is unreadable; '
+                'not posting again, to avoid a duplicate execution')
+        child = find_child(listed, action_execution_id)
+        if child is None:
+            return None
+        LOG.info('st2.action %s: the earlier request did create st2 execution %s for action '
+                 'execution %s.', ref, child.get('id'), action_execution_id)
+        return child.get('id')
+
+
+def task_name_of(task_execution_id):
+    """The task's name from Mistral's DB (Mistral 23 does not give it to actions)."""
+    if not task_execution_id:
+        return None
+    from mistral.db.v2 import api as db_api
+
+    try:
+        with db_api.transaction(read_only=True):
+            return db_api.get_task_execution(task_execution_id).name
+    except Exception as e:  # notify is then sent: st2's default
+        LOG.warning('st2.action could not read the name of task execution %s (%s); '
+                    'skip_notify_tasks cannot apply to it.', task_execution_id,
+                    type(e).__name__)
+        return None
+
+
+class St2Action(actions.Action):
+    """Runs st2 action ``ref`` with ``parameters``; st2 completes it later."""
+
+    def __init__(self, ref, parameters=None, st2_context=None):
+        super().__init__()
+        self.ref = ref
+        self.parameters = parameters
+        self.st2_context = st2_context
+
+    def is_sync(self):
+        return False
+
+    def run(self, context):
+        return run(self.ref, self.parameters, self.st2_context, context.execution)
+
+
+def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
+        task_name_lookup=task_name_of, sleep=time.sleep, clock=time.monotonic):
+    """Start the st2 child; None on success, a Mistral error Result otherwise."""
+    try:
+        check_inputs(ref, parameters)
+        ctx = parse_st2_context(raw_st2_context)
+        st2api.check_destination(ctx.api_url + '/executions', conf)
+        task_name = task_name_lookup(execution.task_execution_id)
+        url = callback_url(mistral_api_base_url(conf), execution.action_execution_id)
+        headers, body = build_request(ref, parameters, ctx, execution, task_name, url)
+        starter = ChildStarter(client or st2api.get_client(), conf=conf, sleep=sleep,
+                               clock=clock)
+        child_id = starter.start(ref, ctx, headers, body, execution.action_execution_id)
+    except (InvalidSt2Context, st2api.DestinationNotAllowed, StartFailed) as e:
+        message = 'st2.action %s cannot run: %s' % (ref, e)
+        LOG.error('[%s] %s (action execution %s)', execution.workflow_execution_id, message,
+                  execution.action_execution_id)
+        return actions.Result(error=message)
+
+    LOG.info('[%s] st2.action %s started st2 execution %s for task %s (action execution %s); '
+             'st2 calls back %s.', execution.workflow_execution_id, ref, child_id, task_name,
+             execution.action_execution_id, url)
+    return None
