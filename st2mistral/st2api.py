@@ -17,6 +17,7 @@ from oslo_log import log as logging
 import requests
 from requests import adapters
 import tenacity
+import urllib3
 
 from st2mistral import opts
 
@@ -50,11 +51,15 @@ class St2Error(Exception):
     timeout). ``retryable`` says whether trying again later can help.
     """
 
-    def __init__(self, message, status_code=None, retryable=False, request_id=None):
+    def __init__(self, message, status_code=None, retryable=False, request_id=None,
+                 never_sent=False):
         super().__init__(message)
         self.status_code = status_code
         self.retryable = retryable
         self.request_id = request_id
+        # True only when the request provably never reached st2 (no connection
+        # was made), so sending it again cannot make st2 act twice.
+        self.never_sent = never_sent
 
 
 class DestinationNotAllowed(St2Error):
@@ -93,6 +98,13 @@ def _fault_text(response):
     if isinstance(body, dict) and 'faultstring' in body:
         return str(body['faultstring'])[:500]
     return str(body)[:200]
+
+
+def _never_connected(error):
+    """Whether a requests ConnectionError happened before any byte was sent."""
+    reason = getattr(error.args[0], 'reason', None) if error.args else None
+    # urllib3 2: NewConnectionError (refused, unresolvable) is a ConnectTimeoutError.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _is_expired_token_answer(response):
@@ -174,6 +186,10 @@ class St2Client:
             response = self._session.request(
                 method, url, json=json_body, params=params, headers=headers,
                 timeout=self._timeout(), verify=self._verify(), allow_redirects=False)
+        except requests.ConnectTimeout:
+            raise St2Error('cannot connect to st2 at %s within %.1f s (request %s)' % (
+                url, self._group.connect_timeout, request_id),
+                retryable=True, request_id=request_id, never_sent=True) from None
         except requests.Timeout:
             raise St2Error('st2 did not answer %s %s within %.1f s (request %s)' % (
                 method, url, self._group.read_timeout, request_id),
@@ -182,9 +198,10 @@ class St2Client:
             raise St2Error('TLS verification failed for %s: %s. Set [st2] ca_file to the '
                            'CA bundle that signed st2\'s certificate.' % (url, type(e).__name__),
                            retryable=False, request_id=request_id) from None
-        except requests.ConnectionError:
+        except requests.ConnectionError as e:
             raise St2Error('cannot connect to st2 at %s (request %s)' % (url, request_id),
-                           retryable=True, request_id=request_id) from None
+                           retryable=True, request_id=request_id,
+                           never_sent=_never_connected(e)) from None
         return response, request_id
 
     # -- with backoff ------------------------------------------------------

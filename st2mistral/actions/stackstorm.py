@@ -47,8 +47,6 @@ import time
 from mistral_lib import actions
 from oslo_config import cfg
 from oslo_log import log as logging
-import requests
-import urllib3
 
 from st2mistral import opts
 from st2mistral import st2api
@@ -216,16 +214,7 @@ def may_have_reached_st2(error):
     """False only when the failed request provably never reached st2."""
     if error.status_code is not None:
         return error.status_code not in _REJECTED_STATUSES
-    # St2Client raises ``from None``: the requests exception stays in __context__.
-    cause = error.__context__
-    if isinstance(cause, requests.ConnectTimeout):
-        return False
-    if isinstance(cause, requests.ConnectionError) and cause.args:
-        reason = getattr(cause.args[0], 'reason', None)
-        # NewConnectionError (refused, unresolvable) is a ConnectTimeoutError in urllib3 2.
-        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-            return False
-    return True
+    return not error.never_sent
 
 
 # ------------------------------------------------------------------- I/O

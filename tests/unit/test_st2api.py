@@ -2,6 +2,7 @@ import logging
 
 import pytest
 import requests
+import urllib3
 
 from st2mistral import st2api
 
@@ -135,3 +136,18 @@ def test_allowed_api_urls_extends_destinations(conf, requests_mock):
 def test_credentials_repr_hides_secrets():
     assert 'tok' not in repr(st2api.Credentials(token='tok', api_key='key'))
     assert 'key' not in repr(st2api.Credentials(token='tok', api_key='key'))
+
+
+@pytest.mark.parametrize('exc,never_sent', [
+    (requests.ConnectTimeout('connect timed out'), True),
+    (requests.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, URL, urllib3.exceptions.NewConnectionError(None, 'Connection refused'))), True),
+    (requests.ConnectionError(urllib3.exceptions.ProtocolError(
+        'Connection aborted.', ConnectionResetError())), False),
+    (requests.ReadTimeout('read timed out'), False),
+])
+def test_never_sent_only_when_no_connection_was_made(client, requests_mock, exc, never_sent):
+    requests_mock.put(URL, exc=exc)
+    with pytest.raises(st2api.St2Error) as err:
+        client.send('PUT', URL, st2api.Credentials(token='t'))
+    assert err.value.never_sent is never_sent and err.value.retryable
