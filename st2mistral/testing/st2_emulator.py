@@ -83,10 +83,39 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref
   -> 400 ``Action "<ref>" cannot be found.``; header ``st2-context`` that is not a JSON object
   -> 400 ``Unable to convert st2-context from the headers into JSON.``. The child's context is
-  the body's ``context`` + ``user`` + ``pack`` + the parsed header. Answer 201 with status
-  ``requested``; then a background thread moves it to scheduled, running, and after the delay
-  set by :meth:`St2Emulator.set_child_outcome` to its outcome (default: succeeded with
-  ``{"stdout": "ok"}``). A ``context.parent.execution_id`` links it to its parent (``children``).
+  the body's ``context``, then ``user`` and ``pack`` set, then ``dict.update`` with the parsed
+  header (``_schedule_execution``), so the header's ``parent`` and ``mistral`` keys are stored
+  as sent and listed back. A non-empty ``parent`` that is not an object with ``execution_id``
+  -> 500 with the Python error text (``services/executions.py`` ``_get_parent_execution``
+  subscripts it unguarded). Answer 201 with status ``requested``; then a background thread
+  moves it to scheduled, running, and after the delay set by
+  :meth:`St2Emulator.set_child_outcome` to its outcome (default: succeeded with
+  ``{"stdout": "ok"}``). ``context.parent.execution_id`` sets the execution's ``parent`` field
+  and the parent's ``children`` only when that execution exists (``create_execution_object``).
+
+``GET /api/v1/executions`` (``actionexecutions.py`` ``get_all``; ``resource.py`` ``_get_all`` and
+``validate_limit_query_param``; the router's query casting): a JSON array of execution JSONs
+  (with ``context``), newest first (``-start_timestamp`` then ``action.ref``; ``sort_asc``
+  gives oldest first unless ``sort_desc`` is also set), header ``X-Total-Count`` (all
+  matches) and ``X-Limit`` (the limit applied; absent for ``limit=-1``). Only parameters st2
+  declares are read; others are ignored. Filters, exact match, empty values ignored,
+  ``null`` (any case) = "field absent" (so ``parent=null`` lists top-level executions):
+  ``action`` (ref), ``status``, ``parent``, ``liveaction``, ``runner``, ``user``
+  (``context.user``), ``rule``, ``trigger``, ``trigger_type``, ``trigger_instance``, ``id``
+  (comma list). ``limit`` defaults to 100; ``0`` -> 400 ``Limit, "0" specified, must be a
+  positive number or -1 for full result set.``; ``<= -2`` -> 400 ``Limit, "<n>" specified,
+  must be a positive number.``; ``-1`` (everything) and above ``max_page_size`` (100) are
+  allowed for admins only, i.e. for everyone with RBAC off (see ``admin=``), else 403
+  ``Administrator access required ...`` / ``Limit "<n>" specified, maximum value is
+  "100"``. ``offset`` defaults to 0; ``>= 2**31`` -> 400; negative -> 500 (pymongo).
+  Non-integer ``limit``/``offset`` -> 400 ``Parameter "limit" is not of type integer``.
+  ``exclude_attributes`` (comma list of ``result``, ``trigger_instance``, ``status``; else 400
+  ``Invalid or unsupported exclude attribute specified: <name>``) drops those keys;
+  ``include_attributes`` keeps only the named top-level keys plus ``id`` (dotted names
+  project sub-keys; a name that is no execution field -> 500); both -> 400 ``exclude_fields
+  and include_fields arguments are mutually exclusive. ...``. NOT EMULATED and refused with
+  400 ``st2 emulator: query parameter "<name>" is not implemented``: ``sort``,
+  ``timestamp``, ``timestamp_gt``, ``timestamp_lt``, ``filter``. Secrets are never masked.
 
 Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenever an
   execution with ``callback.source == "mistral_v2"`` reaches a completed status or paused (by
@@ -114,7 +143,7 @@ Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenev
   provided.``.
 
 Anything else -> 404 ``The resource could not be found.`` (st2 also routes on the method; the
-emulator does not implement st2's other endpoints, e.g. listing or DELETE).
+emulator does not implement st2's other endpoints, e.g. DELETE or ``/executions/{id}/children``).
 
 Faults: :meth:`St2Emulator.fail_next` (answer the next N requests with a status, nothing
 applied), :meth:`St2Emulator.set_delay` (every request waits, is then applied and answered),
@@ -153,6 +182,7 @@ __all__ = [
     'COMPLETED_STATUSES',
     'LIVEACTION_STATUSES',
     'Headers',
+    'ListQuery',
     'RecordedRequest',
     'St2Emulator',
 ]
@@ -179,8 +209,32 @@ FULL_SYSTEM_SCOPE = 'st2kv.system'
 FULL_USER_SCOPE = 'st2kv.user'
 ALLOWED_SCOPES = ['system', 'user', FULL_SYSTEM_SCOPE, FULL_USER_SCOPE]
 
+# GET /executions (st2api actionexecutions.py, controllers/resource.py, openapi.yaml.j2).
+DEFAULT_LIST_LIMIT = 100  # the openapi default of ``limit``, also st2's ``default_limit``
+MAX_PAGE_SIZE = 100  # st2's ``[api] max_page_size``; binds non-admin users only
+# Filters (execution_views.SUPPORTED_FILTERS) -> the execution field they match.
+LIST_FILTERS = {
+    'action': 'action.ref', 'status': 'status', 'liveaction': 'liveaction.id',
+    'parent': 'parent', 'rule': 'rule.name', 'runner': 'runner.name',
+    'trigger': 'trigger.name', 'trigger_type': 'trigger_type.name',
+    'trigger_instance': 'trigger_instance.id', 'user': 'context.user',
+}
+# Declared by st2 but not emulated: refused rather than silently ignored.
+UNSUPPORTED_LIST_PARAMS = ('sort', 'timestamp', 'timestamp_gt', 'timestamp_lt', 'filter')
+VALID_EXCLUDE_ATTRIBUTES = ('result', 'trigger_instance', 'status')
+MANDATORY_INCLUDE_FIELDS = ('action.parameters', 'runner.runner_parameters', 'parameters')
+# ActionExecutionDB's fields: include_attributes naming anything else fails in mongoengine.
+EXECUTION_DB_FIELDS = frozenset({
+    'id', 'trigger', 'trigger_type', 'trigger_instance', 'rule', 'action', 'runner',
+    'liveaction', 'workflow_execution', 'task_execution', 'status', 'start_timestamp',
+    'end_timestamp', 'parameters', 'result', 'context', 'parent', 'children', 'log', 'delay',
+    'web_url',
+})
+
 UNEXPECTED_UPDATE_ERROR = 'Failed updating execution due to unexpected error.'
 NOT_FOUND = 'The resource could not be found.'
+INTERNAL_SERVER_ERROR = 'Internal Server Error'
+_MISSING = object()
 _SECRET_HEADERS = frozenset({'x-auth-token', 'st2-api-key'})
 _OBJECT_ID = re.compile(r'^[0-9a-f]{24}$')
 _CALLBACK_URL = re.compile(r'(.+)/action_executions/(.+)')
@@ -392,6 +446,173 @@ def _check_workflow_runner(verb, runner, liveaction_id):
                         % (verb, liveaction_id, runner))
 
 
+@dataclasses.dataclass
+class ListQuery:
+    """A parsed ``GET /executions`` query: what to match, in which order, which page."""
+
+    filters: dict
+    ids: list = None
+    ascending: bool = False
+    offset: int = 0
+    limit: int = DEFAULT_LIST_LIMIT  # 0: no limit (``limit=-1``)
+    exclude: list = dataclasses.field(default_factory=list)
+    include: list = dataclasses.field(default_factory=list)
+
+
+def _integer_param(query, name, default):
+    """st2's router casting of an integer query parameter (``^-?[0-9]+$``)."""
+    value = query.get(name)
+    if value is None:
+        return default
+    if not re.search(r'^-?[0-9]+$', value):
+        raise _ApiError(400, 'Parameter "%s" is not of type integer' % name)
+    return int(value)
+
+
+def _array_param(query, name):
+    value = query.get(name)
+    return [] if value is None else value.split(',')
+
+
+def check_list_limit(limit, admin, max_page_size):
+    """st2's ``validate_limit_query_param``; returns the limit to apply (0: all)."""
+    if limit == -1:
+        if not admin:
+            raise _ApiError(403, 'Administrator access required to be able to specify '
+                                 'limit=-1 and retrieve all the records')
+        return 0
+    if limit == 0:
+        raise _ApiError(400, 'Limit, "0" specified, must be a positive number or -1 for full '
+                             'result set.')
+    if limit <= -2:
+        raise _ApiError(400, 'Limit, "%s" specified, must be a positive number.' % limit)
+    if limit > max_page_size and not admin:
+        raise _ApiError(403, 'Limit "%s" specified, maximum value is "%s"'
+                        % (limit, max_page_size))
+    return limit
+
+
+def parse_list_query(query, admin=True, max_page_size=MAX_PAGE_SIZE):
+    """``GET /executions`` parameters, checked in the order st2's router and controller do.
+
+    Returns a :class:`ListQuery` or raises :class:`_ApiError`.
+    """
+    for name in UNSUPPORTED_LIST_PARAMS:
+        if query.get(name):
+            raise _ApiError(400, 'st2 emulator: query parameter "%s" is not implemented'
+                            % name)
+    exclude = _array_param(query, 'exclude_attributes')
+    include = _array_param(query, 'include_attributes')
+    limit = _integer_param(query, 'limit', DEFAULT_LIST_LIMIT)
+    offset = _integer_param(query, 'offset', 0)
+    parse_bool_param('show_secrets', query.get('show_secrets'))
+
+    if exclude and include:
+        raise _ApiError(400, 'exclude_fields and include_fields arguments are mutually '
+                             'exclusive. You need to provide either one or another, but not '
+                             'both.')
+    for name in exclude:
+        if name not in VALID_EXCLUDE_ATTRIBUTES:
+            raise _ApiError(400, 'Invalid or unsupported exclude attribute specified: %s'
+                            % name)
+    if offset >= 2 ** 31:
+        raise _ApiError(400, 'Offset "%s" specified is more than 32-bit int' % offset)
+    limit = check_list_limit(limit, admin, max_page_size)
+    for name in include:
+        # mongoengine cannot resolve the field (LookUpError): st2 answers a bare 500.
+        if name.split('.')[0] not in EXECUTION_DB_FIELDS:
+            raise _ApiError(500, INTERNAL_SERVER_ERROR)
+    if offset < 0:
+        # pymongo refuses a negative skip (IndexError): a bare 500 as well.
+        raise _ApiError(500, INTERNAL_SERVER_ERROR)
+
+    # Empty values are ignored, like st2's ``if not filter_value: continue``.
+    filters = {LIST_FILTERS[name]: query[name] for name in LIST_FILTERS if query.get(name)}
+    ids = query['id'].split(',') if query.get('id') else None
+    # sort_desc wins over sort_asc; any non-empty value counts.
+    ascending = bool(query.get('sort_asc')) and not query.get('sort_desc')
+    return ListQuery(filters=filters, ids=ids, ascending=ascending, offset=offset,
+                     limit=limit, exclude=exclude, include=include)
+
+
+def _lookup(doc, path):
+    """The value at a dotted path of an API document, or ``_MISSING``."""
+    value = doc
+    for key in path.split('.'):
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _matches(doc, path, wanted):
+    value = _lookup(doc, path)
+    if wanted.lower() == 'null':  # st2's _process_null_filters: "the field does not exist"
+        return value is _MISSING
+    return value == wanted
+
+
+def _project(value, keys):
+    """MongoDB's inclusion projection of one dotted path (already split) into ``value``."""
+    if isinstance(value, list):
+        return [_project(item, keys) for item in value if isinstance(item, (dict, list))]
+    if not keys:
+        return copy.deepcopy(value)
+    if not isinstance(value, dict):
+        return _MISSING
+    head, rest = keys[0], keys[1:]
+    if head not in value:
+        return {}
+    inner = _project(value[head], rest)
+    return {} if inner is _MISSING else {head: inner}
+
+
+def _merge(target, addition):
+    for key, value in addition.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def shape_item(doc, query):
+    """One listed execution as st2 answers it with exclude/include_attributes."""
+    if query.exclude:
+        return {key: value for key, value in doc.items() if key not in query.exclude}
+    if not query.include:
+        return doc
+    # The database loads the asked fields, ``id`` (MongoDB's ``_id``) and st2's mandatory
+    # ones (for secrets masking); st2's router then keeps the asked top-level names and ``id``.
+    asked = ['id'] + list(query.include)
+    for field in MANDATORY_INCLUDE_FIELDS:
+        if field.split('.')[0] not in asked:
+            asked.append(field)
+    loaded = {}
+    for path in asked:
+        part = _project(doc, path.split('.'))
+        if part is not _MISSING:
+            _merge(loaded, part)
+    kept = {name.split('.')[0] for name in query.include} | {'id'}
+    return {key: value for key, value in loaded.items() if key in kept}
+
+
+def list_executions(docs, query):
+    """Filter, sort and page API documents (given in creation order) as st2 does.
+
+    Returns ``(page, total)``: total is the number of matches (``X-Total-Count``).
+    """
+    found = [doc for doc in docs
+             if all(_matches(doc, path, wanted) for path, wanted in query.filters.items())
+             and (query.ids is None or doc['id'] in query.ids)]
+    # st2 sorts on ['-start_timestamp', 'action.ref'] (or '+start_timestamp'); ties keep
+    # insertion order. ISO timestamps of one fixed format sort like the times they show.
+    found.sort(key=lambda doc: doc['action']['ref'])
+    found.sort(key=lambda doc: doc['start_timestamp'], reverse=not query.ascending)
+    end = query.offset + query.limit if query.limit else None
+    page = [shape_item(doc, query) for doc in found[query.offset:end]]
+    return page, len(found)
+
+
 def full_scope(scope):
     """st2's ``get_datastore_full_scope``: ``user`` -> ``st2kv.user`` etc."""
     if scope == 'all' or 'st2kv' in scope:
@@ -543,9 +764,16 @@ class St2Emulator:
 
     def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
                  mistral_url=None, callback_output='string', callback_attempts=3,
-                 callback_retry_wait=0.1, callback_timeout=5.0):
+                 callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
+                 max_page_size=MAX_PAGE_SIZE):
+        """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
+        backend makes every user an admin); False emulates a non-admin under RBAC, for whom
+        listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
+        """
         if callback_output not in ('string', 'object'):
             raise ValueError("callback_output must be 'string' or 'object'")
+        self.admin = admin
+        self.max_page_size = max_page_size
         self._tokens = set(tokens)
         self._api_keys = set(api_keys)
         self._port = port
@@ -676,10 +904,11 @@ class St2Emulator:
             self._listen()
 
     def add_execution(self, execution_id=None, status='running', action='examples.mistral',
-                      parameters=None, context=None, runner='mistral-v2'):
+                      parameters=None, context=None, runner='mistral-v2', start_timestamp=None):
         """Create an st2 execution (as the mistral-v2 runner's parent would be); returns its id.
 
-        ``history[0]`` records this initial status.
+        ``history[0]`` records this initial status. ``start_timestamp`` (seconds since the
+        epoch, default now) is what listing sorts on.
         """
         if status not in LIVEACTION_STATUSES:
             raise ValueError('%r is not an st2 liveaction status' % (status,))
@@ -691,7 +920,7 @@ class St2Emulator:
             if execution_id in self._executions:
                 raise ValueError('execution %s already exists' % execution_id)
             self._create(execution_id, action, runner, status, parameters or {},
-                         context or {}, None, None)
+                         context or {}, None, None, started=start_timestamp)
         return execution_id
 
     def set_key(self, name, value, scope='user', user='st2admin', encrypted=False):
@@ -851,15 +1080,16 @@ class St2Emulator:
 
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
+        headers = {}
         if fault is not None:
             status, answer = fault
         else:
             try:
-                status, answer = self._respond(record)
+                status, answer, headers = self._respond(record)
             except Exception as exc:  # an emulator bug: make it visible to the test
                 status, answer = 500, {'faultstring': 'st2 emulator internal error: %r' % exc}
         record.status = status
-        self._send(handler, status, answer)
+        self._send(handler, status, answer, headers)
 
     @staticmethod
     def _read_body(handler):
@@ -879,7 +1109,7 @@ class St2Emulator:
         return handler.rfile.read(length) if length else b''
 
     @staticmethod
-    def _send(handler, status, answer):
+    def _send(handler, status, answer, headers=None):
         if isinstance(answer, (bytes, str)):
             data = answer.encode('utf-8') if isinstance(answer, str) else answer
         else:
@@ -888,6 +1118,8 @@ class St2Emulator:
             handler.send_response(status)
             handler.send_header('Content-Type', 'application/json')
             handler.send_header('Content-Length', str(len(data)))
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
             handler.end_headers()
             if handler.command != 'HEAD':
                 handler.wfile.write(data)
@@ -899,6 +1131,7 @@ class St2Emulator:
     _ROUTES = (
         ('GET', re.compile(r'^/api/v1/executions/([^/]+)$'), '_get_execution'),
         ('PUT', re.compile(r'^/api/v1/executions/([^/]+)$'), '_put_execution'),
+        ('GET', re.compile(r'^/api/v1/executions$'), '_list_executions'),
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
@@ -912,16 +1145,18 @@ class St2Emulator:
         return None, None
 
     def _respond(self, record):
+        """``(status, answer, headers)``; endpoints return ``(status, answer[, headers])``."""
         # st2's router matches the route (path AND method) before it authenticates.
         name, args = self._match_route(record.method, record.path)
         if name is None:
-            return 404, {'faultstring': NOT_FOUND}
+            return 404, {'faultstring': NOT_FOUND}, {}
         try:
             with self._lock:
                 requester = self._authenticate(record)
-                return getattr(self, name)(record, requester, *args)
+                answer = getattr(self, name)(record, requester, *args)
         except _ApiError as exc:
-            return exc.status, {'faultstring': exc.faultstring}
+            return exc.status, {'faultstring': exc.faultstring}, {}
+        return answer if len(answer) == 3 else (answer[0], answer[1], {})
 
     def _authenticate(self, record):
         sources = (
@@ -956,6 +1191,15 @@ class St2Emulator:
     def _get_execution(self, record, requester, execution_id):
         return 200, self._find(execution_id).to_api()
 
+    def _list_executions(self, record, requester, *unused):
+        query = parse_list_query(record.query, self.admin, self.max_page_size)
+        docs = [ex.to_api() for ex in self._executions.values()]
+        page, total = list_executions(docs, query)
+        headers = {'X-Total-Count': str(total)}
+        if query.limit:
+            headers['X-Limit'] = str(query.limit)
+        return 200, page, headers
+
     def _put_execution(self, record, requester, execution_id):
         body = parse_json_body(record.headers, record.raw)
         validate_update_body(body)
@@ -986,6 +1230,12 @@ class St2Emulator:
         context['user'] = body.get('user') or requester
         context['pack'] = pack
         context.update(extra_context)
+        parent = context.get('parent')
+        if parent:
+            try:
+                parent['execution_id']  # st2's _get_parent_execution reads it unguarded
+            except (KeyError, TypeError, IndexError) as exc:
+                raise _ApiError(500, str(exc))
 
         child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
                              copy.deepcopy(body.get('parameters') or {}), context,
@@ -1038,16 +1288,18 @@ class St2Emulator:
     # -- execution state (called with the lock held) ---------------------------------------------
 
     def _create(self, execution_id, action, runner, status, parameters, context, callback,
-                notify):
-        now = time.time()
+                notify, started=None):
+        now = time.time() if started is None else started
         parent = context.get('parent')
         parent_id = parent.get('execution_id') if isinstance(parent, dict) else None
+        if parent_id not in self._executions:
+            parent_id = None  # st2 links a parent only when that execution exists
         ex = _Execution(id=execution_id, liveaction_id=new_object_id(), action=action,
                         runner=runner, status=status, parameters=parameters, context=context,
                         callback=callback, notify=notify, parent=parent_id, started=now)
         ex.record(now)
         self._executions[execution_id] = ex
-        if parent_id in self._executions:
+        if parent_id is not None:
             self._executions[parent_id].children.append(execution_id)
         return ex
 

@@ -319,7 +319,8 @@ def test_config_file_merges_caller_options(tmp_path):
 
     assert os.stat(server.conf_path).st_mode & 0o077 == 0
     assert 'notify = [{"type": "st2", "a": 1}]' in text
-    assert '[st2]\napi_url = http://127.0.0.1:9101/v1\nverify = False' in text
+    assert ('[st2]\nstate_dir = %s\napi_url = http://127.0.0.1:9101/v1\nverify = False'
+            % os.path.join(str(tmp_path), 'st2-spool')) in text
     assert 'execution_field_size_limit_kb = 2048' in text
     assert 'transport_url = fake:/' in text
     assert 'port = 12345' in text

@@ -533,6 +533,257 @@ def test_executions_lists_in_creation_order(st2):
     assert [ex['id'] for ex in st2.executions(action='core.local')] == [second]
 
 
+# -- GET /executions (listing) ------------------------------------------------------------------
+
+def list_executions(st2, headers=TOKEN, **params):
+    return requests.get(st2.api_url + '/executions', params=params, headers=headers, timeout=5)
+
+
+def listed_ids(answer):
+    assert answer.status_code == 200, answer.text
+    return [item['id'] for item in answer.json()]
+
+
+def test_list_needs_credentials(st2):
+    ex_id = st2.add_execution()
+    answer = list_executions(st2, headers={})
+    assert (answer.status_code, fault(answer)) == (
+        401, 'Unauthorized - One of Token or API key required.')
+    assert 'X-Total-Count' not in answer.headers
+    assert list_executions(st2, headers={'X-Auth-Token': 'nope'}).status_code == 401
+    st2.expire_token('st2-token')
+    assert fault(list_executions(st2)) == 'Unauthorized - Token has expired.'
+    assert listed_ids(list_executions(st2, headers=API_KEY)) == [ex_id]
+    assert listed_ids(list_executions(st2, headers={}, **{'st2-api-key': 'st2-key'})) == [ex_id]
+
+
+def test_list_is_newest_first_with_context_and_counts(st2):
+    now = time.time()
+    middle = st2.add_execution(start_timestamp=now - 20, context={'k': 'v'})
+    newest = st2.add_execution(start_timestamp=now - 10)
+    oldest = st2.add_execution(start_timestamp=now - 30)
+    answer = list_executions(st2)
+    assert listed_ids(answer) == [newest, middle, oldest]
+    assert answer.headers['X-Total-Count'] == '3'
+    assert answer.headers['X-Limit'] == '100'
+    item = answer.json()[1]
+    assert item['context'] == {'k': 'v'}
+    assert item == requests.get('%s/executions/%s' % (st2.api_url, middle), headers=TOKEN,
+                                timeout=5).json()
+
+
+def test_list_orders_executions_of_the_same_start_by_action_ref(st2):
+    now = time.time()
+    b = st2.add_execution(action='core.b', start_timestamp=now)
+    a = st2.add_execution(action='core.a', start_timestamp=now)
+    older = st2.add_execution(action='core.0', start_timestamp=now - 1)
+    assert listed_ids(list_executions(st2)) == [a, b, older]
+
+
+def test_sort_asc_lists_oldest_first_unless_sort_desc_is_set(st2):
+    now = time.time()
+    new = st2.add_execution(start_timestamp=now)
+    old = st2.add_execution(start_timestamp=now - 5)
+    assert listed_ids(list_executions(st2, sort_asc='true')) == [old, new]
+    assert listed_ids(list_executions(st2, sort_asc='true', sort_desc='true')) == [new, old]
+
+
+def test_list_filters_by_action_status_runner_and_liveaction(st2):
+    now = time.time()
+    running = st2.add_execution(action='core.local', runner='local-shell-cmd',
+                                start_timestamp=now - 2)
+    failed = st2.add_execution(action='core.local', status='failed', start_timestamp=now - 1)
+    other = st2.add_execution(action='core.noop', start_timestamp=now)
+    assert listed_ids(list_executions(st2, action='core.local')) == [failed, running]
+    assert listed_ids(list_executions(st2, action='core.local', status='failed')) == [failed]
+    assert listed_ids(list_executions(st2, status='running')) == [other, running]
+    assert listed_ids(list_executions(st2, runner='local-shell-cmd')) == [running]
+    liveaction = st2.execution(other)['liveaction_id']
+    assert listed_ids(list_executions(st2, liveaction=liveaction)) == [other]
+    assert listed_ids(list_executions(st2, id='%s,%s' % (running, other))) == [other, running]
+    assert listed_ids(list_executions(st2, action='core')) == []
+    answer = list_executions(st2, action='core.local', status='failed')
+    assert answer.headers['X-Total-Count'] == '1'
+
+
+def test_list_ignores_empty_and_undeclared_filters(st2):
+    first = st2.add_execution(start_timestamp=time.time() - 1)
+    second = st2.add_execution()
+    assert listed_ids(list_executions(st2, status='', action='')) == [second, first]
+    assert listed_ids(list_executions(st2, color='blue', root_execution_id='x')) == [
+        second, first]
+
+
+def test_list_filters_by_parent_and_null_means_top_level(st2):
+    now = time.time()
+    parent = st2.add_execution(start_timestamp=now - 3)
+    other_parent = st2.add_execution(start_timestamp=now - 2)
+    child = st2.add_execution(context={'parent': {'execution_id': parent}},
+                              runner=st2_emulator.CHILD_RUNNER, start_timestamp=now - 1)
+    cousin = st2.add_execution(context={'parent': {'execution_id': other_parent}},
+                               runner=st2_emulator.CHILD_RUNNER, start_timestamp=now)
+    assert listed_ids(list_executions(st2, parent=parent)) == [child]
+    assert listed_ids(list_executions(st2, parent=other_parent)) == [cousin]
+    assert listed_ids(list_executions(st2, parent='null')) == [other_parent, parent]
+    assert listed_ids(list_executions(st2, parent='NULL')) == [other_parent, parent]
+    assert listed_ids(list_executions(st2, rule='null')) == [cousin, child, other_parent, parent]
+    assert listed_ids(list_executions(st2, rule='some.rule')) == []
+
+
+def test_list_filters_by_the_user_in_the_context(st2):
+    mine = post(st2, {'action': 'core.local'}).json()['id']
+    bobs = post(st2, {'action': 'core.local', 'user': 'bob'}).json()['id']
+    assert listed_ids(list_executions(st2, user='bob')) == [bobs]
+    assert listed_ids(list_executions(st2, user='st2admin')) == [mine]
+
+
+def test_posted_child_is_listed_with_the_context_it_was_created_with(st2):
+    parent = st2.add_execution()
+    context = {'parent': {'execution_id': parent, 'user': 'st2admin', 'pack': 'examples'},
+               'mistral': {'workflow_execution_id': 'wf', 'task_execution_id': 'te',
+                           'action_execution_id': 'ae-2'}}
+    post(st2, {'action': 'core.local', 'context': {'trace': 1}},
+         context=dict(context, mistral=dict(context['mistral'], action_execution_id='ae-1')))
+    child = post(st2, {'action': 'core.local'}, context=context).json()['id']
+    answer = list_executions(st2, action='core.local', parent=parent, limit=100,
+                             exclude_attributes='result')
+    found = [item for item in answer.json()
+             if item['context']['mistral']['action_execution_id'] == 'ae-2']
+    assert [item['id'] for item in found] == [child]
+    assert found[0]['context'] == dict(context, user='st2admin', pack='core')
+    assert found[0]['parent'] == parent
+    assert 'result' not in found[0]
+    assert answer.headers['X-Total-Count'] == '2'
+
+
+def test_child_of_an_unknown_parent_is_not_linked(st2):
+    missing = '5e0000000000000000000009'
+    child = post(st2, {'action': 'core.local'},
+                 context={'parent': {'execution_id': missing}}).json()
+    assert 'parent' not in child
+    assert st2.execution(child['id'])['parent'] is None
+    assert listed_ids(list_executions(st2, parent=missing)) == []
+    assert listed_ids(list_executions(st2, parent='null')) == [child['id']]
+
+
+@pytest.mark.parametrize('parent, message', [
+    ({'user': 'st2admin'}, "'execution_id'"),
+    ('ex-1', 'string indices must be integers, not \'str\''),
+])
+def test_post_with_a_parent_st2_cannot_read_is_500(st2, parent, message):
+    answer = post(st2, {'action': 'core.local'}, context={'parent': parent})
+    assert (answer.status_code, fault(answer)) == (500, message)
+    assert st2.executions() == []
+
+
+def test_list_limit_defaults_to_100_and_pages_with_offset(st2):
+    now = time.time()
+    ids = [st2.add_execution(start_timestamp=now - i) for i in range(105)]  # newest first
+    answer = list_executions(st2)
+    assert listed_ids(answer) == ids[:100]
+    assert (answer.headers['X-Total-Count'], answer.headers['X-Limit']) == ('105', '100')
+    answer = list_executions(st2, limit=2, offset=1)
+    assert listed_ids(answer) == ids[1:3]
+    assert (answer.headers['X-Total-Count'], answer.headers['X-Limit']) == ('105', '2')
+    assert listed_ids(list_executions(st2, offset=100)) == ids[100:]
+    assert listed_ids(list_executions(st2, offset=200)) == []
+
+
+def test_admin_may_list_everything_or_more_than_a_page(st2):
+    now = time.time()
+    ids = [st2.add_execution(start_timestamp=now - i) for i in range(102)]
+    answer = list_executions(st2, limit=-1)
+    assert listed_ids(answer) == ids
+    assert 'X-Limit' not in answer.headers
+    answer = list_executions(st2, limit=150)
+    assert listed_ids(answer) == ids
+    assert answer.headers['X-Limit'] == '150'
+
+
+@pytest.mark.parametrize('params, message', [
+    ({'limit': 0}, 'Limit, "0" specified, must be a positive number or -1 for full result '
+                   'set.'),
+    ({'limit': -2}, 'Limit, "-2" specified, must be a positive number.'),
+    ({'limit': 'ten'}, 'Parameter "limit" is not of type integer'),
+    ({'limit': ''}, 'Parameter "limit" is not of type integer'),
+    ({'limit': '+5'}, 'Parameter "limit" is not of type integer'),
+    ({'offset': '1.5'}, 'Parameter "offset" is not of type integer'),
+    ({'offset': 2 ** 31}, 'Offset "2147483648" specified is more than 32-bit int'),
+    ({'show_secrets': 'maybe'}, 'Parameter "show_secrets" is not of type boolean'),
+    ({'exclude_attributes': 'context'},
+     'Invalid or unsupported exclude attribute specified: context'),
+    ({'exclude_attributes': ''}, 'Invalid or unsupported exclude attribute specified: '),
+    ({'exclude_attributes': 'result', 'include_attributes': 'status'},
+     'exclude_fields and include_fields arguments are mutually exclusive. You need to '
+     'provide either one or another, but not both.'),
+    ({'sort': 'status'}, 'st2 emulator: query parameter "sort" is not implemented'),
+    ({'timestamp_gt': '2020-01-01T00:00:00.000000Z'},
+     'st2 emulator: query parameter "timestamp_gt" is not implemented'),
+    ({'filter': 'status:running'}, 'st2 emulator: query parameter "filter" is not implemented'),
+])
+def test_invalid_list_parameters_are_400(st2, params, message):
+    st2.add_execution()
+    answer = list_executions(st2, **params)
+    assert (answer.status_code, fault(answer)) == (400, message)
+
+
+@pytest.mark.parametrize('params', [
+    {'offset': -1}, {'include_attributes': 'elapsed_seconds'}, {'include_attributes': ''},
+])
+def test_list_answers_500_where_st2_fails_inside(st2, params):
+    st2.add_execution()
+    answer = list_executions(st2, **params)
+    assert (answer.status_code, fault(answer)) == (500, 'Internal Server Error')
+
+
+def test_non_admin_is_held_to_max_page_size():
+    with St2Emulator(admin=False, max_page_size=3) as st2:
+        for _ in range(4):
+            st2.add_execution()
+        answer = list_executions(st2, limit=4)
+        assert (answer.status_code, fault(answer)) == (
+            403, 'Limit "4" specified, maximum value is "3"')
+        answer = list_executions(st2, limit=-1)
+        assert (answer.status_code, fault(answer)) == (
+            403, 'Administrator access required to be able to specify limit=-1 and retrieve '
+                 'all the records')
+        answer = list_executions(st2, limit=3)
+        assert len(listed_ids(answer)) == 3
+        assert answer.headers['X-Total-Count'] == '4'
+        # The default (100) is checked like any other limit.
+        assert list_executions(st2).status_code == 403
+
+
+def test_exclude_attributes_drops_those_keys(st2):
+    ex_id = st2.add_execution()
+    put(st2, ex_id, {'status': 'failed', 'result': {'error': 'x'}})
+    (item,) = list_executions(st2, exclude_attributes='result,status').json()
+    assert 'result' not in item and 'status' not in item
+    assert item['id'] == ex_id and item['context'] == {}
+
+
+def test_include_attributes_keeps_the_named_keys_and_id(st2):
+    ex_id = st2.add_execution(context={'mistral': {'action_execution_id': 'ae'}, 'user': 'u'},
+                              parameters={'p': 1})
+    (item,) = list_executions(st2, include_attributes='status,context.mistral').json()
+    assert item == {'id': ex_id, 'status': 'running',
+                    'context': {'mistral': {'action_execution_id': 'ae'}}}
+    (item,) = list_executions(st2, include_attributes='context.absent,action.ref').json()
+    assert item == {'id': ex_id, 'context': {}, 'action': {'ref': 'examples.mistral'}}
+    (item,) = list_executions(st2, include_attributes='log.status').json()
+    assert item == {'id': ex_id, 'log': [{'status': 'running'}]}
+
+
+def test_list_helpers_are_pure():
+    query = st2_emulator.parse_list_query({'action': 'core.a', 'limit': '1'})
+    assert (query.filters, query.limit, query.offset) == ({'action.ref': 'core.a'}, 1, 0)
+    docs = [{'id': str(i), 'action': {'ref': 'core.a'},
+             'start_timestamp': '2020-01-01T00:00:0%d.000000Z' % i} for i in range(3)]
+    page, total = st2_emulator.list_executions(docs, query)
+    assert ([doc['id'] for doc in page], total) == (['2'], 3)
+    assert docs[0]['id'] == '0'  # the input is not reordered
+
+
 # -- Mistral callbacks -------------------------------------------------------------------------
 
 def mistral_callback(url):
