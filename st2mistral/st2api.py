@@ -52,9 +52,10 @@ class St2Error(Exception):
     """
 
     def __init__(self, message, status_code=None, retryable=False, request_id=None,
-                 never_sent=False):
+                 never_sent=False, fault=None):
         super().__init__(message)
         self.status_code = status_code
+        self.fault = fault            # st2's own error text (faultstring), if it answered
         self.retryable = retryable
         self.request_id = request_id
         # True only when the request provably never reached st2 (no connection
@@ -94,7 +95,7 @@ def _fault_text(response):
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return ''   # e.g. a proxy's HTML error page: nothing useful to quote
     if isinstance(body, dict) and 'faultstring' in body:
         return str(body['faultstring'])[:500]
     return str(body)[:200]
@@ -164,12 +165,13 @@ class St2Client:
                 headers)
 
         if response.status_code >= 400:
+            fault = _fault_text(response)
             raise St2Error(
                 'st2 answered %s %s with HTTP %s: %s (request %s)' % (
-                    method, url, response.status_code, _fault_text(response), request_id),
+                    method, url, response.status_code, fault, request_id),
                 status_code=response.status_code,
                 retryable=_is_retryable_status(response.status_code),
-                request_id=request_id)
+                request_id=request_id, fault=fault)
         if not response.content:
             return None
         try:

@@ -6,17 +6,18 @@
 
 The st2 API URL and auth token come from the workflow's env, where the st2
 mistral-v2 runner puts them: ``__env.__actions['st2.action'].st2_context``
-(``api_url``, ``auth_token``, ``parent.user``). With no URL there, the [st2]
-api_url option is used.
+(``api_url``, ``auth_token``). With no URL there, the [st2] api_url option is
+used. User scope means the token's user: st2 resolves it from the token (a
+``user=`` parameter would need an admin token under st2 RBAC, so none is sent).
 """
 
 from urllib import parse
 
 from oslo_config import cfg
 from oslo_log import log as logging
-import requests
 
 from st2mistral import opts  # noqa: F401  (registers the [st2] options)
+from st2mistral import st2api
 from st2mistral.functions._common import FunctionError
 from st2mistral.functions._common import expression_function
 from st2mistral.functions._common import require_bool
@@ -25,7 +26,6 @@ from st2mistral.functions._common import require_str
 LOG = logging.getLogger(__name__)
 
 SYSTEM_PREFIX = 'system.'
-TIMEOUT = (5, 30)  # (connect, read) seconds
 
 
 @expression_function
@@ -37,18 +37,21 @@ def st2kv(context, key, decrypt=False):
     st2_ctx = st2_context(context)
     api_url = (st2_ctx.get('api_url') or cfg.CONF.st2.api_url).rstrip('/')
     token = st2_ctx.get('auth_token')
-    user = _parent_user(st2_ctx) if scope == 'user' else None
     url = key_url(api_url, name)
 
+    params = {'scope': scope, 'decrypt': 'true' if decrypt else 'false'}
     LOG.debug('st2kv: GET %s [scope=%s, decrypt=%s]', url, scope, decrypt)
     try:
-        resp = _fetch_key(api_url, token, name, scope, decrypt, user=user)
-    except requests.Timeout:
-        raise FunctionError('st2kv: the st2 API at %s did not answer in time' % url) from None
-    except requests.RequestException as e:
-        raise FunctionError('st2kv: cannot reach the st2 API at %s (%s)'
-                            % (url, type(e).__name__)) from None
-    return value_from_response(resp, url, name, scope, has_token=bool(token))
+        answer = st2api.get_client().send('GET', url, st2api.Credentials(token=token),
+                                          params=params)
+    except st2api.DestinationNotAllowed as e:
+        raise FunctionError('st2kv: %s' % e) from None
+    except st2api.St2Error as e:
+        raise FunctionError(describe_failure(e, url, name, scope, has_token=bool(token))) \
+            from None
+    if not isinstance(answer, dict) or 'value' not in answer:
+        raise FunctionError('st2kv: the st2 API at %s answered with an unexpected body' % url)
+    return answer['value']
 
 
 def parse_key(key):
@@ -79,50 +82,16 @@ def key_url(api_url, name):
     return '%s/keys/%s' % (api_url, parse.quote(name, safe=''))
 
 
-def value_from_response(resp, url, name, scope, has_token):
-    """The key's value from st2's answer, or a readable FunctionError."""
-    status = resp.status_code
-    if status == 200:
-        try:
-            return resp.json().get('value')
-        except (ValueError, AttributeError):
-            raise FunctionError('st2kv: the st2 API at %s answered with an unexpected body'
-                                % url) from None
+def describe_failure(error, url, name, scope, has_token):
+    """A readable FunctionError text for a failed key read; never the token."""
+    status = error.status_code
+    if status is None:
+        return 'st2kv: cannot read the st2 API at %s: %s' % (url, error)
     if status == 404:
-        raise FunctionError("st2kv: key '%s' not found in st2 %s scope" % (name, scope))
+        return "st2kv: key '%s' not found in st2 %s scope" % (name, scope)
     if status == 401:
         reason = ('the auth token is invalid or expired' if has_token
-                  else "the workflow env holds no st2 auth token")
-        raise FunctionError('st2kv: the st2 API at %s refused the request (HTTP 401): %s'
-                            % (url, reason))
-    detail = _fault(resp)
-    raise FunctionError("st2kv: the st2 API at %s answered HTTP %d for key '%s' in %s scope%s"
-                        % (url, status, name, scope, ': ' + detail if detail else ''))
-
-
-def _fetch_key(api_url, token, name, scope, decrypt, user=None):
-    """GET one key from st2. The only HTTP in this module (to be replaced by
-    st2mistral.st2api). Returns the requests.Response; raises
-    requests.RequestException when st2 cannot be reached."""
-    params = {'scope': scope, 'decrypt': 'true' if decrypt else 'false'}
-    if user:
-        params['user'] = user
-    headers = {'X-Auth-Token': token} if token else {}
-    return requests.get(key_url(api_url, name), params=params, headers=headers,
-                        timeout=TIMEOUT, verify=True)
-
-
-def _parent_user(st2_ctx):
-    # st2 v3.2 puts the liveaction context (with 'user') under 'parent'; older
-    # runners put a bare liveaction id there.
-    parent = st2_ctx.get('parent')
-    return parent.get('user') if isinstance(parent, dict) else None
-
-
-def _fault(resp):
-    # st2 errors are {"faultstring": "..."}; keep it short, it ends up in state_info.
-    try:
-        fault = resp.json().get('faultstring')
-    except (ValueError, AttributeError):
-        fault = None
-    return str(fault)[:200] if fault else ''
+                  else 'the workflow env holds no st2 auth token')
+        return 'st2kv: the st2 API at %s refused the request (HTTP 401): %s' % (url, reason)
+    return "st2kv: the st2 API at %s answered HTTP %d for key '%s' in %s scope%s" % (
+        url, status, name, scope, ': ' + error.fault if error.fault else '')

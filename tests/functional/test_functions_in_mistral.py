@@ -1,0 +1,73 @@
+"""The st2 expression functions inside real Mistral 23 workflows.
+
+Proves on the engine what unit tests cannot: the entry points load, st2kv
+reads the st2 API URL, token and user from the env st2 gives a workflow (in
+YAQL, Jinja and filter form) and talks to st2 through the shared client, and
+bad input reaches the execution's state_info as a readable first line.
+"""
+
+import pytest
+
+from tests.functional.conftest import TOKEN
+from tests.functional.conftest import unique
+
+ALICE = {'execution_id': 'parent-ex', 'user': 'alice'}   # st2 ignores it: the token's user counts
+
+
+def wf(name, body):
+    return "version: '2.0'\n%s:\n  tasks:\n    t1:\n%s\n" % (name, body)
+
+
+def test_functions_publish_values(mistral, st2, run):
+    st2.set_key('greeting', 'hello', scope='user', user=st2.user)   # the token's user
+    st2.set_key('db_pass', 's3cr3t', scope='system', encrypted=True)
+    name = unique('fn_ok')
+    r = run(wf(name, """      action: std.echo output='ok'
+      publish:
+        yaql_kv: <% st2kv('greeting') %>
+        jinja_kv: "{{ st2kv('system.db_pass', true) }}"
+        filter_kv: "{{ 'greeting' | st2kv }}"
+        version: <% version_bump_minor('1.2.3') %>
+        json: "{{ {'a': 1} | to_json_string(none) }}"
+        regex: <% regex_substring('a1b22', '\\d+', 1) %>"""), name, parent=ALICE)
+    ex = mistral.wait_for_execution(r.id)
+    assert ex.state == 'SUCCESS', ex.state_info
+    (task,) = r.client.tasks.list(workflow_execution_id=r.id)
+    assert r.client.tasks.get(task.id).published == (
+        '{"yaql_kv": "hello", "jinja_kv": "s3cr3t", "filter_kv": "hello", "version": "1.3.0", '
+        '"json": "{\\"a\\":1}", "regex": "22"}')
+
+    reads = st2.requests_for('GET', '/api/v1/keys/')
+    assert [(q.path, q.query) for q in reads] == [
+        ('/api/v1/keys/greeting', {'scope': 'user', 'decrypt': 'false'}),
+        ('/api/v1/keys/db_pass', {'scope': 'system', 'decrypt': 'true'}),
+        ('/api/v1/keys/greeting', {'scope': 'user', 'decrypt': 'false'}),
+    ]
+    assert all(q.headers.get('X-Auth-Token') == TOKEN for q in reads)
+    assert all(q.status == 200 for q in reads)
+
+
+@pytest.mark.parametrize('body, error', [
+    ("      action: std.echo output=<% regex_match('a1', 'a(') %>",
+     "Can not evaluate YAQL expression [expression=regex_match('a1', 'a('), "
+     "error=regex_match: invalid regular expression 'a(': missing ), "
+     "unterminated subpattern at position 1]"),
+    ("      action: std.echo output=\"{{ regex_match('a1', 'a(') }}\"",
+     "Can not evaluate Jinja expression [expression={{ regex_match('a1', 'a(') }}, "
+     "error=regex_match: invalid regular expression 'a(': missing ), "
+     "unterminated subpattern at position 1]"),
+    ("      action: std.echo output=<% st2kv('nope') %>",
+     "Can not evaluate YAQL expression [expression=st2kv('nope'), "
+     "error=st2kv: key 'nope' not found in st2 user scope]"),
+])
+def test_errors_are_readable_in_state_info(mistral, st2, run, body, error):
+    name = unique('fn_bad')
+    r = run(wf(name, body), name, parent=ALICE)
+    ex = mistral.wait_for_execution(r.id)
+    expected = 'Failed to run task [error=%s, wf=%s, task=t1]:' % (error, name)
+    (task,) = r.client.tasks.list(workflow_execution_id=r.id)
+    assert ex.state == 'ERROR' and task.state == 'ERROR'
+    # Mistral puts the message first, then the traceback, in both places.
+    assert task.state_info.split('\n', 1)[0] == expected
+    assert ex.state_info.split('\n', 1)[0] == expected
+    assert TOKEN not in ex.state_info
