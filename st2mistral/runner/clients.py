@@ -1,0 +1,126 @@
+"""The two HTTP clients of the st2 side, built from st2.conf.
+
+- Mistral: python-mistralclient, with request timeouts (mistralclient sets
+  none of its own) and TLS verified unless ``[mistral] insecure``;
+- st2: st2mistral.st2api.St2Client, given a private ConfigOpts whose ``[st2]``
+  group is filled from st2.conf, so its allow-list contains exactly the
+  configured st2 URLs.
+
+Also the retry policy for Mistral calls (``[mistral] retry_*``), read at call
+time, and the classification of Mistral's error answers.
+"""
+
+from mistralclient.api import base as mistral_base
+from mistralclient.api import client as mistral_client
+from oslo_config import cfg
+import requests
+import tenacity
+
+from st2mistral import opts as st2_opts
+from st2mistral import st2api
+from st2mistral.runner import config
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session that never waits forever."""
+
+    def __init__(self, timeout):
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, *args, **kwargs):
+        kwargs.setdefault('timeout', self._timeout)
+        return super().request(*args, **kwargs)
+
+
+def mistral(conf, auth_token=None):
+    """A python-mistralclient v2 client for ``[mistral] v2_base_url``.
+
+    ``auth_token``: the st2 token of the user the call is made for; sent only
+    when Mistral authenticates st2 tokens (``[mistral] use_st2_token``).
+    """
+    group = conf[config.MISTRAL]
+    kwargs = {'mistral_url': config.mistral_base_url(conf), 'cacert': group.cacert,
+              'insecure': group.insecure}
+    if group.keystone_auth_url:
+        kwargs.update(auth_type='keystone', username=group.keystone_username,
+                      api_key=group.keystone_password,
+                      project_name=group.keystone_project_name,
+                      auth_url=group.keystone_auth_url)
+    else:
+        kwargs.update(auth_type='none',
+                      session=_TimeoutSession((group.connect_timeout, group.read_timeout)))
+        if group.use_st2_token:
+            token = auth_token or group.st2_service_token
+            if token:
+                kwargs['auth_token'] = token  # sent as X-Auth-Token
+    return mistral_client.client(**kwargs)
+
+
+def st2_conf(conf, api_url=None, give_up_after=None):
+    """A ConfigOpts with the ``[st2]`` group St2Client reads, filled from st2.conf.
+
+    ``give_up_after``: seconds of retries before a call fails (a command line
+    tool or a poll that runs again soon must not wait St2Client's 10 minutes).
+    """
+    group = conf[config.MISTRAL]
+    st2 = cfg.ConfigOpts()
+    st2_opts.register_opts(st2)
+    urls = [u for u in (api_url, config.public_api_url(conf),
+                        config.mistral_facing_api_url(conf)) if u]
+    st2.set_override('api_url', urls[0], group=st2_opts.GROUP)
+    st2.set_override('allowed_api_urls', urls[1:], group=st2_opts.GROUP)
+    st2.set_override('api_key', group.st2_api_key, group=st2_opts.GROUP)
+    st2.set_override('ca_file', group.st2_cacert, group=st2_opts.GROUP)
+    st2.set_override('insecure', group.st2_insecure, group=st2_opts.GROUP)
+    if give_up_after is not None:
+        st2.set_override('retry_give_up_after', give_up_after, group=st2_opts.GROUP)
+        st2.set_override('retry_max_delay', min(give_up_after, 10.0), group=st2_opts.GROUP)
+    return st2
+
+
+def st2(conf, api_url=None, sleep=None, give_up_after=None):
+    return st2api.St2Client(conf=st2_conf(conf, api_url, give_up_after), sleep=sleep)
+
+
+def st2_credentials(conf, token=None):
+    return st2api.Credentials(token=token, api_key=conf[config.MISTRAL].st2_api_key)
+
+
+# -- Mistral errors ----------------------------------------------------------------
+
+
+def is_not_found(error):
+    return isinstance(error, mistral_base.APIException) and error.error_code == 404
+
+
+def is_already_completed(error):
+    """Mistral 23 answers a second completion of an action execution with a 500."""
+    return (isinstance(error, mistral_base.APIException)
+            and 'is already completed' in str(error.error_message or ''))
+
+
+def is_transient(error):
+    """Worth retrying: Mistral unreachable, overloaded, or an engine RPC timeout."""
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return True
+    if not isinstance(error, mistral_base.APIException):
+        return False
+    message = str(error.error_message or '')
+    return (error.error_code in (502, 503, 504)
+            or 'MessagingTimeout' in message or 'Duplicate' in message
+            or 'temporarily unavailable' in message)
+
+
+def retrying(conf, sleep=None):
+    """A tenacity policy from ``[mistral] retry_*`` (read now, not at import)."""
+    group = conf[config.MISTRAL]
+    kwargs = {}
+    if sleep is not None:
+        kwargs['sleep'] = sleep
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_transient),
+        wait=tenacity.wait_exponential(multiplier=group.retry_exp_msec / 1000.0,
+                                       max=group.retry_exp_max_msec / 1000.0),
+        stop=tenacity.stop_after_delay(group.retry_stop_max_msec / 1000.0),
+        reraise=True, **kwargs)

@@ -1,0 +1,254 @@
+"""The ONLY module of st2mistral that imports st2common: the st2 plugin seams.
+
+st2 loads, through entry points (setup.cfg):
+
+- ``st2common.runners.runner: mistral-v2`` -> this module: ``get_runner()``
+  and ``get_metadata()`` (runner.yaml); ``MistralRunner`` is the runner;
+- ``st2common.runners.query: mistral-v2`` -> st2mistral.runner.query
+  (``get_instance()`` -> a querier; st2 <= 3.3 only, run by st2resultstracker);
+- ``st2common.runners.callback: mistral-v2`` -> st2mistral.runner.callback
+  (``get_instance()`` -> handler class; st2 <= 3.3 only).
+
+Everything here is a thin translation between st2's objects and the plain
+values of launcher.py, relay.py and tracker.py, which hold the logic. Imports
+of st2common modules that only some st2 versions have (query, callback,
+persistence, services) happen inside the functions that need them, so the
+runner loads on st2 3.2 through 3.9.
+"""
+
+import functools
+import importlib.resources
+import random
+import time
+import uuid
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from st2common.runners import base as runners_base
+import yaml
+
+from st2mistral.runner import clients
+from st2mistral.runner import config
+from st2mistral.runner import definitions
+from st2mistral.runner import launcher
+from st2mistral.runner import relay
+from st2mistral.runner import tracker
+
+LOG = logging.getLogger(__name__)
+CONF = cfg.CONF
+
+config.register_opts(CONF)
+
+# st2 < 3.4 starts results tracking only for PollingAsyncActionRunner runners.
+_RUNNER_BASE = getattr(runners_base, 'PollingAsyncActionRunner', None) or \
+    runners_base.AsyncActionRunner
+
+
+def get_metadata():
+    """The runner type st2 registers: the first entry of runner.yaml."""
+    text = importlib.resources.files('st2mistral.runner').joinpath('runner.yaml').read_text(
+        encoding='utf-8')
+    return yaml.safe_load(text)[0]
+
+
+def get_runner(config=None):
+    return MistralRunner(str(uuid.uuid4()))
+
+
+def lookup_action(ref):
+    """definitions.ActionInfo of a registered st2 action (runner parameters merged)."""
+    from st2common.util import action_db
+
+    action = action_db.get_action_by_ref(ref)
+    if not action:
+        return None
+    parameters = {}
+    runner_type = action_db.get_runnertype_by_name(action.runner_type['name'])
+    if runner_type is not None:
+        parameters.update(getattr(runner_type, 'runner_parameters', None) or {})
+    parameters.update(action.parameters or {})
+    return definitions.ActionInfo(ref=ref, parameters=parameters)
+
+
+class MistralRunner(_RUNNER_BASE):
+    """st2's mistral-v2 runner for Mistral 23 (see launcher.py for what it does)."""
+
+    def __init__(self, runner_id):
+        super().__init__(runner_id=runner_id)
+        self._notify = None
+        self._skip_notify_tasks = []
+
+    @classmethod
+    def is_polling_enabled(cls):
+        return CONF[config.MISTRAL].enable_polling
+
+    def pre_run(self):
+        super().pre_run()
+        liveaction = getattr(self, 'liveaction', None)
+        self._notify = getattr(liveaction, 'notify', None) if liveaction else None
+        self._skip_notify_tasks = (self.runner_parameters or {}).get('skip_notify', [])
+
+    def _launcher(self):
+        token = self.auth_token.token if self.auth_token else None
+        return launcher.Launcher(clients.mistral(CONF, auth_token=token), CONF,
+                                 lookup=lookup_action)
+
+    def _notify_dict(self):
+        if not self._notify:
+            return {}
+        from st2common.models.api.notification import NotificationsHelper
+
+        return NotificationsHelper.from_model(notify_model=self._notify)
+
+    def _request(self, action_parameters):
+        with open(self.entry_point, encoding='utf-8') as f:
+            definition = f.read()
+        liveaction = getattr(self, 'liveaction', None)
+        return launcher.StartRequest(
+            action_ref='%s.%s' % (self.action.pack, self.action.name),
+            definition=definition,
+            parameters=dict(action_parameters or {}),
+            execution_id=str(self.execution_id),
+            liveaction_id=str(self.liveaction_id) if self.liveaction_id else None,
+            api_url=config.mistral_facing_api_url(CONF),
+            public_api_url=config.public_api_url(CONF),
+            runner_parameters=dict(self.runner_parameters or {}),
+            context=dict(getattr(liveaction, 'context', None) or self.context or {}),
+            notify=self._notify_dict(),
+            auth_token=self.auth_token.token if self.auth_token else None,
+            push=not self.is_polling_enabled())
+
+    def run(self, action_parameters):
+        rerun = (self.context or {}).get('re-run') or {}
+        request = self._request(action_parameters)
+        if self.rerun_ex_ref and rerun.get('tasks'):
+            return self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
+        return self._launcher().start(request)
+
+    # -- pause, resume, cancel -----------------------------------------------------
+
+    def _children(self):
+        from st2common.persistence.execution import ActionExecution
+
+        children = []
+        for child_id in getattr(self.execution, 'children', None) or ():
+            child = ActionExecution.get(id=child_id)
+            if child is not None:
+                children.append((child, (child.runner or {}).get('name'), child.status))
+        return children
+
+    def _cascade(self, operation):
+        from st2common.persistence.liveaction import LiveAction
+        from st2common.services import action as action_service
+
+        request = {'pause': action_service.request_pause,
+                   'resume': action_service.request_resume,
+                   'cancel': action_service.request_cancellation}[operation]
+        children = self._children()
+        wanted = set(launcher.children_to_cascade(
+            operation, [(str(c.id), runner, status) for c, runner, status in children]))
+        for child, _, _ in children:
+            if str(child.id) in wanted:
+                request(LiveAction.get(id=child.liveaction['id']),
+                        (self.context or {}).get('user'))
+
+    def _children_active(self):
+        from st2common.services import action as action_service
+
+        return action_service.is_children_active(self.liveaction.id)
+
+    def pause(self):
+        self._launcher().pause(self.context)
+        self._cascade('pause')
+        return (launcher.status_after('pause', self._children_active()),
+                self.liveaction.result, self.liveaction.context)
+
+    def resume(self):
+        self._launcher().resume(self.context)
+        self._cascade('resume')
+        return launcher.RUNNING, self.execution.result, self.execution.context
+
+    def cancel(self):
+        self._launcher().cancel(self.context)
+        self._cascade('cancel')
+        return (launcher.status_after('cancel', self._children_active()),
+                self.liveaction.result, self.liveaction.context)
+
+
+# -- st2 <= 3.3: results tracker (querier) and callback ------------------------------
+
+
+@functools.cache
+def _querier_class():
+    from st2common.query.base import Querier
+
+    class MistralResultsQuerier(Querier):
+        delete_state_object_on_error = False
+
+        def __init__(self, querier_id=None, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.querier_id = querier_id
+
+        def query(self, execution_id, query_context, last_query_time=None):
+            return query(execution_id, query_context)
+
+    return MistralResultsQuerier
+
+
+def get_querier():
+    return _querier_class()(str(uuid.uuid4()))
+
+
+def query(liveaction_id, query_context):
+    """(status, result) of one tracked liveaction, for st2's results tracker."""
+    from st2common.persistence.execution import ActionExecution
+    from st2common.util import action_db
+
+    mistral_id = ((query_context or {}).get('mistral') or {}).get('execution_id')
+    if not mistral_id:
+        raise ValueError('[%s] Missing mistral workflow execution ID in query context.'
+                         % liveaction_id)
+    jitter = CONF[config.MISTRAL].jitter_interval
+    if jitter:
+        time.sleep(random.uniform(0, jitter))  # green under st2's eventlet
+    reader = tracker.MistralReader(clients.mistral(CONF), CONF)
+    try:
+        reading = reader.read(mistral_id)
+    except Exception as e:
+        if clients.is_not_found(e):
+            return 'failed', {'error': 'Mistral execution %s was not found.' % mistral_id}
+        raise
+    # Read st2's state after Mistral's: it may have changed meanwhile.
+    liveaction = action_db.get_liveaction_by_id(liveaction_id)
+    execution = ActionExecution.get(liveaction__id=str(liveaction.id))
+    children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
+    status, result = tracker.reconcile(
+        reading, liveaction.status, [c.status for c in children if c is not None],
+        CONF[config.MISTRAL].max_result_size)
+    LOG.info('[%s] Mistral execution %s is %s; st2 status %s.', liveaction_id, mistral_id,
+             reading.state, status)
+    return status, result if result is not None else (liveaction.result or {'tasks': []})
+
+
+@functools.cache
+def _callback_class():
+    from st2common.callback import base as callback_base
+
+    class MistralCallbackHandler(callback_base.AsyncActionExecutionCallbackHandler):
+        @classmethod
+        def callback(cls, liveaction):
+            callback = getattr(liveaction, 'callback', None) or {}
+            action_execution_id = relay.action_execution_id_from_url(callback.get('url'))
+            if action_execution_id is None:
+                LOG.error('[%s] Unable to extract the action execution ID from the callback '
+                          'URL (%s).', liveaction.id, callback.get('url'))
+                return
+            relay.Relay(clients.mistral(CONF), CONF).deliver(
+                action_execution_id, liveaction.status, liveaction.result,
+                execution_id=str(liveaction.id))
+
+    return MistralCallbackHandler
+
+
+def get_callback_handler():
+    return _callback_class()

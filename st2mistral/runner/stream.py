@@ -1,0 +1,106 @@
+"""Following st2's public execution stream (server-sent events).
+
+``GET {stream_url}/stream?events=st2.execution__update`` sends one event per
+execution update: ``event: st2.execution__update`` and ``data: <execution JSON>``,
+events separated by a blank line, heartbeats as bare newlines. It needs no st2
+internals, only an API key (or token).
+"""
+
+import json
+import threading
+
+from oslo_log import log as logging
+import requests
+
+LOG = logging.getLogger(__name__)
+
+EXECUTION_UPDATE = 'st2.execution__update'
+
+
+def parse(lines):
+    """Server-sent event lines -> (event, data) pairs (the SSE wire format)."""
+    event, data = None, []
+    for raw in lines:
+        line = raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw
+        line = line.rstrip('\r')
+        if not line:
+            if data:
+                yield event or 'message', '\n'.join(data)
+            event, data = None, []
+        elif line.startswith(':'):
+            continue  # comment
+        else:
+            field, _, value = line.partition(':')
+            value = value[1:] if value.startswith(' ') else value
+            if field == 'event':
+                event = value
+            elif field == 'data':
+                data.append(value)
+    if data:
+        yield event or 'message', '\n'.join(data)
+
+
+class StreamFollower:
+    """Calls ``handler(execution_dict)`` for every execution update, reconnecting
+    with backoff until ``stop()``."""
+
+    def __init__(self, stream_url, headers, handler, verify=True, connect_timeout=5.0,
+                 read_timeout=90.0, max_backoff=30.0, session=None):
+        self._url = stream_url.rstrip('/') + '/stream'
+        self._headers = dict(headers)
+        self._handler = handler
+        self._verify = verify
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_backoff = max_backoff
+        self._session = session or requests.Session()
+        self._stopping = threading.Event()
+        self._response = None
+        self.connected = threading.Event()
+
+    def stop(self):
+        self._stopping.set()
+        response = self._response
+        if response is not None:
+            response.close()
+
+    def run(self):
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._follow_once()
+                backoff = 0.5
+            except Exception as e:
+                if self._stopping.is_set():
+                    break
+                LOG.warning('The st2 stream at %s failed (%s: %s); reconnecting in %.1f s.',
+                            self._url, type(e).__name__, e, backoff)
+            self.connected.clear()
+            if self._stopping.wait(backoff):
+                break
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _follow_once(self):
+        headers = dict(self._headers, Accept='text/event-stream')
+        with self._session.get(self._url, params={'events': EXECUTION_UPDATE},
+                               headers=headers, stream=True, timeout=self._timeout,
+                               verify=self._verify) as response:
+            self._response = response
+            if response.status_code != 200:
+                raise RuntimeError('HTTP %s' % response.status_code)
+            LOG.info('Following the st2 execution stream at %s.', self._url)
+            self.connected.set()
+            for event, data in parse(response.iter_lines(chunk_size=None)):
+                if self._stopping.is_set():
+                    return
+                if event != EXECUTION_UPDATE:
+                    continue
+                try:
+                    execution = json.loads(data)
+                except ValueError:
+                    LOG.warning('Ignoring an st2 stream event that is not JSON.')
+                    continue
+                try:
+                    self._handler(execution)
+                except Exception:
+                    LOG.exception('Handling st2 execution %s from the stream failed.',
+                                  execution.get('id') if isinstance(execution, dict) else '?')

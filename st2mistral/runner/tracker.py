@@ -1,0 +1,342 @@
+"""Fallback results tracking: reconcile an st2 execution with its Mistral execution.
+
+Push (the publisher in Mistral) is the normal path. When a push was lost
+(st2 or Mistral offline), tracking pulls the same facts from Mistral's REST API
+into a ``results.Snapshot`` and calls ``results.build_update``: the same
+Mistral state always gives the same st2 result as the publisher sends.
+
+Mistral API calls per poll of one workflow, whatever its task count:
+
+- while Mistral says RUNNING: 1 (``GET /executions/<id>``);
+- when it is paused or finished (the one poll that builds the result):
+  + 1 ``GET /executions/<id>/tasks`` (state, published)
+  + 1 ``GET /action_executions?workflow_name=..&created_at=gte:..`` (outputs; Mistral
+  23's task list carries no result and cannot filter actions by workflow execution)
+  + 1 ``GET /executions?root_execution_id=..`` only if the workflow has
+  sub-workflow tasks, + 1 per with-items task (their ordered result needs
+  Mistral's own computation); lists are read in pages of 1000 rows.
+
+A state already reconciled is not read again (1 call per poll).
+
+The st2 status follows the rules of st2's Mistral querier (``decide_status``):
+children still active keep the parent running/canceling/pausing, and a child
+stuck in ``requested`` after the workflow finished (a duplicate from a
+retried POST, st2 issue #3871) is ignored.
+"""
+
+import dataclasses
+import json
+import random
+import time
+
+from oslo_log import log as logging
+
+from st2mistral import results
+from st2mistral.runner import clients
+from st2mistral.runner import relay as relay_mod
+
+LOG = logging.getLogger(__name__)
+
+ST2_COMPLETED = results.ST2_COMPLETED
+# Mistral workflow states the querier treats as done (PAUSED included, as st2 did).
+DONE_STATES = frozenset({'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED'})
+ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
+CANCELING = frozenset({'canceling', 'canceled'})
+PAUSING = frozenset({'pausing', 'paused'})
+PAGE = 1000
+ST2_PAGE = 100     # st2's default page size for non-admin users
+
+
+# -- the querier's decision rules (pure) ---------------------------------------------
+
+
+def st2_children_active(workflow_state, children_statuses):
+    """True if an st2 child of the workflow still runs."""
+    for status in children_statuses:
+        if workflow_state in DONE_STATES and status == 'requested':
+            continue  # duplicate child left in requested by a retried POST (#3871)
+        if status not in ST2_COMPLETED and status != 'paused':
+            return True
+    return False
+
+
+def decide_status(st2_status, workflow_state, active):
+    """The st2 status for a Mistral state, given st2's current status and activity."""
+    canceled = st2_status in CANCELING
+    paused = st2_status in PAUSING
+    if canceled and (active or workflow_state not in DONE_STATES):
+        return 'canceling'
+    if not canceled and active and workflow_state == 'CANCELLED':
+        return 'canceling'
+    if paused and (active or workflow_state not in DONE_STATES):
+        return 'pausing'
+    if not paused and active and workflow_state == 'PAUSED':
+        return 'pausing'
+    if st2_status == 'resuming' and workflow_state == 'PAUSED':
+        return 'resuming'
+    if workflow_state in DONE_STATES and not active:
+        return results.st2_status(workflow_state)
+    return 'running'
+
+
+# -- reading Mistral ----------------------------------------------------------------
+
+
+def _decode(value):
+    return json.loads(value) if isinstance(value, str) and value else value
+
+
+@dataclasses.dataclass
+class Reading:
+    """What one poll learnt from Mistral."""
+
+    state: str
+    updated_at: str | None
+    snapshot: results.Snapshot | None = None   # set when state in DONE_STATES
+    tasks_active: bool = False
+    calls: int = 0
+
+
+class MistralReader:
+    """Reads a workflow execution from Mistral's REST API in a bounded number of calls."""
+
+    def __init__(self, client, conf, sleep=None):
+        self._client = client
+        self._conf = conf
+        self._sleep = sleep
+        self.calls = 0
+
+    def _call(self, fn, *args, **kwargs):
+        self.calls += 1
+        return clients.retrying(self._conf, sleep=self._sleep)(fn, *args, **kwargs)
+
+    def _list(self, fn, **kwargs):
+        rows, marker = [], ''
+        while True:
+            page = self._call(fn, marker=marker, limit=PAGE, **kwargs)
+            rows.extend(page)
+            if len(page) < PAGE:
+                return rows
+            marker = page[-1].id
+
+    def read(self, ex_id, known=None):
+        """A Reading of execution ``ex_id``; no snapshot when ``known`` (state,
+        updated_at) is unchanged or the workflow still runs."""
+        start = self.calls
+        execution = self._call(self._client.executions.get, ex_id)
+        reading = Reading(state=execution.state, updated_at=execution.updated_at)
+        if execution.state in DONE_STATES and known != (execution.state, execution.updated_at):
+            reading.snapshot, reading.tasks_active = self._snapshot(execution)
+        reading.calls = self.calls - start
+        return reading
+
+    def _snapshot(self, execution):
+        tasks = [t.to_dict() for t in self._list(self._client.tasks.list,
+                                                 workflow_execution_id=execution.id)]
+        task_ids = {t['id'] for t in tasks}
+        children = {}
+        for action in self._list(self._client.action_executions.list,
+                                 workflow_name=execution.workflow_name,
+                                 created_at='gte:%s' % execution.created_at,
+                                 include_output=True):
+            row = action.to_dict()
+            if row.get('accepted') and row.get('task_execution_id') in task_ids:
+                children.setdefault(row['task_execution_id'], []).append(
+                    {'output': _decode(row.get('output'))})
+        if any(t.get('type') == 'WORKFLOW' for t in tasks):
+            for sub in self._list(self._client.executions.list,
+                                  root_execution_id=execution.id, include_output=True):
+                row = sub.to_dict()
+                if row.get('task_execution_id') in task_ids:
+                    children.setdefault(row['task_execution_id'], []).append(
+                        {'output': _decode(row.get('output'))})
+
+        snapshot_tasks = []
+        for task in results.order_tasks(_with_next_tasks(tasks)):
+            runtime = _decode(task.get('runtime_context')) or {}
+            if 'with_items' in runtime:
+                result = _decode(self._call(self._client.tasks.get, task['id']).result)
+            else:
+                result = results.task_result(task.get('type'), children.get(task['id'], []),
+                                             with_items=False)
+            row = {field: task.get(field) for field in results.TASK_FIELDS}
+            row['published'] = _decode(task.get('published'))
+            row['result'] = result
+            snapshot_tasks.append(row)
+        snapshot = results.Snapshot(state=execution.state, state_info=execution.state_info,
+                                    output=_decode(execution.output), tasks=snapshot_tasks)
+        active = any(t['state'] in ACTIVE_TASK_STATES for t in snapshot_tasks)
+        return snapshot, active
+
+
+def _with_next_tasks(tasks):
+    """Task rows with the ``next_tasks`` results.order_tasks reads.
+
+    Mistral's REST API does not show ``next_tasks``; the same edges are in each
+    task's ``runtime_context.triggered_by`` (the task that started it).
+    """
+    names = {task['id']: task['name'] for task in tasks}
+    rows = [dict(task, next_tasks=[]) for task in tasks]
+    by_name = {}
+    for row in rows:
+        by_name.setdefault(row['name'], []).append(row)
+    for row in rows:
+        runtime = _decode(row.get('runtime_context')) or {}
+        for trigger in runtime.get('triggered_by') or ():
+            predecessor = names.get((trigger or {}).get('task_id'))
+            for pred_row in by_name.get(predecessor, ()):
+                pred_row['next_tasks'].append([row['name'], trigger.get('event')])
+    return rows
+
+
+def reconcile(reading, st2_status, children_statuses, max_result_size=None):
+    """(status, result) for st2 from a Reading; result None when there is none.
+
+    ``max_result_size`` cuts the result down the way the publisher does
+    (``results.fit``), so push and pull send st2 the same thing.
+    """
+    active = reading.tasks_active or st2_children_active(reading.state, children_statuses)
+    status = decide_status(st2_status, reading.state, active)
+    result = None
+    if reading.snapshot is not None:
+        result = results.build_update(reading.snapshot).result
+        if max_result_size:
+            result = results.fit(result, max_result_size)
+    return status, result
+
+
+# -- tracking one st2 execution through the st2 API ----------------------------------
+
+
+@dataclasses.dataclass
+class PollOutcome:
+    done: bool
+    status: str | None = None
+    message: str = ''
+
+
+class Tracker:
+    """Polls tracked st2 executions and updates st2 through its API.
+
+    Used by the relay service (st2 3.4+) and by tests; st2 <= 3.3 uses the
+    querier in st2_adapter with the same ``MistralReader`` and ``reconcile``.
+    A Mistral state already read is not read again (its Reading is kept), and
+    an update already accepted by st2 is not sent again.
+    """
+
+    def __init__(self, reader, st2_client, api_url, credentials, relay=None, jitter=0.0,
+                 max_result_size=None, sleep=time.sleep):
+        self._reader = reader
+        self._max_result_size = max_result_size
+        self._st2 = st2_client
+        self._api_url = api_url.rstrip('/')
+        self._credentials = credentials
+        self._relay = relay
+        self._jitter = jitter
+        self._sleep = sleep
+        self._readings = {}     # st2 execution id -> last Reading with a snapshot
+        self._sent = {}         # st2 execution id -> (Mistral state, updated_at, st2 status)
+        self._relayed = {}      # st2 execution id -> ids of children delivered to Mistral
+
+    def _get(self, execution_id):
+        return self._st2.call('GET', '%s/executions/%s' % (self._api_url, execution_id),
+                              self._credentials)
+
+    def poll(self, execution_id):
+        """One reconciliation of one tracked st2 execution."""
+        outcome = self._poll(execution_id)
+        if outcome.done:
+            for memory in (self._readings, self._sent, self._relayed):
+                memory.pop(execution_id, None)
+        return outcome
+
+    def _poll(self, execution_id):
+        execution = self._get(execution_id)
+        status = execution.get('status')
+        if status in ST2_COMPLETED:
+            return PollOutcome(True, status, 'already completed in st2')
+        mistral_id = ((execution.get('context') or {}).get('mistral') or {}).get('execution_id')
+        if not mistral_id:
+            return PollOutcome(True, status, 'no Mistral execution id in its context')
+        if self._jitter:
+            self._sleep(random.uniform(0, self._jitter))
+
+        children = self._children(execution)
+        try:
+            reading = self._read(execution_id, mistral_id)
+        except Exception as e:
+            if clients.is_not_found(e):
+                return self._finish(execution_id, 'failed', {
+                    'error': 'Mistral execution %s was not found.' % mistral_id}, status)
+            raise
+        self._relay_children(execution_id, children)
+        new_status, result = reconcile(
+            reading, status, [c.get('status') for c in children], self._max_result_size)
+        sent = (reading.state, reading.updated_at, new_status)
+        if new_status == status and (result is None or self._sent.get(execution_id) == sent):
+            return PollOutcome(False, status, 'no change')
+        outcome = self._finish(execution_id, new_status, result, status)
+        if outcome.status == new_status:
+            self._sent[execution_id] = sent
+        return outcome
+
+    def _read(self, execution_id, mistral_id):
+        cached = self._readings.get(execution_id)
+        known = (cached.state, cached.updated_at) if cached else None
+        reading = self._reader.read(mistral_id, known=known)
+        if reading.snapshot is not None:
+            self._readings[execution_id] = reading
+        elif known == (reading.state, reading.updated_at):
+            return cached
+        return reading
+
+    def _children(self, execution):
+        """The st2 children (without results), in pages: ``GET /executions?parent=``."""
+        if not execution.get('children'):
+            return []
+        children, offset = [], 0
+        while True:
+            page = self._st2.call('GET', '%s/executions' % self._api_url, self._credentials,
+                                  params={'parent': execution['id'], 'limit': ST2_PAGE,
+                                          'offset': offset, 'exclude_attributes': 'result'})
+            children.extend(page or [])
+            if len(page or []) < ST2_PAGE:
+                return children
+            offset += ST2_PAGE
+
+    def _relay_children(self, execution_id, children):
+        """Deliver finished children the stream may have missed (once each)."""
+        if self._relay is None:
+            return
+        relayed = self._relayed.setdefault(execution_id, set())
+        for child in children:
+            if child.get('id') in relayed or child.get('status') not in \
+                    relay_mod.CALLBACK_STATUSES:
+                continue
+            outcome = self._relay.deliver_execution(self._get(child['id']))
+            if outcome in (relay_mod.DELIVERED, relay_mod.ALREADY_COMPLETED) and \
+                    child.get('status') in ST2_COMPLETED:
+                relayed.add(child.get('id'))
+
+    def _put(self, execution_id, status, result):
+        body = {'status': status}
+        if result is not None:
+            body['result'] = result
+        return self._st2.call('PUT', '%s/executions/%s' % (self._api_url, execution_id),
+                              self._credentials, json_body=body)
+
+    def _finish(self, execution_id, status, result, current):
+        try:
+            answer = self._put(execution_id, status, result) or {}
+            # st2 turns "paused"/"canceled" of a running execution into a request
+            # (pausing/canceling); a second update completes it when nothing runs.
+            if status in ('paused', 'canceled') and answer.get('status') != status:
+                answer = self._put(execution_id, status, result) or {}
+        except Exception as e:
+            if 'already in completed state' in str(e):
+                return PollOutcome(True, None, 'already completed in st2')
+            raise
+        new = answer.get('status', status)
+        LOG.info('[%s] Results tracking updated the st2 execution from %s to %s.',
+                 execution_id, current, new)
+        return PollOutcome(new in ST2_COMPLETED, new)

@@ -1,0 +1,223 @@
+"""The st2common adapter (runner, querier, callback) driving a REAL Mistral 23.
+
+st2 is replaced by the st2common STAND-IN of tests/unit/runner/st2common_standin
+(documented there; it follows CONTRACTS.md section 6) for the runner's base
+classes and st2's records, and by the st2 emulator for st2's API. The runner
+is set up the way st2's runner container sets it up, then called.
+"""
+
+import json
+import types
+import uuid
+
+from oslo_config import cfg
+import pytest
+
+from st2mistral.runner import launcher
+from st2mistral.testing import st2_emulator
+from tests.functional.runner.conftest import TOKEN
+from tests.functional.runner.conftest import unique
+from tests.unit.runner import standin
+
+Obj = types.SimpleNamespace
+
+
+@pytest.fixture(scope='module')
+def adapter():
+    standin.install()
+    from st2mistral.runner import st2_adapter
+
+    return st2_adapter
+
+
+@pytest.fixture
+def st2_conf(adapter, mistral, st2):
+    """st2's global CONF, as st2.conf would set it (fast retries)."""
+    overrides = [('v2_base_url', mistral.api_url, 'mistral'), ('retry_exp_msec', 50, 'mistral'),
+                 ('retry_stop_max_msec', 10000, 'mistral'), ('jitter_interval', 0, 'mistral'),
+                 ('api_url', st2.base_url + '/api', 'auth')]
+    for name, value, group in overrides:
+        cfg.CONF.set_override(name, value, group=group)
+    yield cfg.CONF
+    for name, _, group in overrides:
+        cfg.CONF.clear_override(name, group=group)
+
+
+@pytest.fixture
+def records(adapter):
+    from st2common.persistence import execution
+    from st2common.services import action as action_service
+    from st2common.util import action_db
+
+    action_db.ACTIONS['examples.echo'] = Obj(
+        ref='examples.echo', pack='examples', name='echo', runner_type={'name': 'local-shell-cmd'},
+        parameters={'msg': {'type': 'string', 'required': True}})
+    action_db.RUNNER_TYPES['local-shell-cmd'] = Obj(runner_parameters={
+        'sudo': {'type': 'boolean', 'default': False}})
+    yield Obj(action_db=action_db, executions=execution.EXECUTIONS,
+              requests=action_service.REQUESTS)
+    action_db.ACTIONS.clear()
+    action_db.RUNNER_TYPES.clear()
+    action_db.LIVEACTIONS.clear()
+    execution.EXECUTIONS.clear()
+    action_service.REQUESTS.clear()
+
+
+def st2_record(records, execution_id, runner='mistral-v2', status='running', context=None,
+               children=()):
+    liveaction = Obj(id='la-' + execution_id, status=status, result={}, notify=None,
+                     context=context if context is not None else {'user': 'st2admin'})
+    execution = Obj(id=execution_id, status=status, runner={'name': runner},
+                    liveaction={'id': liveaction.id}, children=list(children), result={},
+                    context=liveaction.context)
+    records.action_db.LIVEACTIONS[liveaction.id] = liveaction
+    records.executions[execution_id] = execution
+    return liveaction, execution
+
+
+def container_runner(adapter, records, tmp_path, definition, action_ref, st2_id, children=(),
+                     runner_parameters=None, context=None, rerun_ex_ref=None):
+    """A runner configured the way st2's runner container configures it."""
+    pack, name = action_ref.split('.', 1)
+    entry_point = tmp_path / ('%s.yaml' % uuid.uuid4().hex)
+    entry_point.write_text(definition)
+    liveaction, execution = st2_record(records, st2_id, context=context, children=children)
+    runner = adapter.get_runner()
+    runner.runner_type = Obj(name='mistral-v2', enabled=True)
+    runner.runner_parameters = runner_parameters or {}
+    runner.action = Obj(pack=pack, name=name, ref=action_ref)
+    runner.liveaction, runner.liveaction_id = liveaction, liveaction.id
+    runner.execution, runner.execution_id = execution, st2_id
+    runner.entry_point = str(entry_point)
+    runner.context = liveaction.context
+    runner.auth_token = Obj(token=TOKEN)
+    runner.rerun_ex_ref = rerun_ex_ref
+    runner.pre_run()
+    return runner
+
+
+ECHO = """
+version: '2.0'
+%s:
+  input: [who]
+  tasks:
+    say:
+      action: examples.echo msg="hi <%% $.who %%>" sudo=true
+"""
+
+
+def test_runner_runs_a_workflow_through_the_st2_proxy(adapter, st2_conf, records, side, stream,
+                                                       st2, tmp_path):
+    name = unique('examples.adapter')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, ECHO % name, name, st2_id)
+    status, result, context = runner.run({'who': 'ann'})
+    assert (status, result) == ('running', {'tasks': []})
+    st2.wait_for_status(st2_id, 'succeeded', timeout=30)
+    (child,) = st2.executions('examples.echo')
+    assert child['parameters'] == {'msg': 'hi ann', 'sudo': True}
+    ex = side.client.executions.get(context['mistral']['execution_id'])
+    assert json.loads(ex.params)['env']['st2_execution_id'] == st2_id
+    assert json.loads(ex.params)['notify'] == [{'type': 'st2'}]
+
+
+def test_runner_checks_parameters_of_registered_st2_actions(adapter, st2_conf, records, st2,
+                                                            tmp_path):
+    name = unique('examples.badparams')
+    definition = "version: '2.0'\n%s:\n  tasks:\n    t:\n      action: examples.echo nope=1\n" \
+                 % name
+    runner = container_runner(adapter, records, tmp_path, definition, name,
+                              st2_emulator.new_object_id())
+    with pytest.raises(launcher.RunnerError, match='Missing required parameters in "t"'):
+        runner.run({})
+
+
+WAITING = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n"
+
+
+def test_pause_resume_cancel_cascade_to_workflow_children(adapter, st2_conf, records, side, st2,
+                                                         tmp_path):
+    name = unique('examples.cascade')
+    wf_child, shell_child = st2_emulator.new_object_id(), st2_emulator.new_object_id()
+    st2_record(records, wf_child, runner='mistral-v2')
+    st2_record(records, shell_child, runner='local-shell-cmd')
+    runner = container_runner(adapter, records, tmp_path, WAITING % name, name,
+                              st2_emulator.new_object_id(), children=[wf_child, shell_child])
+    _, _, context = runner.run({})
+    runner.context = dict(runner.context, **context)
+    ex_id = context['mistral']['execution_id']
+
+    assert runner.pause()[0] == 'pausing'          # children still run
+    assert side.client.executions.get(ex_id).state == 'PAUSED'
+    assert records.requests == [('pause', 'la-' + wf_child, 'st2admin')]
+
+    records.executions[wf_child].status = 'paused'
+    assert runner.resume()[0] == 'running'
+    assert side.client.executions.get(ex_id).state == 'RUNNING'
+    assert records.requests[-1] == ('resume', 'la-' + wf_child, 'st2admin')
+
+    records.executions[shell_child].status = 'succeeded'
+    assert runner.cancel()[0] == 'canceled'         # the paused child counts as inactive
+    assert side.client.executions.get(ex_id).state == 'CANCELLED'
+    assert records.requests[-1] == ('cancel', 'la-' + wf_child, 'st2admin')
+
+
+FLAKY = """
+version: '2.0'
+%s:
+  tasks:
+    step:
+      action: examples.echo msg=try
+"""
+
+
+def test_rerun_through_the_runner(adapter, st2_conf, records, side, stream, st2, tmp_path):
+    name = unique('examples.adapterrerun')
+    st2.set_child_outcome('examples.echo', 'failed', {'stderr': 'no'})
+    first = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, FLAKY % name, name, first)
+    _, _, context = runner.run({})
+    st2.wait_for_status(first, 'failed', timeout=30)
+
+    st2.set_child_outcome('examples.echo', 'succeeded', {'stdout': 'yes'})
+    second = st2.add_execution(action=name)
+    rerun = container_runner(
+        adapter, records, tmp_path, FLAKY % name, name, second,
+        context={'user': 'st2admin', 're-run': {'tasks': ['step'], 'reset': ['step']}},
+        rerun_ex_ref=Obj(context=context))
+    status, _, new_context = rerun.run({})
+    assert status == 'running'
+    assert new_context['mistral']['execution_id'] == context['mistral']['execution_id']
+    st2.wait_for_status(second, 'succeeded', timeout=30)
+
+
+def test_querier_reconciles_a_tracked_liveaction(adapter, st2_conf, records, side, st2,
+                                                 tmp_path):
+    name = unique('examples.queried')
+    side.client.workflows.create("version: '2.0'\n%s:\n  output: {x: 1}\n  tasks:\n"
+                                 "    t: {action: std.noop}\n" % name)
+    ex = side.client.executions.create(name)
+    side.wait_state(ex.id)
+    liveaction, _ = st2_record(records, st2_emulator.new_object_id(),
+                               children=[])
+    querier = adapter.get_querier()
+    status, result = querier.query(liveaction.id, {'mistral': {'execution_id': ex.id}})
+    assert status == 'succeeded'
+    assert result['x'] == 1 and [t['name'] for t in result['tasks']] == ['t']
+
+    status, result = querier.query(liveaction.id, {'mistral': {
+        'execution_id': '00000000-0000-0000-0000-000000000000'}})
+    assert status == 'failed' and 'was not found' in result['error']
+
+
+def test_callback_module_sends_the_result_to_mistral(adapter, st2_conf, side):
+    name = unique('examples.cb')
+    side.client.workflows.create(WAITING % name)
+    ex = side.client.executions.create(name)
+    task = side.wait_task(ex.id, 'w', ('RUNNING',))
+    (action,) = side.client.action_executions.list(task_execution_id=task.id)
+    handler = adapter.get_callback_handler()
+    handler.callback(Obj(id='la1', status='succeeded', result={'stdout': 'ünïcode'}, callback={
+        'source': 'mistral_v2', 'url': 'http://ignored-host/v2/action_executions/' + action.id}))
+    assert side.wait_state(ex.id).state == 'SUCCESS'
+    assert json.loads(side.client.tasks.get(task.id).result) == {'stdout': 'ünïcode'}

@@ -1,0 +1,15 @@
+"""A MINIMAL STAND-IN for st2common, for tests only. It is not st2.
+
+st2 (st2common) cannot be installed here: it needs MongoDB. This package has
+only the names st2mistral.runner.st2_adapter imports, with the behaviour
+CONTRACTS.md section 6 describes (read from st2 v3.2.0 and v3.9.0):
+
+- ``runners.base``: ActionRunner / AsyncActionRunner / PollingAsyncActionRunner
+  with the attributes st2's runner container sets before calling the runner;
+- ``models.api.action.RunnerTypeAPI``: the runner type schema st2 3.9 validates
+  registered runners against (additionalProperties false);
+- ``query.base.Querier`` and ``callback.base.AsyncActionExecutionCallbackHandler``:
+  the st2 <= 3.3 base classes of query and callback modules;
+- ``util.action_db``, ``persistence``, ``services.action``: in-memory records
+  a test fills, and the service calls the runner makes, recorded.
+"""

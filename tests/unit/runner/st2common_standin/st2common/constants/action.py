@@ -1,0 +1,3 @@
+"""st2common.constants.action (stand-in): the statuses the stand-in services use."""
+
+LIVEACTION_COMPLETED_STATES = ['succeeded', 'failed', 'timeout', 'abandoned', 'canceled']

@@ -1,0 +1,27 @@
+"""st2common.services.action (stand-in): requests are recorded, activity is set."""
+
+from st2common.constants.action import LIVEACTION_COMPLETED_STATES
+
+REQUESTS = []       # (operation, liveaction id, user)
+
+
+def request_pause(liveaction, requester):
+    REQUESTS.append(('pause', liveaction.id, requester))
+
+
+def request_resume(liveaction, requester):
+    REQUESTS.append(('resume', liveaction.id, requester))
+
+
+def request_cancellation(liveaction, requester):
+    REQUESTS.append(('cancel', liveaction.id, requester))
+
+
+def is_children_active(liveaction_id):
+    """st2's rule: a child neither completed nor paused is active."""
+    from st2common.persistence.execution import ActionExecution
+
+    execution = ActionExecution.get(liveaction__id=liveaction_id)
+    inactive = set(LIVEACTION_COMPLETED_STATES) | {'paused'}
+    return any(ActionExecution.get(id=child).status not in inactive
+               for child in execution.children)

@@ -1,0 +1,95 @@
+"""The runner's pure decisions (the Mistral calls are tested in tests/functional/runner)."""
+
+import pytest
+
+from st2mistral.runner import definitions
+from st2mistral.runner import launcher as l
+
+
+def request(**kw):
+    values = dict(action_ref='examples.wf', definition='', parameters={}, execution_id='ex1',
+                  api_url='http://st2:9101/v1/', public_api_url=None, liveaction_id='la1',
+                  context={'user': 'alice', 'chain': {'params': {'p': '{{ x }}'}}},
+                  runner_parameters={'skip_notify': ['quiet']}, notify={'on-complete': {}},
+                  auth_token='secret-token')
+    values.update(kw)
+    return l.StartRequest(**values)
+
+
+def test_env_is_what_the_publisher_and_st2_action_read():
+    env = l.build_env(request())
+    ctx = env['__actions']['st2.action']['st2_context']
+    assert env['st2_execution_id'] == 'ex1'
+    assert env['st2_liveaction_id'] == 'la1'
+    assert env['st2_action_api_url'] == 'http://st2:9101/v1'
+    assert ctx['api_url'] == 'http://st2:9101/v1'
+    assert ctx['endpoint'] == 'http://st2:9101/v1/actionexecutions'
+    assert ctx['auth_token'] == 'secret-token'
+    assert ctx['skip_notify_tasks'] == ['quiet']
+    assert ctx['notify'] == {'on-complete': {}}
+    # The parent context: the st2 execution, and chain parameters kept away from Mistral.
+    assert ctx['parent'] == {'execution_id': 'ex1', 'user': 'alice',
+                             'chain': {'params': {'p': '{% raw %}{{ x }}{% endraw %}'}}}
+
+
+def test_public_api_url_goes_to_the_env_and_the_reachable_one_to_notify():
+    same = request(public_api_url='http://st2:9101/v1')
+    assert l.notify_entries(same) == [{'type': 'st2'}]
+    split = request(public_api_url='https://st2.example.com/api/v1')
+    assert l.build_env(split)['st2_action_api_url'] == 'https://st2.example.com/api/v1'
+    assert l.notify_entries(split) == [{'type': 'st2', 'api_url': 'http://st2:9101/v1'}]
+
+
+def test_runner_context_top_level_and_under_a_parent_workflow():
+    assert l.runner_context({'user': 'u'}, 'wf1', 'p.a') == {
+        'mistral': {'execution_id': 'wf1', 'workflow_name': 'p.a'}}
+    parent = {'parent': {'execution_id': 'st2parent'}, 'mistral': {
+        'workflow_execution_id': 'pwf', 'workflow_name': 'p.parent', 'task_name': 't',
+        'task_execution_id': 'te', 'action_execution_id': 'ae', 'callback_url': 'u'}}
+    assert l.runner_context(parent, 'wf1', 'p.a') == {'mistral': {
+        'execution_id': 'wf1', 'workflow_name': 'p.a', 'task_name': 't',
+        'task_execution_id': 'te', 'action_execution_id': 'ae', 'callback_url': 'u',
+        'parent': {'workflow_name': 'p.parent', 'workflow_execution_id': 'pwf'}}}
+
+
+def test_task_specs():
+    assert l.task_specs({'tasks': ['a', 'b.c'], 'reset': ['b.c']}) == {'a': False, 'b.c': True}
+    assert l.task_specs(None) == {}
+
+
+def test_children_to_cascade_only_workflow_children_in_the_right_state():
+    children = [('1', 'mistral-v2', 'running'), ('2', 'local-shell-cmd', 'running'),
+                ('3', 'orquesta', 'paused'), ('4', 'action-chain', 'succeeded'),
+                ('5', 'action-chain', 'pausing')]
+    assert l.children_to_cascade('pause', children) == ['1']
+    assert l.children_to_cascade('resume', children) == ['3']
+    assert l.children_to_cascade('cancel', children) == ['1', '3', '5']
+
+
+def test_status_after():
+    assert l.status_after('pause', True) == 'pausing'
+    assert l.status_after('pause', False) == 'paused'
+    assert l.status_after('cancel', True) == 'canceling'
+    assert l.status_after('cancel', False) == 'canceled'
+    assert l.status_after('resume', True) == 'running'
+
+
+def test_prepare_reports_definition_errors_as_runner_errors():
+    launcher = l.Launcher(client=None, conf=None,
+                          lookup=lambda ref: definitions.ActionInfo(ref, {}))
+    with pytest.raises(l.RunnerError, match='fully qualified action name "examples.wf"'):
+        launcher.prepare(request(definition="version: '2.0'\nother.wf: {}\n"))
+    wb = ("version: '2.0'\nname: examples.wf\nworkflows:\n  a: {tasks: {t: {action: std.noop}}}"
+          "\n  b: {tasks: {t: {action: std.noop}}}\n")
+    with pytest.raises(l.RunnerError, match='Default workflow cannot be determined'):
+        launcher.prepare(request(definition=wb))
+    spec, workbook, workflow = launcher.prepare(
+        request(definition=wb, runner_parameters={'workflow': 'examples.wf.b'}))
+    assert workbook and workflow == 'examples.wf.b'
+
+
+def test_operations_need_the_mistral_execution_id():
+    launcher = l.Launcher(client=None, conf=None)
+    for operation in (launcher.pause, launcher.resume, launcher.cancel):
+        with pytest.raises(l.RunnerError, match='mistral execution_id is missing'):
+            operation({'mistral': {}})

@@ -1,0 +1,125 @@
+"""The callback relay against a recording stand-in of python-mistralclient.
+
+The real Mistral answers are tested in tests/functional/runner/test_relay.py.
+"""
+
+from mistralclient.api import base as mistral_base
+from oslo_config import cfg
+import pytest
+import requests
+
+from st2mistral.runner import config
+from st2mistral.runner import relay as r
+
+URL = 'http://mistral:8989/v2/action_executions/ae-1'
+
+
+class ActionExecutions:
+    def __init__(self, failures=()):
+        self.failures = list(failures)
+        self.calls = []
+
+    def update(self, id, state=None, output=None):
+        self.calls.append((id, state, output))
+        if self.failures:
+            raise self.failures.pop(0)
+        return {'id': id, 'state': state}
+
+
+class Client:
+    def __init__(self, failures=()):
+        self.action_executions = ActionExecutions(failures)
+
+
+@pytest.fixture
+def conf():
+    conf = cfg.ConfigOpts()
+    config.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override('retry_exp_msec', 0, group='mistral')
+    conf.set_override('retry_stop_max_msec', 5000, group='mistral')
+    return conf
+
+
+@pytest.mark.parametrize('status, state', [
+    ('succeeded', 'SUCCESS'), ('failed', 'ERROR'), ('timeout', 'ERROR'), ('abandoned', 'ERROR'),
+    ('canceling', 'CANCELLED'), ('canceled', 'CANCELLED'), ('pending', 'PAUSED'),
+    ('pausing', 'PAUSED'), ('paused', 'PAUSED'), ('running', 'RUNNING'),
+    ('resuming', 'RUNNING'), ('requested', 'RUNNING'), ('anything', 'RUNNING'),
+])
+def test_state_map(status, state):
+    assert r.mistral_state(status) == state
+
+
+def test_callback_of():
+    ex = {'liveaction': {'callback': {'source': 'mistral_v2', 'url': URL}}}
+    assert r.callback_of(ex) == 'ae-1'
+    assert r.callback_of({'liveaction': {'callback': {'source': 'other', 'url': URL}}}) is None
+    assert r.callback_of({'liveaction': {'callback': {}}}) is None
+    assert r.callback_of({'liveaction': {'callback': {'source': 'mistral_v2',
+                                                      'url': 'http://x/bad'}}}) is None
+    # An st2 whose API has no liveaction: the child's st2 context says where it reports.
+    assert r.callback_of({'context': {'mistral': {'callback_url': URL,
+                                                  'action_execution_id': 'ae-2'}}}) == 'ae-2'
+    # A top-level workflow has a mistral context but reports to nobody.
+    assert r.callback_of({'context': {'mistral': {'execution_id': 'wf'}}}) is None
+
+
+def test_output_is_always_a_json_object():
+    assert r.output_for({'stdout': 'é'}) == {'stdout': 'é'}
+    assert r.output_for('{"a": 1}') == {'a': 1}
+    assert r.output_for(['x']) == {'result': ['x']}
+    assert r.output_for('plain') == {'result': 'plain'}
+    assert r.output_for(None) == {'result': None}
+
+
+def test_deliver_success_and_states_without_output(conf):
+    client = Client()
+    relay = r.Relay(client, conf)
+    assert relay.deliver('ae-1', 'succeeded', {'stdout': '✓ 日本'}) == r.DELIVERED
+    assert relay.deliver('ae-2', 'canceled', {'ignored': 1}) == r.DELIVERED
+    assert relay.deliver('ae-3', 'paused', {}) == r.DELIVERED
+    assert client.action_executions.calls == [
+        ('ae-1', 'SUCCESS', {'stdout': '✓ 日本'}), ('ae-2', 'CANCELLED', None),
+        ('ae-3', 'PAUSED', None)]
+
+
+def test_deliver_skips_statuses_st2_does_not_call_back(conf):
+    client = Client()
+    assert r.Relay(client, conf).deliver('ae-1', 'running', {}) == r.SKIPPED
+    assert r.Relay(client, conf).deliver('ae-1', 'canceling', {}) == r.SKIPPED
+    assert client.action_executions.calls == []
+
+
+def test_already_completed_is_done(conf):
+    error = mistral_base.APIException(500, 'ValueError: Action ae-1 is already completed')
+    client = Client([error])
+    assert r.Relay(client, conf).deliver('ae-1', 'succeeded', {}) == r.ALREADY_COMPLETED
+    assert len(client.action_executions.calls) == 1
+
+
+def test_connection_errors_are_retried(conf):
+    sleeps = []
+    client = Client([requests.ConnectionError('refused'),
+                     mistral_base.APIException(503, 'Service Unavailable'),
+                     mistral_base.APIException(500, 'MessagingTimeout: no reply')])
+    relay = r.Relay(client, conf, sleep=sleeps.append)
+    assert relay.deliver('ae-1', 'failed', {'stderr': 'boom'}) == r.DELIVERED
+    assert len(client.action_executions.calls) == 4
+    assert len(sleeps) == 3
+
+
+def test_errors_that_cannot_heal_are_not_retried(conf):
+    client = Client([mistral_base.APIException(404, 'not found')])
+    assert r.Relay(client, conf).deliver('ae-1', 'succeeded', {}) == r.FAILED
+    assert len(client.action_executions.calls) == 1
+
+
+def test_deliver_execution(conf):
+    client = Client()
+    relay = r.Relay(client, conf)
+    ex = {'id': 'st2ex', 'status': 'succeeded', 'result': {'a': 1},
+          'liveaction': {'callback': {'source': 'mistral_v2', 'url': URL}}}
+    assert relay.deliver_execution(ex) == r.DELIVERED
+    assert relay.deliver_execution({'id': 'x', 'status': 'succeeded'}) == r.SKIPPED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {'a': 1})]
