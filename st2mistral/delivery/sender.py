@@ -211,14 +211,30 @@ class Sender:
         """
         item.attempts += 1
         credentials = self._client.default_credentials(item.target.token)
+        failure = None
         try:
             status = self._put(item, credentials)
             # st2 takes pause and cancel in two steps: the first PUT is a request
             # (pausing/canceling), a second confirms it once nothing is active.
             if status == _REQUESTED.get(item.status):
                 status = self._put(item, credentials)
-        except st2api.St2Error as e:
-            return self._classify_failure(item, e), None
+        except Exception as e:
+            failure = e
+        # Logged outside the except block: oslo.log appends the exception being
+        # handled to ERROR lines, and some texts quote a header value (the token).
+        if isinstance(failure, st2api.St2Error):
+            return self._classify_failure(item, failure), None
+        if failure is not None:
+            # Not an st2 answer: the request could not even be built (a result
+            # holding NaN, a token with a line break...). Trying again would
+            # fail the same way; letting it escape would kill this worker and
+            # leave the execution in flight for ever.
+            TRACE.error('[%s] The workflow event %s for %s could not be published to st2 '
+                        'execution %s: the request could not be made (%s). Run '
+                        '"st2-track-result %s" on the st2 host to reconcile it.',
+                        item.root_id, item.event, item.ex_id, item.target.execution_id,
+                        type(failure).__name__, item.target.execution_id)
+            return 'give_up', None
         TRACE.info('[%s] The workflow event %s for %s is published to st2.',
                    item.root_id, item.event, item.ex_id)
         if status == _REQUESTED.get(item.status):
@@ -260,6 +276,10 @@ class Sender:
         key = item.key
         if outcome == 'retry':
             if key in self._waiting:      # a newer update arrived meanwhile
+                newer = self._waiting[key]
+                TRACE.info('[%s] The workflow event %s for %s is superseded by %s and will '
+                           'not be published separately.', item.root_id, item.event,
+                           item.ex_id, newer.event)
                 self._forget(item)
                 self._ready.append(key)
                 return

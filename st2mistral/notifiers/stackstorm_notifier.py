@@ -267,7 +267,8 @@ def _cascade_pause(root_id, item, wf, sender):
     # context to Mistral workflows that started it through an st2 action.
     seen = {current.id}
     parent_id = targets.parent_workflow_execution_id(current.env)
-    while parent_id and parent_id not in seen:
+    # The env is the workflow author's JSON: an id may be any JSON value.
+    while isinstance(parent_id, str) and parent_id not in seen:
         seen.add(parent_id)
         parent = mistral_db.workflow_info(parent_id)
         if parent is None or parent.state != 'PAUSED':
