@@ -7,6 +7,7 @@ internals, only an API key (or token).
 """
 
 import json
+import socket
 import threading
 
 from oslo_log import log as logging
@@ -40,6 +41,24 @@ def parse(lines):
         yield event or 'message', '\n'.join(data)
 
 
+def _interrupt(response):
+    """Wake a read blocked on the stream from another thread.
+
+    close() alone does not: the follower would wait for st2's next heartbeat
+    (25 s) before it noticed the stop.
+    """
+    try:
+        shutdown = getattr(response.raw, 'shutdown', None)  # urllib3 >= 2.3
+        if shutdown is not None:
+            shutdown()
+            return
+        sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RD)
+    except (OSError, ValueError, RuntimeError):
+        pass  # already closed or released: nothing blocks on it
+
+
 class StreamFollower:
     """Calls ``handler(execution_dict)`` for every execution update, reconnecting
     with backoff until ``stop()``."""
@@ -61,6 +80,7 @@ class StreamFollower:
         self._stopping.set()
         response = self._response
         if response is not None:
+            _interrupt(response)
             response.close()
 
     def run(self):
@@ -85,6 +105,8 @@ class StreamFollower:
                                headers=headers, stream=True, timeout=self._timeout,
                                verify=self._verify) as response:
             self._response = response
+            if self._stopping.is_set():
+                return  # stop() ran before the response could be interrupted
             if response.status_code != 200:
                 raise RuntimeError('HTTP %s' % response.status_code)
             LOG.info('Following the st2 execution stream at %s.', self._url)

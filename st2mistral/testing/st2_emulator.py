@@ -142,6 +142,36 @@ Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenev
   -> ``{"valid": true|false}`` (expired or unknown: false); no token -> 400 ``Token is not
   provided.``.
 
+``GET /stream/v1/stream`` (:attr:`St2Emulator.stream_url` + ``/stream``; st2stream serves
+``/v1/stream`` on port 9102 and nginx maps ``/stream/`` to it, ``st2stream/app.py``;
+``st2stream/controllers/v1/stream.py``; ``st2common/stream/listener.py``; the openapi's
+``/stream/v1/stream``): server-sent events. Credentials as for every route (headers or the
+query parameters ``x-auth-token`` / ``st2-api-key``, which is how EventSource clients
+authenticate); a refused request gets the JSON 401 above and no stream. Answer 200,
+``Content-Type: text/event-stream; charset=UTF-8``, chunked, open until the emulator ends it.
+  * ``events``: comma list of fnmatch globs (``st2.execution__*``); empty or absent: st2's
+    default list (announcements, execution and liveaction create/update/delete).
+    ``action_refs`` and ``execution_ids``: comma lists matched against ``action.ref`` and
+    ``id``. Declared-but-not-emulated ``end_event`` / ``end_execution_id`` -> 400 ``st2
+    emulator: query parameter "<name>" is not implemented``; others are ignored.
+  * An event is ``event: <name>\\ndata: <execution JSON>\\n\\n`` (``json.dumps``
+    defaults: one line, non-ASCII as ``\\uXXXX`` escapes), the execution in the same shape as
+    ``GET /executions/{id}`` (result included). Keep-alive is what st2 sends: a bare newline
+    (``\\n``) right after connecting and after every ``stream_heartbeat`` seconds (st2's ``[stream]
+    heartbeat``, 25) without an event; not an SSE comment.
+  * Emitted, in the order the changes are applied: ``st2.execution__create`` when an
+    execution is created (:meth:`St2Emulator.add_execution`, ``POST /executions``; a linked
+    parent first gets an ``st2.execution__update`` for its new child, as st2's
+    ``create_execution_object`` saves the parent before ``publish_request``);
+    ``st2.execution__update`` on every applied status change (PUT, a child's progress) and
+    on :meth:`St2Emulator.update_context`. A no-op PUT emits nothing (st2's
+    ``update_status`` returns early). Liveaction events and announcements are not emulated.
+    No replay: a client that was not connected misses the event (see
+    :attr:`St2Emulator.stream_events`).
+  * :meth:`St2Emulator.go_down`, :meth:`St2Emulator.stop` and :meth:`St2Emulator.reset`
+    end every stream: the HTTP response is finished (last chunk) and the connection closed,
+    so clients see the stream end and have to reconnect.
+
 Anything else -> 404 ``The resource could not be found.`` (st2 also routes on the method; the
 emulator does not implement st2's other endpoints, e.g. DELETE or ``/executions/{id}/children``).
 
@@ -165,10 +195,12 @@ import collections.abc
 import copy
 import dataclasses
 import datetime
+import fnmatch
 import hashlib
 import http
 import http.server
 import json
+import queue
 import re
 import secrets
 import socket
@@ -185,6 +217,7 @@ __all__ = [
     'ListQuery',
     'RecordedRequest',
     'St2Emulator',
+    'StreamFilter',
 ]
 
 LIVEACTION_STATUSES = (
@@ -230,6 +263,19 @@ EXECUTION_DB_FIELDS = frozenset({
     'end_timestamp', 'parameters', 'result', 'context', 'parent', 'children', 'log', 'delay',
     'web_url',
 })
+
+# The event stream (st2stream/controllers/v1/stream.py, st2common/stream/listener.py).
+EXECUTION_CREATE = 'st2.execution__create'
+EXECUTION_UPDATE = 'st2.execution__update'
+DEFAULT_STREAM_EVENTS = (
+    'st2.announcement__*',
+    'st2.execution__create', 'st2.execution__update', 'st2.execution__delete',
+    'st2.liveaction__create', 'st2.liveaction__update', 'st2.liveaction__delete',
+)
+UNSUPPORTED_STREAM_PARAMS = ('end_event', 'end_execution_id')
+STREAM_HEARTBEAT = 25.0  # st2's [stream] heartbeat
+HEARTBEAT = b'\n'  # what st2's format() yields for an empty message
+STREAM_CONTENT_TYPE = 'text/event-stream; charset=UTF-8'
 
 UNEXPECTED_UPDATE_ERROR = 'Failed updating execution due to unexpected error.'
 NOT_FOUND = 'The resource could not be found.'
@@ -645,6 +691,43 @@ def parse_json_body(headers, raw):
         raise _ApiError(400, 'Failed to parse request body: %s' % exc)
 
 
+@dataclasses.dataclass(frozen=True)
+class StreamFilter:
+    """What one stream client asked for: event name globs, action refs, execution ids."""
+
+    events: tuple = DEFAULT_STREAM_EVENTS
+    action_refs: tuple = ()
+    execution_ids: tuple = ()
+
+    def wants(self, event, action_ref, execution_id):
+        """st2's late filtering (``BaseListener.generator``); empty lists filter nothing."""
+        if not any(fnmatch.fnmatchcase(event, glob) for glob in self.events):
+            return False
+        if self.action_refs and action_ref not in self.action_refs:
+            return False
+        return not self.execution_ids or execution_id in self.execution_ids
+
+
+def _list_param(query, name):
+    return tuple(item for item in (query.get(name) or '').split(',') if item)
+
+
+def parse_stream_query(query):
+    """``GET /stream`` parameters -> :class:`StreamFilter`, or :class:`_ApiError`."""
+    for name in UNSUPPORTED_STREAM_PARAMS:
+        if query.get(name):
+            raise _ApiError(400, 'st2 emulator: query parameter "%s" is not implemented'
+                            % name)
+    return StreamFilter(events=_list_param(query, 'events') or DEFAULT_STREAM_EVENTS,
+                        action_refs=_list_param(query, 'action_refs'),
+                        execution_ids=_list_param(query, 'execution_ids'))
+
+
+def format_event(event, doc):
+    """One server-sent event as st2's ``format()`` writes it (``json_encode(indent=None)``)."""
+    return ('event: %s\ndata: %s\n\n' % (event, json.dumps(doc))).encode('utf-8')
+
+
 def new_object_id():
     """A 24-hex id shaped like a Mongo ObjectId (time prefix + random)."""
     return '%08x%s' % (int(time.time()) & 0xFFFFFFFF, secrets.token_hex(8))
@@ -723,6 +806,17 @@ class _Execution:
         return copy.deepcopy(doc)
 
 
+_END_OF_STREAM = object()
+
+
+class _Subscriber:
+    """One connected stream client: its filter and the frames waiting to be written."""
+
+    def __init__(self, stream_filter):
+        self.filter = stream_filter
+        self.frames = queue.SimpleQueue()
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -765,11 +859,15 @@ class St2Emulator:
     def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
-                 max_page_size=MAX_PAGE_SIZE):
+                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT):
         """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
+        ``stream_heartbeat``: seconds without an event after which the stream sends its
+        keep-alive newline (st2's ``[stream] heartbeat``).
         """
+        if stream_heartbeat <= 0:
+            raise ValueError('stream_heartbeat must be > 0')
         if callback_output not in ('string', 'object'):
             raise ValueError("callback_output must be 'string' or 'object'")
         self.admin = admin
@@ -782,8 +880,11 @@ class St2Emulator:
         self.callback_attempts = callback_attempts
         self.callback_retry_wait = callback_retry_wait
         self.callback_timeout = callback_timeout
+        self.stream_heartbeat = float(stream_heartbeat)
 
         self._lock = threading.RLock()
+        self._subscribers = []
+        self._streams_ended = threading.Condition(self._lock)
         self._server = None
         self._serve_thread = None
         self._connections = set()
@@ -795,6 +896,7 @@ class St2Emulator:
         self._executions = collections.OrderedDict()
         self._requests = []
         self._callbacks = []
+        self._stream_events = []
         self._keys = {}
         self._expired = set()
         self._outcomes = {}
@@ -853,6 +955,11 @@ class St2Emulator:
     def auth_url(self):
         return self.base_url + '/auth/v1'
 
+    @property
+    def stream_url(self):
+        """st2's stream API behind nginx; the event stream is ``stream_url + '/stream'``."""
+        return self.base_url + '/stream/v1'
+
     def _listen(self):
         server = _Server(('127.0.0.1', self._port), _Handler)
         server.emulator = self
@@ -869,7 +976,20 @@ class St2Emulator:
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+        self._end_streams()
         self._interrupt_connections()
+
+    def _end_streams(self, timeout=2.0):
+        """Finish every stream response and wait (bounded) for their writers to exit."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            for subscriber in self._subscribers:
+                subscriber.frames.put(_END_OF_STREAM)
+            while self._subscribers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break  # a writer stuck on a full socket: the connection cut frees it
+                self._streams_ended.wait(remaining)
 
     def _interrupt_connections(self):
         # Wake requests held by hang() and cut every open connection.
@@ -895,10 +1015,12 @@ class St2Emulator:
     def reset(self):
         """Forget executions, requests, callbacks, keys, faults, outcomes, expired tokens.
 
-        Held (hung) requests are released unanswered and a downed emulator comes back up.
+        Held (hung) requests are released unanswered, streams are ended and a downed
+        emulator comes back up.
         """
         with self._lock:
             self._clear_state()
+        self._end_streams()
         self._interrupt_connections()
         if not self._stopped and self._port and self._server is None:
             self._listen()
@@ -943,6 +1065,23 @@ class St2Emulator:
         with self._lock:
             self._outcomes[action_ref] = (status, copy.deepcopy(result or {}), float(delay))
 
+    def update_context(self, execution_id, context):
+        """Merge ``context`` into an execution's context, as st2 stores a runner's context.
+
+        st2's action container passes the context a runner returns to
+        ``update_liveaction_status`` (``liveaction.context.update(context)``: top-level keys
+        replaced, not merged deeper), then ``update_execution`` copies it onto the execution
+        and publishes an ``st2.execution__update``. Status and history do not change.
+        """
+        if not isinstance(context, dict):
+            raise TypeError('context must be a dict, got %r' % type(context).__name__)
+        with self._lock:
+            ex = self._executions.get(execution_id)
+            if ex is None:
+                raise KeyError('no execution %s in the emulator' % execution_id)
+            ex.context.update(copy.deepcopy(context))
+            self._publish(EXECUTION_UPDATE, ex)
+
     def expire_token(self, token):
         """Make ``token`` answer 401 "Token has expired." (and validate as invalid)."""
         if token not in self._tokens:
@@ -986,6 +1125,19 @@ class St2Emulator:
         """Callback attempts: dicts with execution_id, url, body, attempt, status, error, at."""
         with self._lock:
             return copy.deepcopy(self._callbacks)
+
+    @property
+    def stream_clients(self):
+        """How many stream clients are connected now."""
+        with self._lock:
+            return len(self._subscribers)
+
+    @property
+    def stream_events(self):
+        """Events published on the stream, in order: dicts with event, execution_id, status,
+        clients (how many connected clients it was sent to; 0: nobody got it) and at."""
+        with self._lock:
+            return copy.deepcopy(self._stream_events)
 
     def requests_for(self, method=None, path_prefix=None):
         with self._lock:
@@ -1042,8 +1194,10 @@ class St2Emulator:
                                                       [h['status'] for h in ex.history])
                         for ex in self._executions.values()]
             recent = ['  %s' % r for r in self._requests[-10:]]
+            clients = len(self._subscribers)
         return '\n'.join(['executions:'] + (statuses or ['  none'])
-                         + ['last requests:'] + (recent or ['  none']))
+                         + ['last requests:'] + (recent or ['  none'])
+                         + ['stream clients: %d' % clients])
 
     # -- HTTP serving ----------------------------------------------------------------------------
 
@@ -1089,6 +1243,9 @@ class St2Emulator:
             except Exception as exc:  # an emulator bug: make it visible to the test
                 status, answer = 500, {'faultstring': 'st2 emulator internal error: %r' % exc}
         record.status = status
+        if isinstance(answer, _Subscriber):
+            self._stream(handler, answer)
+            return
         self._send(handler, status, answer, headers)
 
     @staticmethod
@@ -1107,6 +1264,29 @@ class St2Emulator:
         if length < 0:
             raise ValueError('negative Content-Length')
         return handler.rfile.read(length) if length else b''
+
+    def _stream(self, handler, subscriber):
+        """Write one client's server-sent events until its stream is ended."""
+        try:
+            handler.send_response(200)
+            handler.send_header('Content-Type', STREAM_CONTENT_TYPE)
+            handler.send_header('Transfer-Encoding', 'chunked')
+            handler.end_headers()
+            frame = HEARTBEAT  # st2 queues an empty message first: clients see it at once
+            while frame is not _END_OF_STREAM:
+                handler.wfile.write(b'%x\r\n%s\r\n' % (len(frame), frame))
+                try:
+                    frame = subscriber.frames.get(timeout=self.stream_heartbeat)
+                except queue.Empty:
+                    frame = HEARTBEAT
+            handler.wfile.write(b'0\r\n\r\n')  # the last chunk: a clean end of the response
+        except OSError:
+            pass  # the client went away, or the connection was cut
+        finally:
+            handler.close_connection = True
+            with self._lock:
+                self._subscribers.remove(subscriber)
+                self._streams_ended.notify_all()
 
     @staticmethod
     def _send(handler, status, answer, headers=None):
@@ -1135,6 +1315,7 @@ class St2Emulator:
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
+        ('GET', re.compile(r'^/stream/v1/stream$'), '_open_stream'),
     )
 
     def _match_route(self, method, path):
@@ -1285,6 +1466,14 @@ class St2Emulator:
             raise _ApiError(400, 'Token is not provided.')
         return 200, {'valid': token in self._tokens and token not in self._expired}
 
+    def _open_stream(self, record, requester, *unused):
+        # Subscribed under the lock: every change applied after this is sent to the client.
+        subscriber = _Subscriber(parse_stream_query(record.query))
+        self._subscribers.append(subscriber)
+        if self._server is None:
+            subscriber.frames.put(_END_OF_STREAM)  # going down: answer, then end at once
+        return 200, subscriber
+
     # -- execution state (called with the lock held) ---------------------------------------------
 
     def _create(self, execution_id, action, runner, status, parameters, context, callback,
@@ -1300,7 +1489,10 @@ class St2Emulator:
         ex.record(now)
         self._executions[execution_id] = ex
         if parent_id is not None:
-            self._executions[parent_id].children.append(execution_id)
+            parent_ex = self._executions[parent_id]
+            parent_ex.children.append(execution_id)
+            self._publish(EXECUTION_UPDATE, parent_ex)
+        self._publish(EXECUTION_CREATE, ex)
         return ex
 
     def _children_active(self, ex):
@@ -1322,6 +1514,7 @@ class St2Emulator:
         if status in COMPLETED_STATUSES:
             ex.ended = now
         ex.record(now)
+        self._publish(EXECUTION_UPDATE, ex)
         if (status in MISTRAL_STATES and isinstance(ex.callback, dict)
                 and ex.callback.get('source') == 'mistral_v2'):
             threading.Thread(target=self._send_callback,
@@ -1329,6 +1522,18 @@ class St2Emulator:
                                    copy.deepcopy(ex.result), self._generation),
                              name='st2-emulator-callback-%s' % ex.id, daemon=True).start()
         return True
+
+    def _publish(self, event, ex):
+        """Send one execution event to every connected client that wants it."""
+        targets = [subscriber for subscriber in self._subscribers
+                   if subscriber.filter.wants(event, ex.action, ex.id)]
+        if targets:
+            frame = format_event(event, ex.to_api())  # encoded once for all clients
+            for subscriber in targets:
+                subscriber.frames.put(frame)
+        self._stream_events.append({'event': event, 'execution_id': ex.id,
+                                    'status': ex.status, 'clients': len(targets),
+                                    'at': time.monotonic()})
 
     # -- background work --------------------------------------------------------------------------
 

@@ -2,19 +2,23 @@
 
 The emulator here behaves like st2 3.4+: it calls no callback module
 (``callback_attempts=0``), so a child's result reaches Mistral only through
-this project's relay. The emulator has no event stream, so ``StreamStandIn``
-plays st2's ``/stream``: it watches the emulator's executions and hands every
-status change, read through the emulator's real ``GET /executions/<id>``, to
-``Service.on_execution_update`` (what the stream follower calls).
+this project's relay. The ``stream`` fixture runs the real relay service
+(``Service.run``, what ``st2mistral-relay`` runs) in a thread: it follows the
+emulator's server-sent event stream over HTTP and runs its tracking loop.
+``RelayProcess`` runs the console script itself, for restarts.
 """
 
+import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
 from oslo_config import cfg
 import pytest
-import requests
 
 from st2mistral.runner import clients
 from st2mistral.runner import config
@@ -30,6 +34,9 @@ API_KEY = 'st2-key'
 # sys.getsizeof(str(value)): text with any character above U+00FF counts 2 (or 4)
 # bytes per character, so a 2 MiB result with such text needs more than 4 MiB.
 SIZE_LIMIT_KB = 5120
+# st2 sends a keep-alive newline every 25 s; a short one makes the emulator notice a
+# client that went away (it only sees it when a write fails) within a fraction of a second.
+STREAM_HEARTBEAT = 0.2
 
 # st2 actions these tests call through st2.action, with their parameters.
 ACTIONS = {
@@ -51,7 +58,8 @@ def lookup(ref):
 @pytest.fixture(scope='package')
 def st2_emulator_34():
     with st2_emulator.St2Emulator(tokens=(TOKEN,), api_keys=(API_KEY,),
-                                  callback_attempts=0) as emulator:
+                                  callback_attempts=0,
+                                  stream_heartbeat=STREAM_HEARTBEAT) as emulator:
         yield emulator
 
 
@@ -82,6 +90,7 @@ def st2_conf(mistral, st2, tracking_dir):
     for name, value in dict(v2_base_url=mistral.api_url, retry_exp_msec=50,
                             retry_exp_max_msec=500, retry_stop_max_msec=10000,
                             jitter_interval=0.0, st2_api_key=API_KEY,
+                            st2_stream_url=st2.stream_url,
                             tracking_dir=str(tracking_dir)).items():
         conf.set_override(name, value, group='mistral')
     conf.set_override('api_url', st2.base_url + '/api', group='auth')
@@ -92,8 +101,10 @@ def st2_conf(mistral, st2, tracking_dir):
 def st2_conf_file(mistral, st2, tracking_dir, path):
     path.write_text(
         '[mistral]\nv2_base_url = %s\nst2_api_key = %s\ntracking_dir = %s\n'
-        'retry_exp_msec = 50\njitter_interval = 0\n[auth]\napi_url = %s\n'
-        % (mistral.api_url, API_KEY, tracking_dir, st2.base_url + '/api'))
+        'st2_stream_url = %s\nretry_exp_msec = 50\njitter_interval = 0\n'
+        '[resultstracker]\nquery_interval = 0.1\nempty_q_sleep_time = 0.1\n'
+        '[auth]\napi_url = %s\n'
+        % (mistral.api_url, API_KEY, tracking_dir, st2.stream_url, st2.base_url + '/api'))
     return str(path)
 
 
@@ -119,11 +130,13 @@ class Side:
             auth_token=TOKEN, push=push)
 
     def start(self, definition, action_ref, **kw):
-        """Like st2: the st2 execution exists, then the runner starts the workflow."""
+        """Like st2: the st2 execution exists, the runner starts the workflow, and st2
+        stores the context the runner returns on the execution."""
         st2_id = self.st2.add_execution(action=action_ref, runner='mistral-v2')
         request = self.request(definition, action_ref, st2_id, **kw)
         status, result, context = self.launcher.start(request)
         assert (status, result) == ('running', {'tasks': []})
+        self.st2.update_context(st2_id, context)
         return st2_id, request, context
 
     def wait_state(self, ex_id, states=mistral_launcher.TERMINAL_STATES, timeout=30):
@@ -152,47 +165,130 @@ def side(mistral, st2, tmp_path):
     return Side(mistral, st2, tmp_path)
 
 
-class StreamStandIn:
-    """Stands in for st2's event stream, which the emulator does not serve."""
+class StreamProblems(logging.Handler):
+    """Collects what the stream follower logs when an event could not be handled
+    (a handler exception) or the stream broke: a test of the loop sees none."""
 
-    def __init__(self, st2, handler, interval=0.01):
-        self._st2 = st2
-        self._handler = handler
-        self._interval = interval
-        self._seen = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.errors = []
+    LOGGER = 'st2mistral.runner.stream'
 
-    def start(self):
-        self._thread.start()
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def __enter__(self):
+        logging.getLogger(self.LOGGER).addHandler(self)
         return self
 
-    def stop(self):
-        self._stop.set()
-        self._thread.join(5)
+    def __exit__(self, *exc_info):
+        logging.getLogger(self.LOGGER).removeHandler(self)
 
-    def _run(self):
-        session = requests.Session()
-        while not self._stop.wait(self._interval):
-            for ex in self._st2.executions():
-                if self._seen.get(ex['id']) == ex['status']:
-                    continue
-                self._seen[ex['id']] = ex['status']
-                try:
-                    doc = session.get('%s/executions/%s' % (self._st2.api_url, ex['id']),
-                                      headers={'St2-Api-Key': API_KEY}, timeout=5).json()
-                    self._handler(doc)
-                except Exception as e:  # a test asserts on errors
-                    self.errors.append(e)
+    def messages(self):
+        return [record.getMessage() for record in self.records]
+
+
+def _stream_threads():
+    return {t for t in threading.enumerate() if t.name == 'st2-stream'}  # Service.run's
+
+
+class RelayThread:
+    """The real relay service of one test, run in a thread the way main() runs it."""
+
+    def __init__(self, svc, st2, problems=None):
+        self.service = svc
+        self.st2 = st2
+        self.problems = problems  # StreamProblems seen while it ran
+        self._thread = threading.Thread(target=svc.run, name='st2mistral-relay', daemon=True)
+        self._followers = set()
+
+    def start(self, timeout=10):
+        clients, before = self.st2.stream_clients, _stream_threads()
+        self._thread.start()
+        assert self.service.stream.connected.wait(timeout), 'the relay did not connect'
+        self.st2.wait_for(lambda e: e.stream_clients > clients, timeout=timeout)
+        self._followers = _stream_threads() - before
+        return self
+
+    def stop(self, timeout=2):
+        """Stops the service; it and its stream follower must be gone within ``timeout``."""
+        started = time.monotonic()
+        self.service.stop()
+        for thread in [self._thread, *self._followers]:
+            thread.join(max(timeout - (time.monotonic() - started), 0))
+            assert not thread.is_alive(), '%s did not stop within %s s' % (thread.name, timeout)
 
 
 @pytest.fixture
 def stream(side):
-    standin = StreamStandIn(side.st2, side.service.on_execution_update).start()
-    yield standin
-    standin.stop()
-    assert not standin.errors
+    """st2's stream -> the relay service -> Mistral, for the length of one test."""
+    with StreamProblems() as problems:
+        relay = RelayThread(side.service, side.st2, problems).start()
+        try:
+            yield relay
+        finally:
+            relay.stop()
+    assert not problems.messages()
+
+
+class RelayProcess:
+    """``st2mistral-relay --config-file F`` as a child process, stopped by its PID."""
+
+    SCRIPT = os.path.join(os.path.dirname(sys.executable), 'st2mistral-relay')
+
+    def __init__(self, conf_file, log_path):
+        self.conf_file = conf_file
+        self.log_path = log_path
+        self.process = None
+
+    def start(self, st2, timeout=30):
+        clients = st2.stream_clients
+        with open(self.log_path, 'ab') as log:
+            self.process = subprocess.Popen([self.SCRIPT, '--config-file', self.conf_file],
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while st2.stream_clients <= clients:
+            assert self.process.poll() is None, 'st2mistral-relay exited: %s' % self.log()
+            assert time.monotonic() < deadline, 'st2mistral-relay did not connect: %s' % (
+                self.log())
+            time.sleep(0.02)
+        return self
+
+    def kill(self):
+        """Gone at once, as after a crash or a host failure."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def interrupt(self, timeout=10):
+        """Ctrl-C: the service stops and main() returns."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout)
+
+    def close(self):
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
+    def log(self):
+        with open(self.log_path, encoding='utf-8', errors='replace') as log:
+            return log.read()
+
+
+@pytest.fixture
+def relay_process(side, tmp_path):
+    """A factory of relay processes that read this test's st2.conf; all killed at the end."""
+    conf_file = st2_conf_file(side.mistral, side.st2, side.tracking_dir, tmp_path / 'st2.conf')
+    started = []
+
+    def make():
+        relay = RelayProcess(conf_file, str(tmp_path / 'st2mistral-relay.log'))
+        started.append(relay)
+        return relay
+
+    make.conf_file = conf_file
+    yield make
+    for relay in started:
+        relay.close()
 
 
 def unique(name):

@@ -1,12 +1,24 @@
-"""Child results reaching a real Mistral 23 through the relay (st2 3.4+ path)."""
+"""Child results reaching a real Mistral 23 through the relay (st2 3.4+ path).
+
+The relay service follows the st2 emulator's real event stream (server-sent
+events over HTTP); nothing else carries a child's result to Mistral: the
+emulator calls back nothing, as st2 3.4+.
+"""
 
 import json
+import statistics
 import time
 
 import pytest
 
 from st2mistral.runner import relay
+from st2mistral.runner import service
+from st2mistral.runner import track_result
+from st2mistral.testing import st2_emulator
+from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import SIZE_LIMIT_KB
+from tests.functional.runner.conftest import RelayThread
+from tests.functional.runner.conftest import st2_conf
 from tests.functional.runner.conftest import unique
 
 ONE_CHILD = """
@@ -32,6 +44,151 @@ def run_child(side, st2, result, delay=0.0):
     st2.set_child_outcome('examples.big', 'succeeded', result, delay=delay)
     st2_id, _, context = side.start(ONE_CHILD % name, name)
     return st2_id, context['mistral']['execution_id']
+
+
+def record_deliveries(svc, monkeypatch):
+    """What the relay service hands to Mistral, with monotonic times."""
+    delivered = []
+    deliver = svc.relay.deliver_execution
+
+    def recording(execution):
+        received = time.monotonic()
+        outcome = deliver(execution)
+        delivered.append({'id': execution.get('id'), 'status': execution.get('status'),
+                          'outcome': outcome, 'received': received,
+                          'done': time.monotonic()})
+        return outcome
+
+    monkeypatch.setattr(svc.relay, 'deliver_execution', recording)
+    return delivered
+
+
+def first_at(execution, status):
+    return [entry['at'] for entry in execution['history'] if entry['status'] == status][0]
+
+
+def child_of(st2, parent_id):
+    (child,) = [c for c in st2.executions('examples.big')
+                if c['context']['parent']['execution_id'] == parent_id]
+    return child
+
+
+def test_child_result_travels_the_stream_to_mistral_and_back_to_st2(side, stream, st2,
+                                                                   monkeypatch):
+    delivered = record_deliveries(side.service, monkeypatch)
+    result = {'stdout': 'through the stream'}
+    st2_id, ex_id = run_child(side, st2, result)
+    st2.wait_for_status(st2_id, 'succeeded', timeout=30)
+    child = child_of(st2, st2_id)
+
+    # 1. st2 published the child's completion while the relay was connected;
+    (published,) = [e for e in st2.stream_events
+                    if e['execution_id'] == child['id'] and e['status'] == 'succeeded']
+    assert published['event'] == 'st2.execution__update' and published['clients'] == 1
+    # 2. the relay took it from the stream (nothing else: no callback, nothing tracked);
+    assert [(d['id'], d['status'], d['outcome']) for d in delivered] == [
+        (child['id'], 'succeeded', relay.DELIVERED)]
+    assert delivered[0]['received'] >= published['at']
+    assert st2.callbacks == [] and side.service.store.ids() == []
+    # 3. Mistral's action execution completed with the child's result;
+    task = side.task(ex_id, 'call')
+    (action,) = side.client.action_executions.list(task_execution_id=task.id)
+    assert child['callback']['url'].endswith('/action_executions/' + action.id)
+    assert action.state == 'SUCCESS'
+    assert json.loads(side.client.tasks.get(task.id).result) == result
+    # 4. the workflow succeeded and the publisher in Mistral marked the st2 parent.
+    assert side.client.executions.get(ex_id).state == 'SUCCESS'
+    parent = st2.execution(st2_id)
+    assert parent['result']['got'] == result
+    assert parent['result']['extra'] == {'state': 'SUCCESS', 'state_info': None}
+    assert first_at(parent, 'succeeded') > delivered[0]['received']
+
+
+def test_loop_timing_through_the_real_stream(side, stream, st2, monkeypatch):
+    """Child succeeded in st2 -> parent succeeded in st2, ten times; prints the medians."""
+    delivered = record_deliveries(side.service, monkeypatch)
+    loops = []
+    for i in range(10):
+        st2_id, _ = run_child(side, st2, {'run': i})
+        st2.wait_for_status(st2_id, 'succeeded', timeout=30)
+        child = child_of(st2, st2_id)
+        (delivery,) = [d for d in delivered if d['id'] == child['id']]
+        child_done = first_at(child, 'succeeded')
+        parent_done = first_at(st2.execution(st2_id), 'succeeded')
+        loops.append({'total': parent_done - child_done,
+                      'stream': delivery['received'] - child_done,
+                      'rest': parent_done - delivery['received']})
+    median = {key: statistics.median(loop[key] for loop in loops) for key in loops[0]}
+    print('\nloop through the st2 stream, median of 10: %.3f s (child done -> relay has the '
+          'event %.4f s; relay -> Mistral -> workflow done -> publisher -> st2 %.3f s); '
+          'min %.3f s, max %.3f s'
+          % (median['total'], median['stream'], median['rest'],
+             min(loop['total'] for loop in loops), max(loop['total'] for loop in loops)))
+    assert all(loop['stream'] >= 0 and loop['rest'] > 0 for loop in loops)
+    assert median['stream'] < 0.5   # pushed, not polled
+    assert median['total'] < 5.0
+
+
+def test_relay_follows_the_stream_again_after_st2_was_unreachable(side, stream, st2):
+    st2.go_down()
+    # The stream ended; the relay's reconnection is refused and it backs off.
+    st2.wait_for(lambda e: stream.problems.messages(), timeout=10)
+    st2.come_up()
+    st2.wait_for(lambda e: e.stream_clients == 1, timeout=15)
+    assert stream.service.stream.connected.is_set()
+    messages = stream.problems.messages()
+    assert all('The st2 stream at %s/stream failed' % st2.stream_url in m for m in messages)
+    assert not any(API_KEY in m for m in messages)
+    stream.problems.records.clear()
+
+    st2_id, ex_id = run_child(side, st2, {'after': 'reconnect'})
+    st2.wait_for_status(st2_id, 'succeeded', timeout=30)
+    assert side.client.executions.get(ex_id).state == 'SUCCESS'
+
+
+def test_relay_stops_without_waiting_for_st2s_next_heartbeat(mistral, tmp_path):
+    """st2 sends a keep-alive newline every 25 s only: stopping must not wait for it."""
+    with st2_emulator.St2Emulator(api_keys=(API_KEY,)) as quiet_st2:
+        svc = service.Service(st2_conf(mistral, quiet_st2, tmp_path / 'tracking'))
+        relay_thread = RelayThread(svc, quiet_st2).start()
+        quiet_st2.add_execution()  # some traffic, then silence
+        started = time.monotonic()
+        relay_thread.stop(timeout=2)
+        assert time.monotonic() - started < 2
+
+
+def test_relay_restart_after_missed_events_recovers_through_tracking(side, st2,
+                                                                     relay_process):
+    first = relay_process().start(st2)
+    result = {'stdout': 'missed by the stream ✓', 'n': [1, 2]}
+    # Long enough to stop the relay while the child runs.
+    st2.set_child_outcome('examples.big', 'succeeded', result, delay=2.0)
+    name = unique('examples.big')
+    st2_id, _, context = side.start(ONE_CHILD % name, name)
+    ex_id = context['mistral']['execution_id']
+    st2.wait_for(lambda e: e.executions('examples.big')[0]['status'] == 'running', timeout=30)
+    first.kill()
+    st2.wait_for(lambda e: e.stream_clients == 0, timeout=5)
+
+    (child,) = st2.executions('examples.big')
+    st2.wait_for_status(child['id'], 'succeeded', timeout=30)
+    missed = [e for e in st2.stream_events
+              if e['execution_id'] == child['id'] and e['status'] == 'succeeded']
+    assert [e['clients'] for e in missed] == [0]   # nobody heard it, and st2 never replays
+    assert side.task(ex_id, 'call').state == 'RUNNING'
+    assert st2.execution(st2_id)['status'] == 'running'
+
+    # The operator's fallback: track the workflow, then start the relay again.
+    assert track_result.main(['--config-file', relay_process.conf_file, st2_id]) == 0
+    assert side.service.store.ids() == [st2_id]
+    second = relay_process().start(st2)
+    st2.wait_for_status(st2_id, 'succeeded', timeout=30)
+    assert json.loads(side.client.tasks.get(side.task(ex_id, 'call').id).result) == result
+    assert st2.execution(st2_id)['result']['got'] == result
+    st2.wait_for(lambda e: side.service.store.ids() == [], timeout=30)
+    assert second.interrupt() == 0, second.log()
+    log = second.log()
+    assert 'Results tracking is done' in log and API_KEY not in log
 
 
 def test_unicode_result_arrives_intact(side, stream, st2):

@@ -1179,3 +1179,305 @@ def test_execution_snapshot_is_a_copy(st2):
     assert statuses(st2, ex_id) == ['running']
     with pytest.raises(KeyError):
         st2.execution('5e0000000000000000000009')
+
+
+# -- the event stream (st2stream) --------------------------------------------------------------
+
+class StreamReader:
+    """One stream client: reads the response in a thread, keeping the chunks as received."""
+
+    def __init__(self, st2, params=None, headers=API_KEY):
+        self.response = requests.get(st2.stream_url + '/stream', params=params, headers=headers,
+                                     stream=True, timeout=(5, 60))
+        self.chunks = []
+        self.error = None
+        self.ended = threading.Event()
+        if self.response.status_code == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for chunk in self.response.iter_content(chunk_size=None):
+                self.chunks.append(chunk)
+        except Exception as exc:  # a test asserts on it
+            self.error = exc
+        finally:
+            self.ended.set()
+
+    def events(self):
+        """(event name, decoded data) of every complete event received so far."""
+        text = b''.join(self.chunks).decode('utf-8')
+        found = []
+        for block in text.split('\n\n')[:-1]:  # the last part is not terminated yet
+            lines = [line for line in block.split('\n') if line]
+            if lines:
+                fields = dict(line.split(': ', 1) for line in lines)
+                found.append((fields['event'], json.loads(fields['data'])))
+        return found
+
+    def names(self):
+        return [name for name, _ in self.events()]
+
+
+def open_stream(st2, params=None, headers=API_KEY, clients=1):
+    """A connected StreamReader, once the emulator counts ``clients`` stream clients."""
+    reader = StreamReader(st2, params, headers)
+    assert reader.response.status_code == 200, reader.response.text
+    st2.wait_for(lambda emulator: emulator.stream_clients == clients, timeout=5)
+    return reader
+
+
+def test_stream_url_follows_the_nginx_layout(st2):
+    assert st2.stream_url == st2.base_url + '/stream/v1'
+
+
+def test_stream_answers_event_stream_and_sends_a_newline_at_once(st2):
+    reader = open_stream(st2)
+    assert reader.response.headers['Content-Type'] == 'text/event-stream; charset=UTF-8'
+    assert reader.response.headers['Transfer-Encoding'] == 'chunked'
+    st2.wait_for(lambda emulator: reader.chunks, timeout=5)
+    assert reader.chunks[0] == b'\n'  # st2's first (empty) message, before any event
+
+
+def test_event_is_st2s_format_with_the_execution_as_get_shows_it(st2):
+    reader = open_stream(st2, {'events': 'st2.execution__update'})
+    ex_id = st2.add_execution(action='examples.uni')
+    result = {'text': 'héllo ✓ 日本 🚀 \u2028'}
+    assert put(st2, ex_id, {'status': 'succeeded', 'result': result}).status_code == 200
+    st2.wait_for(lambda emulator: reader.events(), timeout=5)
+    shown = requests.get('%s/executions/%s' % (st2.api_url, ex_id), headers=TOKEN,
+                         timeout=5).json()
+    frame = [chunk for chunk in reader.chunks if chunk != b'\n'][0]
+    assert frame == b'event: st2.execution__update\ndata: %s\n\n' % (
+        json.dumps(shown).encode('ascii'))
+    assert frame.isascii() and b'\\u00e9' in frame and b'\\u2028' in frame
+    assert reader.events() == [('st2.execution__update', shown)]
+    assert shown['result'] == result
+
+
+def test_idle_stream_sends_a_newline_every_heartbeat():
+    with St2Emulator(stream_heartbeat=0.05) as emulator:
+        reader = open_stream(emulator)
+        emulator.wait_for(lambda e: len(reader.chunks) >= 4, timeout=5)
+        assert set(reader.chunks) == {b'\n'}
+        assert reader.events() == []
+        emulator.add_execution()
+        emulator.wait_for(lambda e: reader.events(), timeout=5)
+        seen = len(reader.chunks)
+        emulator.wait_for(lambda e: len(reader.chunks) >= seen + 3, timeout=5)
+        assert set(reader.chunks[seen:]) == {b'\n'}  # idle again: newlines, no repeat
+        assert reader.names() == ['st2.execution__create']
+    assert reader.ended.wait(5)
+
+
+def test_stream_heartbeat_must_be_positive():
+    with pytest.raises(ValueError):
+        St2Emulator(stream_heartbeat=0)
+
+
+def test_events_filter_by_name_and_glob_for_each_client(st2):
+    update = open_stream(st2, {'events': 'st2.execution__update'}, clients=1)
+    create = open_stream(st2, {'events': 'st2.execution__create'}, clients=2)
+    default = open_stream(st2, None, clients=3)
+    glob = open_stream(st2, {'events': 'st2.execution__*,st2.announcement__chatops'},
+                       clients=4)
+    other = open_stream(st2, {'events': 'st2.liveaction__update'}, clients=5)
+    ex_id = st2.add_execution(status='requested')
+    put(st2, ex_id, {'status': 'running'})
+    put(st2, ex_id, {'status': 'running'})  # no change: st2 publishes nothing
+    st2.wait_for(lambda emulator: len(glob.events()) == 2, timeout=5)
+    st2.wait_for(lambda emulator: len(default.events()) == 2, timeout=5)
+    st2.wait_for(lambda emulator: update.events() and create.events(), timeout=5)
+    assert update.names() == ['st2.execution__update']
+    assert create.names() == ['st2.execution__create']
+    assert default.names() == glob.names() == ['st2.execution__create',
+                                               'st2.execution__update']
+    assert [data['status'] for _, data in default.events()] == ['requested', 'running']
+    assert other.events() == []
+    assert [e['clients'] for e in st2.stream_events] == [3, 3]
+
+
+def test_action_refs_and_execution_ids_filter_events(st2):
+    first = st2.add_execution(action='examples.one')
+    second = st2.add_execution(action='examples.two')
+    by_ref = open_stream(st2, {'action_refs': 'examples.two,examples.three'}, clients=1)
+    by_id = open_stream(st2, {'execution_ids': first}, clients=2)
+    for ex_id in (first, second):
+        put(st2, ex_id, {'status': 'succeeded'})
+    st2.wait_for(lambda emulator: by_ref.events() and by_id.events(), timeout=5)
+    assert [data['id'] for _, data in by_ref.events()] == [second]
+    assert [data['id'] for _, data in by_id.events()] == [first]
+
+
+def test_stream_filter_and_query_parsing_are_pure():
+    default = st2_emulator.parse_stream_query({})
+    assert default.events == st2_emulator.DEFAULT_STREAM_EVENTS
+    assert default.wants('st2.execution__update', 'a.b', 'x')
+    assert default.wants('st2.announcement__chatops', None, None)
+    assert not default.wants('st2.sensor__create', 'a.b', 'x')
+    parsed = st2_emulator.parse_stream_query(
+        {'events': 'st2.execution__*,', 'action_refs': 'a.b', 'execution_ids': 'x,y'})
+    assert parsed == st2_emulator.StreamFilter(('st2.execution__*',), ('a.b',), ('x', 'y'))
+    assert parsed.wants('st2.execution__create', 'a.b', 'y')
+    assert not parsed.wants('st2.execution__update', 'a.c', 'y')
+    assert not parsed.wants('st2.execution__update', 'a.b', 'z')
+    assert not parsed.wants('ST2.EXECUTION__UPDATE', 'a.b', 'x')  # case-sensitive, as on Linux
+    assert st2_emulator.parse_stream_query({'events': ''}).events == \
+        st2_emulator.DEFAULT_STREAM_EVENTS
+
+
+@pytest.mark.parametrize('params, headers, message', [
+    ({}, {}, 'Unauthorized - One of Token or API key required.'),
+    ({}, {'X-Auth-Token': 'nope'}, 'Unauthorized'),
+    ({'st2-api-key': 'nope'}, {}, 'Unauthorized - ApiKey with key_hash=%s not found.'
+     % hashlib.sha256(b'nope').hexdigest()),
+])
+def test_stream_needs_credentials(st2, params, headers, message):
+    answer = requests.get(st2.stream_url + '/stream', params=params, headers=headers,
+                          timeout=5)
+    assert answer.status_code == 401
+    assert answer.headers['Content-Type'] == 'application/json'
+    assert fault(answer) == message
+    assert st2.stream_clients == 0
+
+
+def test_stream_refuses_an_expired_token(st2):
+    st2.expire_token('st2-token')
+    answer = requests.get(st2.stream_url + '/stream', headers=TOKEN, timeout=5)
+    assert answer.status_code == 401
+    assert fault(answer) == 'Unauthorized - Token has expired.'
+
+
+@pytest.mark.parametrize('params, headers', [
+    ({}, TOKEN), ({}, API_KEY), ({'x-auth-token': 'st2-token'}, {}),
+    ({'st2-api-key': 'st2-key'}, {}),
+])
+def test_stream_accepts_headers_and_the_query_parameters_eventsource_uses(st2, params,
+                                                                         headers):
+    reader = open_stream(st2, params, headers)
+    st2.add_execution()
+    st2.wait_for(lambda emulator: reader.events(), timeout=5)
+
+
+@pytest.mark.parametrize('name', ['end_event', 'end_execution_id'])
+def test_stream_refuses_parameters_it_does_not_emulate(st2, name):
+    answer = requests.get(st2.stream_url + '/stream', params={name: 'x'}, headers=API_KEY,
+                          timeout=5)
+    assert answer.status_code == 400
+    assert fault(answer) == 'st2 emulator: query parameter "%s" is not implemented' % name
+
+
+def test_stream_only_answers_get(st2):
+    answer = requests.post(st2.stream_url + '/stream', headers=API_KEY, timeout=5)
+    assert answer.status_code == 404
+
+
+def test_posted_child_emits_its_parent_update_its_creation_and_its_progress(st2):
+    parent = st2.add_execution(action='examples.wf')
+    reader = open_stream(st2)
+    st2.set_child_outcome('examples.child', 'succeeded', {'stdout': 'done'})
+    child = post(st2, {'action': 'examples.child'},
+                 context={'parent': {'execution_id': parent}}).json()['id']
+    st2.wait_for_status(child, 'succeeded', timeout=5)
+    st2.wait_for(lambda emulator: len(reader.events()) == 5, timeout=5)
+    events = reader.events()
+    assert [(name, data['id'], data['status']) for name, data in events] == [
+        ('st2.execution__update', parent, 'running'),
+        ('st2.execution__create', child, 'requested'),
+        ('st2.execution__update', child, 'scheduled'),
+        ('st2.execution__update', child, 'running'),
+        ('st2.execution__update', child, 'succeeded'),
+    ]
+    assert events[0][1]['children'] == [child]
+    assert events[-1][1]['result'] == {'stdout': 'done'}
+    assert events[-1][1]['context']['parent'] == {'execution_id': parent}
+
+
+def test_update_context_merges_top_level_keys_and_emits_an_update(st2):
+    ex_id = st2.add_execution(context={'user': 'st2admin', 'mistral': {'old': True}})
+    reader = open_stream(st2, {'events': 'st2.execution__update'})
+    st2.update_context(ex_id, {'mistral': {'execution_id': 'wf-1'}, 'extra': 1})
+    expected = {'user': 'st2admin', 'mistral': {'execution_id': 'wf-1'}, 'extra': 1}
+    assert st2.execution(ex_id)['context'] == expected  # replaced, not merged deeper
+    assert statuses(st2, ex_id) == ['running']
+    st2.wait_for(lambda emulator: reader.events(), timeout=5)
+    assert reader.events()[0][1]['context'] == expected
+    shown = requests.get('%s/executions/%s' % (st2.api_url, ex_id), headers=TOKEN, timeout=5)
+    assert shown.json()['context'] == expected
+
+
+def test_update_context_rejects_unknown_executions_and_non_objects(st2):
+    with pytest.raises(KeyError):
+        st2.update_context('5e0000000000000000000009', {})
+    with pytest.raises(TypeError):
+        st2.update_context(st2.add_execution(), ['not', 'a', 'dict'])
+
+
+def test_stream_events_record_who_got_each_event(st2):
+    ex_id = st2.add_execution()
+    open_stream(st2, {'events': 'st2.execution__update'})
+    put(st2, ex_id, {'status': 'succeeded'})
+    assert [(e['event'], e['execution_id'], e['status'], e['clients'])
+            for e in st2.stream_events] == [
+        ('st2.execution__create', ex_id, 'running', 0),
+        ('st2.execution__update', ex_id, 'succeeded', 1)]
+
+
+def test_go_down_ends_streams_cleanly_and_a_reconnect_sees_only_new_events(st2):
+    first = open_stream(st2)
+    ex_id = st2.add_execution()
+    st2.wait_for(lambda emulator: first.events(), timeout=5)
+    started = time.monotonic()
+    st2.go_down()
+    assert time.monotonic() - started < 1.5
+    assert first.ended.wait(5)
+    assert first.error is None  # the response was finished, not cut
+    assert st2.stream_clients == 0
+    st2.update_context(ex_id, {'missed': True})
+    assert st2.stream_events[-1]['clients'] == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(st2.stream_url + '/stream', headers=API_KEY, timeout=1)
+
+    st2.come_up()
+    second = open_stream(st2)
+    put(st2, ex_id, {'status': 'succeeded'})
+    st2.wait_for(lambda emulator: second.events(), timeout=5)
+    assert [(name, data['status']) for name, data in second.events()] == [
+        ('st2.execution__update', 'succeeded')]  # no replay of what was missed
+    assert first.names() == ['st2.execution__create']
+
+
+def test_stop_ends_streams_cleanly():
+    emulator = St2Emulator().start()
+    reader = open_stream(emulator)
+    started = time.monotonic()
+    emulator.stop()
+    assert time.monotonic() - started < 1.5
+    assert reader.ended.wait(5) and reader.error is None
+    assert emulator.stream_clients == 0
+
+
+def test_reset_ends_streams(st2):
+    reader = open_stream(st2)
+    st2.reset()
+    assert reader.ended.wait(5) and reader.error is None
+    assert st2.stream_clients == 0 and st2.stream_events == []
+
+
+def test_a_client_that_went_away_is_dropped_at_the_next_heartbeat():
+    with St2Emulator(stream_heartbeat=0.05) as emulator:
+        reader = open_stream(emulator)
+        reader.response.raw.shutdown()
+        reader.response.close()
+        emulator.wait_for(lambda e: e.stream_clients == 0, timeout=5)
+        emulator.add_execution()
+        assert emulator.stream_events[-1]['clients'] == 0
+
+
+def test_faults_apply_to_the_stream_request_too(st2):
+    st2.fail_next(503)
+    answer = requests.get(st2.stream_url + '/stream', headers=API_KEY, timeout=5)
+    assert answer.status_code == 503
+    assert st2.stream_clients == 0
+    open_stream(st2)
+    assert [r.status for r in st2.requests_for('GET', '/stream/v1/stream')] == [503, 200]
