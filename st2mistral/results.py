@@ -8,6 +8,7 @@ reading Mistral's REST API) both fill a ``Snapshot`` and call
 import copy
 import dataclasses
 import json
+import math
 
 # Mistral workflow state -> st2 liveaction status.
 WORKFLOW_STATUS = {
@@ -19,6 +20,9 @@ WORKFLOW_STATUS = {
 }
 
 ST2_COMPLETED = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
+
+# Mistral workflow states nothing follows.
+COMPLETED_STATES = frozenset({'SUCCESS', 'ERROR', 'CANCELLED'})
 
 # Mistral states whose st2 update carries output, extra and tasks.
 STATES_WITH_RESULT = frozenset({'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED'})
@@ -60,6 +64,21 @@ def decode_json(value):
             return json.loads(value)
         except ValueError:
             return value
+    return value
+
+
+def strict_json(value):
+    """``value`` with NaN and infinities as the strings JSON lacks them for.
+
+    Mistral stores them (a YAQL ``float("nan")``), but strict JSON, which
+    requests sends, has no such numbers.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return 'NaN' if math.isnan(value) else ('Infinity' if value > 0 else '-Infinity')
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
     return value
 
 
@@ -132,7 +151,7 @@ def build_update(snapshot):
         {} if output is None else {'output': output})
     result['extra'] = {'state': snapshot.state, 'state_info': snapshot.state_info}
     result['tasks'] = [format_task(task) for task in snapshot.tasks]
-    return Update(status, result)
+    return Update(status, strict_json(result))
 
 
 TRUNCATED_KEY = 'st2mistral_truncated'
@@ -142,31 +161,45 @@ def _size(value):
     return len(json.dumps(value, default=str, separators=(',', ':')))
 
 
+def _marker(size):
+    return '<truncated by st2mistral: %d bytes>' % size
+
+
 def fit(result, max_bytes):
     """``result`` if its JSON fits ``max_bytes``; else a copy cut down to fit.
 
-    Big values are replaced by a marker string, largest first: task
-    ``result``/``published``/``input``, then workflow output keys. What was
-    cut is recorded under ``st2mistral_truncated``, so st2 users see it.
+    Values bigger than the marker that replaces them are cut, largest first:
+    task ``result``/``published``/``input`` and workflow output keys. If that
+    is not enough (many small values), the whole output and then the task
+    details go. What was cut is recorded under ``st2mistral_truncated``.
     """
     original = _size(result)
     if result is None or original <= max_bytes:
         return result
     cut = copy.deepcopy(result)
+    cut[TRUNCATED_KEY] = {'original_bytes': original, 'max_bytes': max_bytes, 'fields': 0}
     holders = [(task, field) for task in cut.get('tasks', [])
                for field in ('result', 'published', 'input') if task.get(field) is not None]
     holders += [(cut, key) for key in cut if key not in ('extra', 'tasks', TRUNCATED_KEY)]
-    holders.sort(key=lambda h: _size(h[0][h[1]]), reverse=True)
-    cut[TRUNCATED_KEY] = {'original_bytes': original, 'max_bytes': max_bytes, 'fields': 0}
+    sized = sorted(((_size(h[f]), h, f) for h, f in holders), key=lambda x: x[0],
+                   reverse=True)
     current = _size(cut)
-    for holder, field in holders:
-        if current <= max_bytes:
+    for size, holder, field in sized:
+        if current <= max_bytes or size <= len(_marker(size)) + 2:
             break
-        before = _size(holder[field])
-        holder[field] = '<truncated by st2mistral: %d bytes>' % before
+        holder[field] = _marker(size)
         cut[TRUNCATED_KEY]['fields'] += 1
-        current -= before - _size(holder[field])
+        current -= size - _size(holder[field])
+    if current > max_bytes:      # many small output values: the output goes whole
+        output_keys = [k for k in cut if k not in ('extra', 'tasks', TRUNCATED_KEY)]
+        if output_keys:
+            size = _size({k: cut.pop(k) for k in output_keys})
+            cut['output'] = _marker(size)
+            cut[TRUNCATED_KEY]['fields'] += len(output_keys)
     if _size(cut) > max_bytes:   # too many tasks: keep names and states only
         cut['tasks'] = [{'id': t.get('id'), 'name': t.get('name'), 'state': t.get('state')}
-                        for t in cut.get('tasks', [])][:1000]
+                        for t in cut.get('tasks', [])]
+    while _size(cut) > max_bytes and cut.get('tasks'):
+        cut['tasks'] = cut['tasks'][:len(cut['tasks']) // 2]
+        cut[TRUNCATED_KEY]['tasks_kept'] = len(cut['tasks'])
     return cut

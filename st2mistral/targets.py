@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 # st2 execution ids are Mongo ObjectIds; accept any plain id, never a path.
-_EXECUTION_ID = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+_EXECUTION_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')
 
 
 class InvalidSt2Context(ValueError):
@@ -52,7 +52,7 @@ def resolve(notify_kwargs, env, default_api_url):
     execution_id = notify_kwargs.get('st2_execution_id') or env.get('st2_execution_id')
     if execution_id is None:
         return None
-    if not isinstance(execution_id, str) or not _EXECUTION_ID.match(execution_id):
+    if not isinstance(execution_id, str) or not _EXECUTION_ID.fullmatch(execution_id):
         raise InvalidSt2Context(
             'st2_execution_id %r is not a valid st2 execution id' % (execution_id,))
 

@@ -3,9 +3,10 @@
 Only the newest state of an st2 execution matters, and st2 refuses any update
 once an execution is completed. So:
 
-- a newer update supersedes one still waiting to be sent;
-- nothing follows a completed status: a late ``running`` after ``succeeded``
-  (or a second ``succeeded``) is dropped, not sent.
+- a newer update supersedes one still waiting to be sent (a completed one
+  only by another completed one);
+- nothing follows a completed status st2 accepted: a late ``running`` after
+  ``succeeded`` (or a second ``succeeded``) is dropped, not sent.
 """
 
 import enum

@@ -87,7 +87,15 @@ class Sender:
         if store is not None:
             with self._lock:
                 for data in store.load():
-                    self._enqueue_locked(Outgoing.from_dict(data))
+                    try:
+                        item = Outgoing.from_dict(data)
+                    except (TypeError, KeyError):
+                        TRACE.error('A spooled st2 update is unreadable and is dropped: '
+                                    'st2 execution %s.', (data.get('target') or {}).get(
+                                        'execution_id', 'unknown'))
+                        store.discard(data)
+                        continue
+                    self._enqueue_locked(item)
 
     @property
     def _group(self):

@@ -87,11 +87,7 @@ class Spool:
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.executescript(_SCHEMA)
-        for table in ('events', 'updates'):
-            count, size = self._db.execute(
-                'SELECT COUNT(*), COALESCE(SUM(size), 0) FROM %s' % table).fetchone()
-            self._count += count
-            self._bytes += size
+        self._count, self._bytes = self._recount()
         return self
 
     def close(self):
@@ -163,6 +159,21 @@ class Spool:
         with self._lock:
             rows = self._db.execute('SELECT payload FROM updates ORDER BY seq').fetchall()
         return [json.loads(payload) for (payload,) in rows]
+
+    def discard(self, data):
+        """Drop the row of an update dict that cannot be turned back into an update."""
+        with self._lock:
+            self._db.execute('DELETE FROM updates WHERE payload = ?',
+                             (json.dumps(data, default=str),))
+            self._count, self._bytes = self._recount()
+
+    def _recount(self):
+        count = size = 0
+        for table in ('events', 'updates'):
+            c, b = self._db.execute(
+                'SELECT COUNT(*), COALESCE(SUM(size), 0) FROM %s' % table).fetchone()
+            count, size = count + c, size + b
+        return count, size
 
     def usage(self):
         with self._lock:

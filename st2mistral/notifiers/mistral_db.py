@@ -10,8 +10,14 @@ import dataclasses
 from mistral import context as mistral_context
 from mistral.db.v2 import api as db_api
 from mistral_lib import utils as mistral_utils
+from oslo_db import exception as db_exc
+import sqlalchemy.exc
 
 from st2mistral import results
+
+# Errors that mean "Mistral's database is away for now", not "this data is bad".
+TRANSIENT_ERRORS = (db_exc.DBConnectionError, db_exc.DBDeadlock,
+                    sqlalchemy.exc.OperationalError)
 
 _WORKFLOW_COLUMNS = ('id', 'name', 'state', 'state_info', 'root_execution_id',
                      'task_execution_id', 'params')

@@ -17,6 +17,7 @@ every line here starts with ``[<root execution id>]``.
 import dataclasses
 import queue
 import threading
+import time
 
 from mistral.notifiers import base
 from oslo_config import cfg
@@ -51,7 +52,7 @@ class Event:
 class St2Publisher(base.NotificationPublisher):
     """Mistral loads one per process (stevedore, cached)."""
 
-    def __init__(self, sender=None):
+    def __init__(self, sender=None, sleep=time.sleep):
         self._events = queue.SimpleQueue()      # (spool event id or None, Event)
         self._sender = sender
         self._spool = None
@@ -59,6 +60,7 @@ class St2Publisher(base.NotificationPublisher):
         self._start_lock = threading.Lock()
         self._db_context = mistral_db.admin_context()
         self._full = False                      # log "full" once per episode
+        self._sleep = sleep                     # tests wait for nothing
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -102,25 +104,50 @@ class St2Publisher(base.NotificationPublisher):
         if self._thread is not None:
             return
         with self._start_lock:
-            if self._thread is None:
+            if self._thread is not None:
+                return
+            # Set first: a failure below must not make every later event open
+            # another spool slot.
+            self._thread = threading.Thread(target=self._process_forever,
+                                            name='st2-notifier', daemon=True)
+            try:
                 self._spool = open_spool()
                 if self._sender is None:
                     self._sender = delivery.Sender(store=self._spool)
                 self._sender.start()
-                if self._spool is not None:
-                    for event_id, fields in self._spool.events():
-                        self._events.put((event_id, Event(**fields)))
-                thread = threading.Thread(target=self._process_forever,
-                                          name='st2-notifier', daemon=True)
-                thread.start()
-                self._thread = thread
+                self._replay_events()
+            finally:
+                self._thread.start()
+
+    def _replay_events(self):
+        if self._spool is None:
+            return
+        for event_id, fields in self._spool.events():
+            try:
+                self._events.put((event_id, Event(**fields)))
+            except TypeError:
+                LOG.error('Spooled event %s of %s is unreadable and is dropped.',
+                          event_id, self._spool.path)
+                self._spool.remove_event(event_id)
 
     def _process_forever(self):
         mistral_db.use_context(self._db_context)
+        db_failures = 0
         while True:
             event_id, item = self._events.get()
             try:
                 process(item, self._sender)
+                db_failures = 0
+            except mistral_db.TRANSIENT_ERRORS as e:
+                # Mistral's DB is away: keep the event and try it again later.
+                db_failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(db_failures, 6))
+                LOG.warning('The event %s for %s will be processed for st2 again in %.1f s: '
+                            "Mistral's database is not available (%s).", item.event,
+                            item.ex_id, delay, type(e).__name__)
+                self._sleep(delay)
+                self._events.put((event_id, item))
+                continue
             except spool_mod.SpoolFull as e:
                 self._report_full(item, e)
             except Exception as e:
@@ -128,14 +155,6 @@ class St2Publisher(base.NotificationPublisher):
                           item.event, item.ex_id, type(e).__name__, e)
             if event_id is not None:
                 self._spool.remove_event(event_id)
-
-    def wait_idle(self, timeout=10.0):
-        """For tests and benchmarks: True when every queued event was processed and sent."""
-        import time
-        deadline = time.monotonic() + timeout
-        while not self._events.empty() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return self._sender is None or self._sender.flush(max(0.0, deadline - time.monotonic()))
 
 
 def open_spool():
@@ -178,8 +197,17 @@ def on_workflow_event(item, sender):
                     'workflow execution is no longer in Mistral.', root_id, item.event,
                     item.ex_id)
         return
-    publish_workflow(wf, item.event, item.data.get('state') or wf.state,
-                     item.data.get('state_info'), item.notify_kwargs, sender)
+    state = item.data.get('state') or wf.state
+    if state not in results.COMPLETED_STATES and state != wf.state:
+        # Events can be processed late or, with [notifier] type = remote, out
+        # of order: a non-final state the workflow has left is stale, and
+        # sending it could move st2 backwards. The newer state's event counts.
+        LOG.info('[%s] The workflow event %s for %s is not published to st2: the workflow '
+                 'is %s now, and that event is published instead.', root_id, item.event,
+                 item.ex_id, wf.state)
+        return
+    publish_workflow(wf, item.event, state, item.data.get('state_info'), item.notify_kwargs,
+                     sender)
 
 
 def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_id=None):
@@ -216,6 +244,12 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
             snapshot.state, snapshot.state_info = state, state_info
             result = results.fit(results.build_update(snapshot).result,
                                  CONF[opts.GROUP].max_result_size)
+            if result and results.TRUNCATED_KEY in result:
+                LOG.warning('[%s] The result of %s for st2 execution %s is %d bytes, over '
+                            '[st2] max_result_size (%d): its largest values were cut.',
+                            root_id, wf.id, target.execution_id,
+                            result[results.TRUNCATED_KEY]['original_bytes'],
+                            result[results.TRUNCATED_KEY]['max_bytes'])
 
     LOG.info('[%s] The workflow event %s for %s will be published to st2.',
              root_id, event, wf.id)

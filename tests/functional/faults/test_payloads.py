@@ -139,10 +139,6 @@ version: '2.0'
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'results.build_update passes NaN/Infinity (YAQL float("nan") in an output) on to '
-    'the request; requests refuses to encode them, so the update is given up. '
-    'results.py should encode them as the strings "NaN", "Infinity", "-Infinity".'))
 def test_non_finite_floats_reach_st2_sensibly_encoded(mistral, st2):
     name = unique('non_finite')
     r = Run(mistral, st2, NON_FINITE_WF % name, name)

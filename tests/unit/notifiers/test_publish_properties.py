@@ -28,6 +28,8 @@ from st2mistral import targets
 from st2mistral.delivery import sender as delivery
 from st2mistral.notifiers import mistral_db
 from st2mistral.notifiers import stackstorm_notifier as notifier
+from tests.unit.notifiers.fakes import FakeMistralDB
+from tests.unit.notifiers.fakes import RecordingSender
 
 DEAD_API_URL = 'http://127.0.0.1:9/api/v1'
 MISTRAL_STATES = ['IDLE', 'RUNNING', 'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED']
@@ -142,44 +144,6 @@ def mistral_events(draw, wf):
 
 
 # -- doubles and fixtures ------------------------------------------------------
-
-class FakeMistralDB:
-    """The three reads the notifier makes, from dicts."""
-
-    def __init__(self):
-        self.workflows, self.snapshots, self.tasks = {}, {}, {}
-
-    def add(self, info, snapshot):
-        self.workflows[info.id] = info
-        self.snapshots[info.id] = snapshot
-
-    def workflow_info(self, wf_ex_id):
-        return self.workflows.get(wf_ex_id) if isinstance(wf_ex_id, str) else None
-
-    def load_snapshot(self, wf_ex_id):
-        snapshot = self.snapshots.get(wf_ex_id)
-        return None if snapshot is None else results.Snapshot(
-            snapshot.state, snapshot.state_info, snapshot.output,
-            [dict(task) for task in snapshot.tasks])
-
-    def task_workflow_execution_id(self, task_ex_id):
-        return self.tasks.get(task_ex_id) if isinstance(task_ex_id, str) else None
-
-
-class RecordingSender:
-    def __init__(self):
-        self.items = []
-
-    def start(self):
-        return self
-
-    def submit(self, item):
-        self.items.append(item)
-        return True
-
-    def flush(self, timeout=0):
-        return True
-
 
 class Records(logging.Handler):
     def __init__(self):
@@ -389,8 +353,10 @@ def test_real_sender_on_a_dead_st2_keeps_every_update_and_never_raises(real_publ
                if u['target']['execution_id'] == st2_id]
     # ordering.py's rule: the newest update replaces a waiting one, except that
     # nothing but another completed status replaces a completed one.
+    # A non-final event whose state the workflow (fake DB) is not in is stale: skipped.
+    current = [st for st in states if st in results.COMPLETED_STATES or st == info.state]
     newest = None
-    for status in filter(None, map(results.st2_status, states)):
+    for status in filter(None, map(results.st2_status, current)):
         if newest not in results.ST2_COMPLETED or status in results.ST2_COMPLETED:
             newest = status
     assert [u['status'] for u in spooled] == ([newest] if newest else [])
@@ -443,10 +409,6 @@ def test_fit_never_raises_and_marks_what_it_cuts(result, max_bytes):
         assert fitted['extra'] == result['extra']
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'results.fit replaces every value it cuts with a ~40-byte marker, also values '
-    'smaller than the marker: an output of many small values (e.g. 600 host: "ok" '
-    'pairs, 9.6 KB) grows (to 30 KB) instead of shrinking, and stays above max_bytes.'))
 @SETTINGS
 @given(result=results_to_fit, max_bytes=st.integers(1024, 4096),
        many_keys=st.integers(0, 600))
@@ -456,10 +418,6 @@ def test_fit_never_makes_a_result_bigger(result, max_bytes, many_keys):
     assert _size(fitted) <= max(_size(result), max_bytes)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'results.build_update passes NaN/Infinity (YAQL float("nan") in an output, which '
-    'Mistral stores as NaN) on to the request body; requests refuses to encode them, so '
-    'the update is given up. build_update should encode them, e.g. as "NaN".'))
 @SETTINGS
 @given(value=st.sampled_from([math.nan, math.inf, -math.inf]))
 def test_updates_are_strict_json_even_for_non_finite_floats(value):

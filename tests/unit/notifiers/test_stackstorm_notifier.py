@@ -1,0 +1,96 @@
+"""The publisher's processing rules, on a fake Mistral DB and a recording sender."""
+
+import logging
+import time
+
+from oslo_config import cfg
+import pytest
+import sqlalchemy.exc
+
+from st2mistral import results
+from st2mistral.notifiers import mistral_db
+from st2mistral.notifiers import stackstorm_notifier as notifier
+from tests.unit.notifiers.fakes import FakeMistralDB
+from tests.unit.notifiers.fakes import RecordingSender
+
+API = 'http://st2.test/api/v1'
+
+
+@pytest.fixture
+def db(monkeypatch):
+    fake = FakeMistralDB()
+    for name in ('workflow_info', 'load_snapshot', 'task_workflow_execution_id'):
+        monkeypatch.setattr(mistral_db, name, getattr(fake, name))
+    cfg.CONF.set_override('api_url', API, group='st2')
+    yield fake
+    cfg.CONF.clear_override('api_url', group='st2')
+
+
+def _workflow(db, state, output=None, tasks=()):
+    info = mistral_db.WorkflowInfo(id='wf1', name='wf', state=state, state_info=None,
+                                   root_execution_id=None, parent_task_execution_id=None,
+                                   env={'st2_execution_id': 'e1'})
+    db.add(info, results.Snapshot(state=state, output=output or {}, tasks=list(tasks)))
+
+
+def _event(event, state):
+    return notifier.Event('wf1', {'id': 'wf1', 'state': state, 'root_execution_id': None},
+                          event, {})
+
+
+@pytest.mark.parametrize('event,state,db_state,sent', [
+    ('WORKFLOW_LAUNCHED', 'RUNNING', 'RUNNING', ['running']),
+    ('WORKFLOW_LAUNCHED', 'RUNNING', 'SUCCESS', []),      # stale: SUCCEEDED follows
+    ('WORKFLOW_PAUSED', 'PAUSED', 'RUNNING', []),          # stale: RESUMED counts
+    ('WORKFLOW_RESUMED', 'RUNNING', 'PAUSED', []),         # stale: PAUSED counts
+    ('WORKFLOW_SUCCEEDED', 'SUCCESS', 'SUCCESS', ['succeeded']),
+    ('WORKFLOW_FAILED', 'ERROR', 'SUCCESS', ['failed']),   # final events always go
+])
+def test_stale_non_final_events_are_not_published(db, caplog, event, state, db_state, sent):
+    caplog.set_level(logging.INFO)
+    _workflow(db, db_state)
+    sender = RecordingSender()
+    notifier.process(_event(event, state), sender)
+    assert [item.status for item in sender.items] == sent
+    if not sent:
+        assert any('is not published to st2: the workflow is %s now' % db_state in m
+                   for m in caplog.messages)
+
+
+def test_oversized_result_is_cut_and_logged(db, caplog):
+    caplog.set_level(logging.INFO)
+    cfg.CONF.set_override('max_result_size', 2048, group='st2')
+    try:
+        _workflow(db, 'SUCCESS', output={'big': 'x' * 10000})
+        sender = RecordingSender()
+        notifier.process(_event('WORKFLOW_SUCCEEDED', 'SUCCESS'), sender)
+    finally:
+        cfg.CONF.clear_override('max_result_size', group='st2')
+    (item,) = sender.items
+    assert item.result[results.TRUNCATED_KEY]['original_bytes'] > 10000
+    assert any('over [st2] max_result_size (2048)' in m for m in caplog.messages)
+
+
+def test_event_kept_and_retried_while_mistral_db_is_away(db, monkeypatch, caplog):
+    _workflow(db, 'SUCCESS')
+    calls = []
+    real = db.workflow_info
+
+    def flaky(wf_ex_id):
+        calls.append(wf_ex_id)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.OperationalError('SELECT', {}, Exception('gone away'))
+        return real(wf_ex_id)
+    monkeypatch.setattr(mistral_db, 'workflow_info', flaky)
+    monkeypatch.setattr(notifier, 'open_spool', lambda: None)
+    sender = RecordingSender()
+    waits = []
+    publisher = notifier.St2Publisher(sender=sender, sleep=waits.append)
+    publisher.publish(None, 'wf1', {'id': 'wf1', 'state': 'SUCCESS',
+                                    'root_execution_id': None}, 'WORKFLOW_SUCCEEDED', None)
+    deadline = time.monotonic() + 5
+    while not sender.items and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [item.status for item in sender.items] == ['succeeded']
+    assert len(calls) == 2 and waits == [1.0]
+    assert any("Mistral's database is not available" in m for m in caplog.messages)
