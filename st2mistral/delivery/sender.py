@@ -35,6 +35,12 @@ _REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
 _seq = itertools.count(time.time_ns())
 
 
+def reconcile_hint(execution_id):
+    """What the operator runs on the st2 host to reconcile one execution."""
+    return ('run "st2mistral-track-result %s" on the st2 host (st2 3.2/3.3: '
+            '"st2-track-result %s") to reconcile it.' % (execution_id, execution_id))
+
+
 @dataclasses.dataclass
 class Outgoing:
     """One st2 update waiting for delivery, with what the trace needs."""
@@ -238,10 +244,9 @@ class Sender:
             # fail the same way; letting it escape would kill this worker and
             # leave the execution in flight for ever.
             TRACE.error('[%s] The workflow event %s for %s could not be published to st2 '
-                        'execution %s: the request could not be made (%s). Run '
-                        '"st2-track-result %s" on the st2 host to reconcile it.',
+                        'execution %s: the request could not be made (%s). %s',
                         item.root_id, item.event, item.ex_id, item.target.execution_id,
-                        type(failure).__name__, item.target.execution_id)
+                        type(failure).__name__, reconcile_hint(item.target.execution_id))
             return 'give_up', None
         TRACE.info('[%s] The workflow event %s for %s is published to st2.',
                    item.root_id, item.event, item.ex_id)
@@ -274,10 +279,9 @@ class Sender:
                           item.attempts, error)
             return 'retry'
         TRACE.error('[%s] The workflow event %s for %s could not be published to st2 '
-                    'execution %s (HTTP %s): %s. When st2 is reachable again, run '
-                    '"st2-track-result %s" on the st2 host to reconcile it.',
+                    'execution %s (HTTP %s): %s. When st2 is reachable again: %s',
                     item.root_id, item.event, item.ex_id, item.target.execution_id,
-                    error.status_code or 'none', error, item.target.execution_id)
+                    error.status_code or 'none', error, reconcile_hint(item.target.execution_id))
         return 'give_up'
 
     def _finish_locked(self, item, outcome, st2_status):

@@ -94,7 +94,7 @@ class St2Publisher(base.NotificationPublisher):
         if not self._full:
             self._full = True
             LOG.error('The event %s for %s is dropped: %s. st2 is probably unreachable; '
-                      'once it is back, run "st2-track-result <st2 execution id>" for '
+                      'once it is back, run "st2mistral-track-result <st2 execution id>" for '
                       'executions still shown running in st2. Further drops are not logged '
                       'until the queue has room again.', item.event, item.ex_id, error)
 
