@@ -825,6 +825,9 @@ class _Server(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
+    # Headers and body go out in separate writes: without TCP_NODELAY every
+    # keep-alive answer would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = 'st2-emulator'
 
     def setup(self):
