@@ -9,7 +9,9 @@ text or ``repr`` here contains a header value or a request body.
 """
 
 import dataclasses
+import os
 import threading
+import urllib.parse
 import uuid
 
 from oslo_config import cfg
@@ -118,6 +120,12 @@ class St2Client:
     def __init__(self, conf=CONF, session=None, sleep=None):
         self._conf = conf
         self._session = session or self._new_session()
+        # requests would re-read proxy and CA variables from os.environ on every
+        # request (a quarter of a request's CPU); read them once instead.
+        self._session.trust_env = False
+        self._env_ca_bundle = (os.environ.get('REQUESTS_CA_BUNDLE')
+                               or os.environ.get('CURL_CA_BUNDLE'))
+        self._proxies = {}                      # (scheme, host:port) -> proxies
         # Tests inject a no-op sleep so retries cost no wall time.
         self._sleep = sleep or tenacity.nap.sleep
 
@@ -136,7 +144,15 @@ class St2Client:
     def _verify(self):
         if self._group.insecure:
             return False
-        return self._group.ca_file or True
+        return self._group.ca_file or self._env_ca_bundle or True
+
+    def _proxies_for(self, url):
+        """HTTP(S)_PROXY / NO_PROXY from the environment, resolved once per host."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            self._proxies[key] = requests.utils.get_environ_proxies(url)
+        return self._proxies[key]
 
     def _timeout(self):
         return (self._group.connect_timeout, self._group.read_timeout)
@@ -187,7 +203,8 @@ class St2Client:
         try:
             response = self._session.request(
                 method, url, json=json_body, params=params, headers=headers,
-                timeout=self._timeout(), verify=self._verify(), allow_redirects=False)
+                timeout=self._timeout(), verify=self._verify(), allow_redirects=False,
+                proxies=self._proxies_for(url))
         except requests.ConnectTimeout:
             raise St2Error('cannot connect to st2 at %s within %.1f s (request %s)' % (
                 url, self._group.connect_timeout, request_id),

@@ -62,8 +62,10 @@ class Outgoing:
         return (self.target.api_url, self.target.execution_id)
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
-        data.pop('due')
+        # Shallow on purpose: asdict() would deep-copy the result just to dump it.
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != 'due'}
+        data['target'] = dataclasses.asdict(self.target)
         return data
 
     @classmethod

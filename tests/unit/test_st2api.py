@@ -151,3 +151,21 @@ def test_never_sent_only_when_no_connection_was_made(client, requests_mock, exc,
     with pytest.raises(st2api.St2Error) as err:
         client.send('PUT', URL, st2api.Credentials(token='t'))
     assert err.value.never_sent is never_sent and err.value.retryable
+
+
+def test_proxy_and_ca_variables_are_honoured_once_per_host(conf, requests_mock, monkeypatch):
+    monkeypatch.setenv('HTTP_PROXY', 'http://proxy.test:3128')
+    monkeypatch.setenv('NO_PROXY', 'st2b.test')
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/corp-ca.pem')
+    conf.set_override('allowed_api_urls', ['http://st2b.test/api/v1'], group='st2')
+    requests_mock.put(URL, json={})
+    requests_mock.put('http://st2b.test/api/v1/executions/e1', json={})
+    client = st2api.St2Client(conf=conf)
+    client.send('PUT', URL, st2api.Credentials(token='t'))
+    assert requests_mock.request_history[-1].proxies['http'] == 'http://proxy.test:3128'
+    assert requests_mock.request_history[-1].verify == '/etc/ssl/corp-ca.pem'
+    client.send('PUT', 'http://st2b.test/api/v1/executions/e1', st2api.Credentials(token='t'))
+    assert requests_mock.request_history[-1].proxies == {}        # NO_PROXY
+    monkeypatch.setenv('HTTP_PROXY', 'http://other.test:1')       # read once, not per request
+    client.send('PUT', URL, st2api.Credentials(token='t'))
+    assert requests_mock.request_history[-1].proxies['http'] == 'http://proxy.test:3128'
