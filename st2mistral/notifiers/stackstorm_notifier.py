@@ -14,6 +14,7 @@ Operators trace an execution with
 every line here starts with ``[<root execution id>]``.
 """
 
+import collections
 import dataclasses
 import queue
 import threading
@@ -61,6 +62,7 @@ class St2Publisher(base.NotificationPublisher):
         self._db_context = mistral_db.admin_context()
         self._full = False                      # log "full" once per episode
         self._sleep = sleep                     # tests wait for nothing
+        self._cache = WorkflowCache()           # used by the processing thread only
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -136,7 +138,7 @@ class St2Publisher(base.NotificationPublisher):
         while True:
             event_id, item = self._events.get()
             try:
-                process(item, self._sender)
+                process(item, self._sender, self._cache)
                 db_failures = 0
             except mistral_db.TRANSIENT_ERRORS as e:
                 # Mistral's DB is away: keep the event and try it again later.
@@ -177,26 +179,62 @@ def open_spool():
     return spool
 
 
-def process(item, sender):
+class WorkflowCache:
+    """Workflow executions as last read from Mistral's DB, to save reads.
+
+    Every workflow event of an execution drops its entry (its state changed),
+    so an entry says what the DB said after the execution's latest event. A
+    task event of a workflow known to be RUNNING then needs no read: only a
+    paused or cancelled workflow makes a task event do anything. With
+    ``[notifier] type = remote`` events may arrive out of order; a task event
+    overtaking its workflow's PAUSED event then skips one re-send of paused,
+    which the PAUSED event itself makes.
+    """
+
+    def __init__(self, size=10000):
+        self._size = size
+        self._entries = collections.OrderedDict()
+
+    def get(self, wf_ex_id):
+        return self._entries.get(wf_ex_id)
+
+    def put(self, wf):
+        self._entries[wf.id] = wf
+        self._entries.move_to_end(wf.id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def pop(self, wf_ex_id):
+        return self._entries.pop(wf_ex_id, None)
+
+
+def process(item, sender, cache=None):
+    cache = cache if cache is not None else WorkflowCache(size=0)
     if item.event in WORKFLOW_EVENTS:
-        on_workflow_event(item, sender)
+        on_workflow_event(item, sender, cache)
     else:
-        on_task_event(item, sender)
+        on_task_event(item, sender, cache)
 
 
-def on_workflow_event(item, sender):
+def on_workflow_event(item, sender, cache):
+    known = cache.pop(item.ex_id)
     root_id = item.data.get('root_execution_id') or item.ex_id
     if root_id != item.ex_id:
         LOG.info('[%s] The workflow event %s for subworkflow %s is not published to st2. '
                  'This is expected because it does not have a corresponding execution '
                  'record in st2.', root_id, item.event, item.ex_id)
         return
-    wf = mistral_db.workflow_info(item.ex_id)
+    final = item.data.get('state') in results.COMPLETED_STATES
+    # A final event needs only the env (unchanged since the last read); a
+    # non-final one needs the current state too.
+    wf = known if final and known is not None else mistral_db.workflow_info(item.ex_id)
     if wf is None:
         LOG.warning('[%s] The workflow event %s for %s is not published to st2: the '
                     'workflow execution is no longer in Mistral.', root_id, item.event,
                     item.ex_id)
         return
+    if not final:
+        cache.put(wf)
     state = item.data.get('state') or wf.state
     if state not in results.COMPLETED_STATES and state != wf.state:
         # Events can be processed late or, with [notifier] type = remote, out
@@ -258,13 +296,16 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
         ex_id=wf.id))
 
 
-def on_task_event(item, sender):
+def on_task_event(item, sender, cache):
     wf_ex_id = item.data.get('workflow_execution_id')
-    wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
-    if wf is None:
-        LOG.warning('The task event %s for %s is not processed for st2: its workflow '
-                    'execution %s is not in Mistral.', item.event, item.ex_id, wf_ex_id)
-        return
+    wf = cache.get(wf_ex_id) if isinstance(wf_ex_id, str) else None
+    if wf is None or wf.state != 'RUNNING':
+        wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
+        if wf is None:
+            LOG.warning('The task event %s for %s is not processed for st2: its workflow '
+                        'execution %s is not in Mistral.', item.event, item.ex_id, wf_ex_id)
+            return
+        cache.put(wf)
     root_id = wf.root_id
     LOG.info('[%s] The task event %s for %s will be processed for st2.',
              root_id, item.event, item.ex_id)

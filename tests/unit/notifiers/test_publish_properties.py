@@ -338,7 +338,9 @@ def test_real_sender_on_a_dead_st2_keeps_every_update_and_never_raises(real_publ
     # Sender's bookkeeping, unsendable requests are covered below.
     extra = {k: v for k, v in (info.env if isinstance(info.env, dict) else {}).items()
              if k != '__actions'}
-    info = mistral_db.WorkflowInfo(**{**info.__dict__, 'root_execution_id': None, 'env': {
+    # A fresh execution id as well: the publisher caches what it read per execution.
+    info = mistral_db.WorkflowInfo(**{**info.__dict__, 'id': str(uuid.uuid4()),
+                                      'root_execution_id': None, 'env': {
         **extra, 'st2_execution_id': st2_id, 'st2_action_api_url': DEAD_API_URL}})
     fake_db.add(info, snapshot)
     records.messages.clear()

@@ -94,3 +94,55 @@ def test_event_kept_and_retried_while_mistral_db_is_away(db, monkeypatch, caplog
     assert [item.status for item in sender.items] == ['succeeded']
     assert len(calls) == 2 and waits == [1.0]
     assert any("Mistral's database is not available" in m for m in caplog.messages)
+
+
+def _counting(db, monkeypatch):
+    reads = []
+
+    def workflow_info(wf_ex_id):
+        reads.append(wf_ex_id)
+        return db.workflows.get(wf_ex_id)
+    monkeypatch.setattr(mistral_db, 'workflow_info', workflow_info)
+    return reads
+
+
+def _task_event(event='TASK_SUCCEEDED'):
+    return notifier.Event('task1', {'id': 'task1', 'workflow_execution_id': 'wf1'}, event, {})
+
+
+def test_task_events_of_a_running_workflow_need_no_read(db, monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    reads = _counting(db, monkeypatch)
+    cache, sender = notifier.WorkflowCache(), RecordingSender()
+    _workflow(db, 'RUNNING')
+    notifier.process(_event('WORKFLOW_LAUNCHED', 'RUNNING'), sender, cache)
+    for _ in range(3):
+        notifier.process(_task_event(), sender, cache)
+    _workflow(db, 'SUCCESS')
+    notifier.process(_event('WORKFLOW_SUCCEEDED', 'SUCCESS'), sender, cache)
+    assert reads == ['wf1']                      # LAUNCHED only; SUCCEEDED used the cache
+    assert [i.status for i in sender.items] == ['running', 'succeeded']
+    assert sum('[wf1] The task event TASK_SUCCEEDED for task1 is processed for st2.' == m
+               for m in caplog.messages) == 3
+    assert cache.get('wf1') is None              # a final event forgets the execution
+
+
+def test_paused_workflow_task_events_read_and_trigger(db, monkeypatch):
+    reads = _counting(db, monkeypatch)
+    cache, sender = notifier.WorkflowCache(), RecordingSender()
+    _workflow(db, 'RUNNING')
+    notifier.process(_event('WORKFLOW_LAUNCHED', 'RUNNING'), sender, cache)
+    _workflow(db, 'PAUSED')
+    notifier.process(_event('WORKFLOW_PAUSED', 'PAUSED'), sender, cache)
+    notifier.process(_task_event(), sender, cache)   # a task ends while paused
+    assert reads == ['wf1', 'wf1', 'wf1']
+    assert [i.status for i in sender.items] == ['running', 'paused', 'paused']
+
+
+def test_workflow_cache_is_bounded():
+    cache = notifier.WorkflowCache(size=2)
+    for name in ('a', 'b', 'c'):
+        cache.put(mistral_db.WorkflowInfo(id=name, name=name, state='RUNNING', state_info=None,
+                                          root_execution_id=None,
+                                          parent_task_execution_id=None, env={}))
+    assert [cache.get(n) is not None for n in ('a', 'b', 'c')] == [False, True, True]
