@@ -124,3 +124,17 @@ def retrying(conf, sleep=None):
                                        max=group.retry_exp_max_msec / 1000.0),
         stop=tenacity.stop_after_delay(group.retry_stop_max_msec / 1000.0),
         reraise=True, **kwargs)
+
+
+MISTRAL_PAGE = 1000   # rows per list call; Mistral caps a page at [api] max_limit
+
+
+def list_all(call, list_fn, **filters):
+    """Every row of a Mistral list, page by page. ``call(fn, **kw)`` makes one call."""
+    rows, marker = [], ''
+    while True:
+        page = call(list_fn, marker=marker, limit=MISTRAL_PAGE, **filters)
+        rows.extend(page)
+        if len(page) < MISTRAL_PAGE:
+            return rows
+        marker = page[-1].id

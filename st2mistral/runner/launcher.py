@@ -31,7 +31,6 @@ CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing
                         'resuming'})
 # Mistral states of sub-workflows whose env Mistral lets us update.
 ENV_UPDATABLE = frozenset({'IDLE', 'PAUSED', 'ERROR'})
-PAGE = 1000
 
 
 class RunnerError(Exception):
@@ -263,14 +262,7 @@ class Launcher:
         return found
 
     def _list(self, list_fn, **filters):
-        """Every row of a Mistral list (it answers pages of at most [api] max_limit)."""
-        rows, marker = [], ''
-        while True:
-            page = self._call(list_fn, marker=marker, limit=PAGE, **filters)
-            rows.extend(page)
-            if len(page) < PAGE:
-                return rows
-            marker = page[-1].id
+        return clients.list_all(self._call, list_fn, **filters)
 
     # -- pause, resume, cancel -----------------------------------------------------
 

@@ -43,7 +43,6 @@ DONE_STATES = frozenset({'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED'})
 ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
 CANCELING = frozenset({'canceling', 'canceled'})
 PAUSING = frozenset({'pausing', 'paused'})
-PAGE = 1000
 ST2_PAGE = 100     # st2's default page size for non-admin users
 
 
@@ -111,13 +110,7 @@ class MistralReader:
         return clients.retrying(self._conf, sleep=self._sleep)(fn, *args, **kwargs)
 
     def _list(self, fn, **kwargs):
-        rows, marker = [], ''
-        while True:
-            page = self._call(fn, marker=marker, limit=PAGE, **kwargs)
-            rows.extend(page)
-            if len(page) < PAGE:
-                return rows
-            marker = page[-1].id
+        return clients.list_all(self._call, fn, **kwargs)
 
     def read(self, ex_id, known=None):
         """A Reading of execution ``ex_id``; no snapshot when ``known`` (state,
