@@ -63,11 +63,14 @@ class St2Publisher(base.NotificationPublisher):
         self._full = False                      # log "full" once per episode
         self._sleep = sleep                     # tests wait for nothing
         self._cache = WorkflowCache()           # used by the processing thread only
+        self._last_call = threading.local()     # see _is_repeat
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
         try:
             if event not in WORKFLOW_EVENTS and event not in TASK_EVENTS:
+                return
+            if self._is_repeat(ex_id, data, event, kwargs):
                 return
             self._ensure_started()
             item = Event(ex_id, dict(data or {}), event, dict(kwargs))
@@ -76,6 +79,18 @@ class St2Publisher(base.NotificationPublisher):
             self._report_full(item, e)
         except Exception:
             LOG.exception('The event %s for %s could not be queued for st2.', event, ex_id)
+
+    def _is_repeat(self, ex_id, data, event, kwargs):
+        """Whether Mistral hands us the same event again for a second st2 entry.
+
+        With both a global ``[notifier] notify`` entry and a per-execution one
+        (st2's runner sends one), Mistral calls publish() once per entry, in
+        a row, with the very same ``data`` object. The first call counts.
+        """
+        key = (ex_id, event, repr(sorted(kwargs.items())))
+        last = getattr(self._last_call, 'value', None)
+        self._last_call.value = (data, key)
+        return last is not None and last[0] is data and last[1] == key
 
     def _accept(self, item):
         """Make the event durable (spool) or count it (memory); its spool id."""

@@ -276,3 +276,25 @@ def test_malformed_st2_context_logs_error_and_sends_nothing(mistral, st2, run, e
     lines = trace(mistral, r.id, expect=message)
     assert has(lines, message) and has(lines, ' ERROR ')
     assert st2.requests_for('PUT') == []
+
+
+def test_global_and_per_execution_entries_publish_each_event_once(st2, tmp_path):
+    # st2's runner sends a per-execution entry; mistral.conf may have the global one too.
+    from st2mistral import st2env
+    from st2mistral.testing import mistral_launcher
+    from tests.functional.conftest import Run
+    from tests.functional.conftest import fast_retry_config
+
+    with mistral_launcher.MistralServer(str(tmp_path), notify=[st2env.ST2_NOTIFY_ENTRY],
+                                        config=fast_retry_config(st2)) as mistral:
+        name = unique('wf_both')
+        r = Run(mistral, st2, simple_wf(name, tasks=2), name)     # per-execution entry too
+        assert mistral.wait_for_execution(r.id).state == 'SUCCESS'
+        st2.wait_for_status(r.st2_id, 'succeeded')
+        lines = trace(mistral, r.id, expect='WORKFLOW_SUCCEEDED for %s is published' % r.id)
+    for event in ('WORKFLOW_LAUNCHED', 'WORKFLOW_SUCCEEDED'):
+        assert sum(line.endswith('%s for %s will be published to st2.' % (event, r.id))
+                   for line in lines) == 1
+    assert sum(line.endswith('will be processed for st2.') for line in lines) == 2
+    puts = st2.requests_for('PUT', '/api/v1/executions/' + r.st2_id)
+    assert [p.body['status'] for p in puts] == ['running', 'succeeded']

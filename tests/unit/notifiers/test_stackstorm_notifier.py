@@ -146,3 +146,33 @@ def test_workflow_cache_is_bounded():
                                           root_execution_id=None,
                                           parent_task_execution_id=None, env={}))
     assert [cache.get(n) is not None for n in ('a', 'b', 'c')] == [False, True, True]
+
+
+def test_same_event_for_a_second_st2_entry_is_published_once(db, monkeypatch):
+    # Global [notifier] notify plus the runner's per-execution entry: Mistral
+    # calls publish() once per entry with the very same data object.
+    monkeypatch.setattr(notifier, 'open_spool', lambda: None)
+    _workflow(db, 'RUNNING')
+    sender = RecordingSender()
+    publisher = notifier.St2Publisher(sender=sender)
+    launched = {'id': 'wf1', 'state': 'RUNNING', 'root_execution_id': None}
+    for _ in range(2):                                   # two {"type": "st2"} entries
+        publisher.publish(None, 'wf1', launched, 'WORKFLOW_LAUNCHED', None)
+    publisher.publish(None, 'wf1', launched, 'WORKFLOW_LAUNCHED', None, api_url=API)
+    _wait_for(lambda: len(sender.items) >= 2)
+    _workflow(db, 'SUCCESS')
+    succeeded = {'id': 'wf1', 'state': 'SUCCESS', 'root_execution_id': None}
+    publisher.publish(None, 'wf1', succeeded, 'WORKFLOW_SUCCEEDED', None)
+    _wait_for(lambda: len(sender.items) >= 3)
+    time.sleep(0.05)                                     # nothing more arrives
+    # The entry with other arguments counts as another entry.
+    assert [(i.event, i.status) for i in sender.items] == [
+        ('WORKFLOW_LAUNCHED', 'running'), ('WORKFLOW_LAUNCHED', 'running'),
+        ('WORKFLOW_SUCCEEDED', 'succeeded')]
+
+
+def _wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.01)
