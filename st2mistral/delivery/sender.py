@@ -139,7 +139,7 @@ class Sender:
             if self._store is None and waiting is None and (
                     len(self._waiting) + len(self._in_flight) >= self._group.spool_max_count):
                 raise spool_mod.SpoolFull('%d st2 updates are waiting in memory ([st2] '
-                                          'spool_max_count)' % len(self._waiting))
+                                          'spool_max_count)' % self._group.spool_max_count)
             if decision is ordering.Decision.SUPERSEDE and waiting is not None:
                 TRACE.info('[%s] The workflow event %s for %s is superseded by %s and will '
                            'not be published separately.', waiting.root_id, waiting.event,
@@ -148,10 +148,6 @@ class Sender:
                 self._store.put(item)
             self._enqueue_locked(item)
             return True
-
-    def pending_count(self):
-        with self._lock:
-            return len(self._waiting) + len(self._in_flight)
 
     def flush(self, timeout=10.0):
         """Wait until nothing is waiting or in flight; True when drained."""

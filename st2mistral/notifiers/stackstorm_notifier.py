@@ -57,6 +57,7 @@ class St2Publisher(base.NotificationPublisher):
         self._events = queue.SimpleQueue()      # (spool event id or None, Event)
         self._sender = sender
         self._spool = None
+        self._started = False                   # spool, sender and thread are up
         self._thread = None
         self._start_lock = threading.Lock()
         self._db_context = mistral_db.admin_context()
@@ -95,7 +96,8 @@ class St2Publisher(base.NotificationPublisher):
     def _accept(self, item):
         """Make the event durable (spool) or count it (memory); its spool id."""
         if self._spool is not None:
-            event_id = self._spool.add_event(dataclasses.asdict(item))
+            # vars(), not asdict(): no deep copy of the event in the engine's thread.
+            event_id = self._spool.add_event(vars(item))
         else:
             limit = CONF[opts.GROUP].spool_max_count
             if self._events.qsize() >= limit:
@@ -111,22 +113,18 @@ class St2Publisher(base.NotificationPublisher):
         if not self._full:
             self._full = True
             LOG.error('The event %s for %s is dropped: %s. st2 is probably unreachable; '
-                      'once it is back, run "st2mistral-track-result <st2 execution id>" for '
-                      'executions still shown running in st2. Further drops are not logged '
-                      'until the queue has room again.', item.event, item.ex_id, error)
+                      'for executions st2 still shows running once it is back, %s Further '
+                      'drops are not logged until the queue has room again.', item.event,
+                      item.ex_id, error, delivery.reconcile_hint('<st2 execution id>'))
 
     # -- background processing --------------------------------------------
 
     def _ensure_started(self):
-        if self._thread is not None:
+        if self._started:
             return
         with self._start_lock:
-            if self._thread is not None:
+            if self._started:
                 return
-            # Set first: a failure below must not make every later event open
-            # another spool slot.
-            self._thread = threading.Thread(target=self._process_forever,
-                                            name='st2-notifier', daemon=True)
             try:
                 self._spool = open_spool()
                 if self._sender is None:
@@ -134,7 +132,11 @@ class St2Publisher(base.NotificationPublisher):
                 self._sender.start()
                 self._replay_events()
             finally:
+                # Even after a failure: later events must not open another slot.
+                self._thread = threading.Thread(target=self._process_forever,
+                                                name='st2-notifier', daemon=True)
                 self._thread.start()
+                self._started = True
 
     def _replay_events(self):
         if self._spool is None:
