@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from st2mistral import opts  # noqa: F401  (registers the [st2] options)
 from st2mistral import st2api
+from st2mistral import targets
 from st2mistral.functions._common import FunctionError
 from st2mistral.functions._common import expression_function
 from st2mistral.functions._common import require_bool
@@ -70,12 +71,8 @@ def st2_context(context):
     try:
         env = context['__env']
     except (KeyError, TypeError):
-        env = None
-    try:
-        st2_ctx = env['__actions']['st2.action']['st2_context']
-    except (KeyError, TypeError):
         return {}
-    return st2_ctx if isinstance(st2_ctx, dict) else {}
+    return targets.st2_context(env)
 
 
 def key_url(api_url, name):
