@@ -16,7 +16,7 @@ api_opts = [
              'or notify entry names no st2 API URL.'),
     cfg.URIOpt(
         'auth_url', default='http://127.0.0.1:9100', schemes=['http', 'https'],
-        help='Base URL of the st2 auth API, used to validate tokens.'),
+        help='Base URL of the st2 auth API.'),
     cfg.StrOpt(
         'api_key', secret=True,
         help='st2 API key. Sent as St2-Api-Key when a request has no token, '
@@ -117,6 +117,14 @@ auth_opts = [
     cfg.IntOpt(
         'auth_cache_size', default=1024, min=1,
         help='Most tokens the st2 auth handler remembers at once.'),
+    cfg.ListOpt(
+        'admin_users', default=[],
+        help='st2 user names that Mistral treats as admins under auth_type = st2: '
+             'they see and change the executions of every st2 user (Mistral\'s '
+             'admin role). Put here the user of the st2 side\'s [mistral] '
+             'st2_service_token (relay and results tracking), and nobody else. '
+             'Empty: every st2 user sees only their own executions. st2\'s own '
+             'admin flag is not used (with RBAC off st2 calls every user an admin).'),
 ]
 
 
