@@ -19,8 +19,11 @@ api_opts = [
         help='Base URL of the st2 auth API.'),
     cfg.StrOpt(
         'api_key', secret=True,
-        help='st2 API key. Sent as St2-Api-Key when a request has no token, '
-             'and used once more when st2 answers 401 to an expired token.'),
+        help='st2 API key (St2-Api-Key). Used for a workflow only when it has no '
+             'st2 token or st2 refuses it, and only when st2\'s record of the '
+             'workflow\'s st2 execution names the workflow (its context.mistral.'
+             'execution_id); otherwise nothing is sent. Not used by the st2 auth '
+             'handler.'),
     cfg.ListOpt(
         'allowed_api_urls', default=[],
         help='st2 API base URLs that updates may be sent to, besides api_url. '
