@@ -81,7 +81,15 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   applied change is appended to the execution's ``history``. The answer is 200 with the
   execution JSON, also for a no-op.
 
-``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above.
+``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above. Its ``context`` holds
+  what a runner returned from ``run()`` (the mistral-v2 runner: ``{"mistral": {"execution_id":
+  ...}}``) once :meth:`St2Emulator.update_context` is called where a real runner would return:
+  st2's action container hands that context to ``update_liveaction_status``
+  (``st2actions/st2actions/container/base.py`` ``_update_status``), which does
+  ``liveaction_db.context.update(context)`` (``st2common/st2common/util/action_db.py``), and
+  ``update_execution`` copies it onto the execution's top-level ``context``
+  (``st2common/st2common/services/executions.py``; ``context`` is not one of the
+  ``LIVEACTION_ATTRIBUTES``), both @ v3.2.0 and v3.9.0.
 
 ``POST /api/v1/executions`` (``ExecutionRequest``/``LiveAction``; ``actionexecutions.py``
 ``_handle_schedule_execution``): ``action`` (required ``pack.name`` string), ``parameters``,
@@ -1084,7 +1092,11 @@ class St2Emulator:
         st2's action container passes the context a runner returns to
         ``update_liveaction_status`` (``liveaction.context.update(context)``: top-level keys
         replaced, not merged deeper), then ``update_execution`` copies it onto the execution
-        and publishes an ``st2.execution__update``. Status and history do not change.
+        and publishes an ``st2.execution__update`` (``st2actions/st2actions/container/base.py``,
+        ``st2common/st2common/util/action_db.py``, ``st2common/st2common/services/
+        executions.py`` @ v3.2.0 and v3.9.0). Status and history do not change. Tests that
+        start a workflow the way the mistral-v2 runner does call it with ``{"mistral":
+        {"execution_id": <Mistral execution id>}}`` right after creating the execution.
         """
         if not isinstance(context, dict):
             raise TypeError('context must be a dict, got %r' % type(context).__name__)

@@ -5,6 +5,8 @@ read another user's executions (whose env holds the other user's st2 token),
 and no header a client sends can move a request to another project.
 """
 
+import time
+
 from mistralclient.api import base as mistral_api
 import pytest
 import requests
@@ -124,3 +126,35 @@ def test_trust_identity_headers_cannot_rescope_a_valid_token(mistral, alice_run,
     # Nor do they move the token holder out of their own project.
     own = get(mistral, '/executions/%s' % alice_run.id, ALICE, **headers)
     assert own.status_code == 200, own.text
+
+
+ASYNC_WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    wait:\n      action: std.async_noop\n"
+
+
+def test_trust_only_an_admin_user_completes_another_users_action(mistral, st2):
+    # What the relay does for an st2 child of Alice's workflow, with its service token.
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_async')
+    alice.workflows.create(ASYNC_WORKFLOW % name)
+    execution = alice.executions.create(name)
+    deadline = time.monotonic() + 20
+    while True:
+        running = [a for a in alice.action_executions.list()
+                   if a.workflow_name == name and a.state == 'RUNNING']
+        if running:
+            break
+        assert time.monotonic() < deadline, 'the async action never started'
+        time.sleep(0.05)
+    (action,) = running
+
+    def complete(token):
+        return requests.put(mistral.api_url + '/action_executions/' + action.id, timeout=10,
+                            json={'state': 'SUCCESS', 'output': '{"result": "done"}'},
+                            headers={'X-Auth-Token': token})
+
+    refused = complete(BOB)
+    # Mistral's engine does not find it in Bob's project (its RPC error is a 500).
+    assert refused.status_code != 200 and 'not found' in refused.text, refused.text
+    assert alice.executions.get(execution.id).state == 'RUNNING'
+    assert complete(SERVICE).status_code == 200
+    assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'
