@@ -111,7 +111,7 @@ _default_lock = threading.Lock()
 
 
 def get_verifier():
-    """The process-wide verifier (its cache is shared by the publisher and st2.action)."""
+    """The process-wide verifier of st2.action (the publisher's Sender has its own)."""
     global _default
     with _default_lock:
         if _default is None:
