@@ -52,7 +52,9 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   ``status`` -> 500 ``Failed updating execution due to unexpected error.`` (st2 dereferences
   it); then, as st2's controller branches:
 
-  * canceling + canceled: canceled, or stays canceling while children are active;
+  * canceling + canceled: canceled, or stays canceling while children are active
+    (``is_children_active``: only for the version's workflow runners; children completed,
+    paused or pending are inactive);
   * canceling/canceled otherwise: a cancellation request. From canceling -> 500 (st2's
     ``request_cancellation`` returns a bare liveaction there); from a non-cancelable status
     -> 500; otherwise canceling (running, or has a ``parent`` in its context) or canceled,
@@ -61,7 +63,10 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   * pausing + paused: paused, or stays pausing while children are active;
   * pausing/paused otherwise: a pause request: 400 ``Failed updating execution. Unable to
     pause liveaction "<liveaction id>" because it is not supported by the "<runner>"
-    runner.`` unless the runner is a workflow runner (action-chain, mistral-v2, orquesta);
+    runner.`` unless the runner is one of st2's workflow runners for the emulated ``version``
+    (:func:`workflow_runners`: action-chain, mistral-v2, orquesta up to 3.2; action-chain,
+    orquesta from 3.3, so a mistral-v2 pause or resume is refused there, as real st2 v3.9.0
+    answers in tests/contract);
     no-op when already pausing/paused; 400 ``... because it is not in a running state.``
     unless running; else pausing (so ``running`` + PUT ``paused`` gives **pausing**);
   * resuming: a resume request (same runner rule; no-op when running; 400 ``... because it
@@ -229,6 +234,20 @@ CANCELABLE_STATUSES = frozenset({
     'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused', 'resuming',
 })
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
+# st2's is_children_active: children in these statuses do not hold a parent in
+# pausing/canceling (st2common/st2common/services/action.py @ v3.2.0 and @ v3.9.0).
+CHILD_INACTIVE_STATUSES = COMPLETED_STATUSES | {'paused', 'pending'}
+
+
+def workflow_runners(version):
+    """st2's WORKFLOW_RUNNER_TYPES for an st2 version (st2common/st2common/constants/action.py).
+
+    @ v3.2.0: action-chain, mistral-v2, orquesta; @ v3.9.0: action-chain, orquesta (st2 3.3
+    dropped its Mistral runner). It decides which runners may be paused and resumed
+    (services/action.py request_pause/request_resume) and whose children count in
+    is_children_active.
+    """
+    return WORKFLOW_RUNNERS if tuple(version) < (3, 3, 0) else WORKFLOW_RUNNERS - {'mistral-v2'}
 CHILD_RUNNER = 'local-shell-cmd'
 
 # st2 -> Mistral states sent by the mistral_v2 callback, and the statuses that are called back.
@@ -443,7 +462,8 @@ class UpdatePlan:
     result: object = None
 
 
-def plan_update(current, runner, context, liveaction_id, body, children_active, requester):
+def plan_update(current, runner, context, liveaction_id, body, children_active, requester,
+                workflow_runner_types=WORKFLOW_RUNNERS):
     """st2's ``ActionExecutionsController.put`` branches, as a pure decision.
 
     Returns an :class:`UpdatePlan` or raises :class:`_ApiError`.
@@ -467,7 +487,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     if current == 'pausing' and new == 'paused':
         return UpdatePlan('pausing' if children_active else 'paused', result)
     if new in ('pausing', 'paused'):
-        _check_workflow_runner('pause', runner, liveaction_id)
+        _check_workflow_runner('pause', runner, liveaction_id, workflow_runner_types)
         if current in ('pausing', 'paused'):
             return UpdatePlan(current)
         if current != 'running':
@@ -475,7 +495,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
                                  'because it is not in a running state.' % liveaction_id)
         return UpdatePlan('pausing')
     if new == 'resuming':
-        _check_workflow_runner('resume', runner, liveaction_id)
+        _check_workflow_runner('resume', runner, liveaction_id, workflow_runner_types)
         if current == 'running':
             return UpdatePlan(current)
         if current != 'paused':
@@ -485,8 +505,19 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     return UpdatePlan(new, result)
 
 
-def _check_workflow_runner(verb, runner, liveaction_id):
-    if runner not in WORKFLOW_RUNNERS:
+def parse_version(version):
+    """'3.9.0' (or 'v3.9.0') -> (3, 9, 0): the st2 release whose rules apply."""
+    try:
+        parts = tuple(int(p) for p in str(version).lstrip('v').split('.'))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise ValueError('version must look like "3.9.0", got %r' % (version,))
+    return parts
+
+
+def _check_workflow_runner(verb, runner, liveaction_id, workflow_runner_types):
+    if runner not in workflow_runner_types:
         raise _ApiError(400, 'Failed updating execution. Unable to %s liveaction "%s" because '
                              'it is not supported by the "%s" runner.'
                         % (verb, liveaction_id, runner))
@@ -862,12 +893,15 @@ class St2Emulator:
     def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
-                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT):
+                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT,
+                 version='3.2.0'):
         """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
         ``stream_heartbeat``: seconds without an event after which the stream sends its
         keep-alive newline (st2's ``[stream] heartbeat``).
+        ``version``: the st2 release whose per-version rules apply (``'3.2.0'``, ``'3.9.0'``;
+        see :func:`workflow_runners`). The default keeps the 3.2 rules this emulator began with.
         """
         if stream_heartbeat <= 0:
             raise ValueError('stream_heartbeat must be > 0')
@@ -884,6 +918,7 @@ class St2Emulator:
         self.callback_retry_wait = callback_retry_wait
         self.callback_timeout = callback_timeout
         self.stream_heartbeat = float(stream_heartbeat)
+        self.version = parse_version(version)
 
         self._lock = threading.RLock()
         self._subscribers = []
@@ -1389,7 +1424,8 @@ class St2Emulator:
         validate_update_body(body)
         ex = self._find(execution_id)
         plan = plan_update(ex.status, ex.runner, ex.context, ex.liveaction_id, body,
-                           self._children_active(ex), requester)
+                           self._children_active(ex), requester,
+                           workflow_runners(self.version))
         self._apply_status(ex, plan.status, plan.result)
         return 200, ex.to_api()
 
@@ -1500,10 +1536,9 @@ class St2Emulator:
 
     def _children_active(self, ex):
         # st2's is_children_active: only workflow runners have children that count.
-        if ex.runner not in WORKFLOW_RUNNERS:
+        if ex.runner not in workflow_runners(self.version):
             return False
-        inactive = COMPLETED_STATUSES | {'paused'}
-        return any(self._executions[child].status not in inactive
+        return any(self._executions[child].status not in CHILD_INACTIVE_STATUSES
                    for child in ex.children if child in self._executions)
 
     def _apply_status(self, ex, status, result):

@@ -51,8 +51,12 @@ FIXTURE_PACKAGES = ('mongomock',)
 # The project's st2 side still imports these (issue 8 point 1 removes them). st2 pins
 # neither; they are installed under st2's frozen pins (pip backtracks rather than move one).
 INTERIM_PACKAGES = ('oslo.log', 'python-mistralclient')
-# What st2's pkg_resources-based code needs on new Pythons (the shared README).
+# What st2's pkg_resources-based code needs on new Pythons (the shared README); on 3.6
+# (st2 3.2) the last setuptools that still builds mongoengine 0.18's setup.py.
 SETUPTOOLS = 'setuptools>=70.1,<78'
+OLD_SETUPTOOLS = 'setuptools<58'
+# The project's st2 side runs on Python 3.8+ only: older venvs get st2 alone.
+MIN_PROJECT_PYTHON = (3, 8)
 
 
 class BuildError(Exception):
@@ -184,10 +188,13 @@ def build(src, tag, python, log=None):
             tree = _extract(src / ('st2-%s.tar.gz' % tag), venv / 'src')
         reqs = _requirements(src, tree, workdir)
         cons = _constraints(tree, workdir)
+        new_python = tuple(int(p) for p in python_version(python).split('.')) >= MIN_PROJECT_PYTHON
+        setuptools = SETUPTOOLS if new_python else OLD_SETUPTOOLS
+        pip_spec = 'pip' if new_python else 'pip<22'  # pip 22 dropped Python 3.6
         _run([python, '-m', 'venv', venv], log)
         pip = [venv_python(venv), '-m', 'pip', 'install', '--no-input', '-q']
-        _run(pip + ['-U', 'pip', SETUPTOOLS, 'wheel'], log)
-        _run(pip + ['-r', reqs, '-c', cons, SETUPTOOLS], log)
+        _run(pip + ['-U', pip_spec, setuptools, 'wheel'], log)
+        _run(pip + ['-r', reqs, '-c', cons, setuptools], log)
         _run(pip + ['--no-deps', '--no-build-isolation']
              + [tree / c for c in COMPONENTS], log)
         frozen = workdir / 'frozen.txt'
@@ -198,7 +205,8 @@ def build(src, tag, python, log=None):
         pinned = [line for line in frozen.read_text().splitlines()
                   if '==' in line and not line.startswith(('st2', 'orquesta'))]
         frozen.write_text('\n'.join(pinned) + '\n')
-        _run(pip + ['-c', frozen] + list(FIXTURE_PACKAGES + INTERIM_PACKAGES), log)
+        extras = FIXTURE_PACKAGES + (INTERIM_PACKAGES if new_python else ())
+        _run(pip + ['-c', frozen] + list(extras), log)
         (venv / 'st2-tree').write_text(str(tree))
     (venv / 'BUILT').write_text(tag + '\n')
     return venv

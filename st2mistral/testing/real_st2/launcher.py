@@ -157,13 +157,17 @@ def _kill_leftovers():
 class RealSt2:
     """st2's api, stream, auth, scheduler and action runner in one child process."""
 
-    def __init__(self, workdir, venv, *, port=None, config=None, packs=(), python_path=()):
+    def __init__(self, workdir, venv, *, port=None, config=None, packs=(), python_path=(),
+                 runners=True):
+        """``runners=False``: st2's API, stream and auth only (no scheduler, no action
+        runner), so executions stay as the API leaves them."""
         self.workdir = pathlib.Path(workdir)
         self.venv = pathlib.Path(venv)
         self.port = port or free_port()
         self.config = config or {}
         self.packs = list(packs)
         self.python_path = list(python_path)
+        self.runners = runners
         self.proc = None
         self.startup_seconds = None
 
@@ -199,6 +203,8 @@ class RealSt2:
                '--port', str(self.port), '--st2-tree', str(build.st2_tree(self.venv))]
         for pack in self.packs:
             cmd += ['--packs', str(pack)]
+        if not self.runners:
+            cmd.append('--no-runners')
         started = time.monotonic()
         out = open(self.workdir / 'server.out', 'w')
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,

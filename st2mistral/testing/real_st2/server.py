@@ -322,13 +322,16 @@ def main():
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--st2-tree', required=True)
     parser.add_argument('--packs', action='append', default=[])
+    parser.add_argument('--no-runners', action='store_true',
+                        help='API, stream and auth only: no scheduler, no action runner')
     ARGS = parser.parse_args()
     sys.argv = sys.argv[:1]
     setup(ARGS.config_file)
     for pack_dir in ARGS.packs:
         register_pack(pack_dir)
     app = build_app()
-    start_services()
+    if not ARGS.no_runners:
+        start_services()
     sock = eventlet.listen(('127.0.0.1', ARGS.port))
     print('st2 ready on 127.0.0.1:%d' % ARGS.port, flush=True)
     wsgi.server(sock, app, log_output=False, custom_pool=eventlet.GreenPool(1000))
