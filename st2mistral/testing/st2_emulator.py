@@ -85,9 +85,12 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   ``context`` (objects), ``notify`` (``on-complete``/``on-failure``/``on-success`` with
   ``message``/``data``/``routes``/``channels`` only), ``delay`` (integer), ``user``. STRICTER
   THAN st2: other top-level properties (st2 silently ignores them) -> 400, and ``callback``
-  must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref
-  -> 400 ``Action "<ref>" cannot be found.``; header ``st2-context`` that is not a JSON object
-  -> 400 ``Unable to convert st2-context from the headers into JSON.``. The child's context is
+  must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref,
+  or one outside the emulator's ``actions`` when that is set (st2 looks the action up,
+  ``actionexecutions.py`` @ v3.9.0), -> 400 ``Action "<ref>" cannot be found.``; header
+  ``st2-context`` that is not a JSON object -> 400 ``Unable to convert st2-context from the
+  headers into JSON.`` (@ v3.2.0; @ v3.9.0 the text ends ``JSON (was <class 'str'>).``, the
+  type of what the header parsed to). The child's context is
   the body's ``context``, then ``user`` and ``pack`` set, then ``dict.update`` with the parsed
   header (``_schedule_execution``), so the header's ``parent`` and ``mistral`` keys are stored
   as sent and listed back. A non-empty ``parent`` that is not an object with ``execution_id``
@@ -505,6 +508,15 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     return UpdatePlan(new, result)
 
 
+def context_header_error(parsed, version):
+    """st2api/st2api/controllers/v1/actionexecutions.py: @ v3.2.0 a fixed text; @ v3.9.0 it
+    names the type of what the header parsed to (releases in between not checked)."""
+    if tuple(version) < (3, 9, 0):
+        return 'Unable to convert st2-context from the headers into JSON.'
+    return ("Unable to convert st2-context from the headers into JSON (was <class '%s'>)."
+            % type(parsed).__name__)
+
+
 def parse_version(version):
     """'3.9.0' (or 'v3.9.0') -> (3, 9, 0): the st2 release whose rules apply."""
     try:
@@ -894,7 +906,7 @@ class St2Emulator:
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
                  max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT,
-                 version='3.2.0'):
+                 version='3.2.0', actions=None):
         """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
@@ -902,6 +914,8 @@ class St2Emulator:
         keep-alive newline (st2's ``[stream] heartbeat``).
         ``version``: the st2 release whose per-version rules apply (``'3.2.0'``, ``'3.9.0'``;
         see :func:`workflow_runners`). The default keeps the 3.2 rules this emulator began with.
+        ``actions``: the action refs st2 has registered; ``None`` (the default) takes every
+        well-formed ``pack.name`` as registered.
         """
         if stream_heartbeat <= 0:
             raise ValueError('stream_heartbeat must be > 0')
@@ -919,6 +933,7 @@ class St2Emulator:
         self.callback_timeout = callback_timeout
         self.stream_heartbeat = float(stream_heartbeat)
         self.version = parse_version(version)
+        self.actions = None if actions is None else frozenset(actions)
 
         self._lock = threading.RLock()
         self._subscribers = []
@@ -1434,7 +1449,8 @@ class St2Emulator:
         validate_create_body(body)
         ref = body['action']
         pack, dot, name = ref.partition('.')
-        if not (pack and dot and name):
+        if not (pack and dot and name) or (self.actions is not None
+                                           and ref not in self.actions):
             raise _ApiError(400, 'Action "%s" cannot be found.' % ref)
 
         header = record.headers.get('st2-context')
@@ -1445,7 +1461,7 @@ class St2Emulator:
             except ValueError:
                 extra_context = header
             if not isinstance(extra_context, dict):
-                raise _ApiError(400, 'Unable to convert st2-context from the headers into JSON.')
+                raise _ApiError(400, context_header_error(extra_context, self.version))
         context = copy.deepcopy(body.get('context') or {})
         context['user'] = body.get('user') or requester
         context['pack'] = pack

@@ -25,6 +25,9 @@ CHILD_ACTION = 'st2mistral_tests.echo'  # a local-shell-cmd action
 TAGS = ('v3.9.0', 'v3.2.0')
 BACKENDS = [('emulator', tag) for tag in TAGS] + [('real', tag) for tag in TAGS]
 TIMEOUT = 30
+# What st2's registrar registers from the pack (the emulator is told the same).
+PACK_ACTIONS = tuple(sorted('%s.%s' % (PACK.name, path.stem)
+                           for path in (PACK / 'actions').glob('*.yaml')))
 
 
 class Backend:
@@ -135,7 +138,8 @@ def backend(request, real_st2_servers):
         yield RealBackend(real_st2_servers(tag), tag)
         return
     emulator = st2_emulator.St2Emulator(tokens=('st2-token', 'st2-expired'),
-                                        api_keys=('st2-key',), version=tag.lstrip('v'))
+                                        api_keys=('st2-key',), version=tag.lstrip('v'),
+                                        actions=PACK_ACTIONS)
     emulator.expire_token('st2-expired')
     with emulator:
         yield EmulatorBackend(emulator, tag)

@@ -190,10 +190,11 @@ def build(src, tag, python, log=None):
         cons = _constraints(tree, workdir)
         new_python = tuple(int(p) for p in python_version(python).split('.')) >= MIN_PROJECT_PYTHON
         setuptools = SETUPTOOLS if new_python else OLD_SETUPTOOLS
-        pip_spec = 'pip' if new_python else 'pip<22'  # pip 22 dropped Python 3.6
+        # pip 22 and wheel 0.38 dropped Python 3.6
+        tools = ['pip', setuptools, 'wheel'] if new_python else ['pip<22', setuptools, 'wheel<0.38']
         _run([python, '-m', 'venv', venv], log)
         pip = [venv_python(venv), '-m', 'pip', 'install', '--no-input', '-q']
-        _run(pip + ['-U', pip_spec, setuptools, 'wheel'], log)
+        _run(pip + ['-U'] + tools, log)
         _run(pip + ['-r', reqs, '-c', cons, setuptools], log)
         _run(pip + ['--no-deps', '--no-build-isolation']
              + [tree / c for c in COMPONENTS], log)
