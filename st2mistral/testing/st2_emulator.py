@@ -34,8 +34,8 @@ builds its router with auth enabled, so ``/auth/v1/tokens/validate`` needs crede
   None -> 401 ``Unauthorized - One of Token or API key required.``; unknown token -> 401
   ``Unauthorized`` (st2's TokenNotFoundError has no message); expired token (see
   :meth:`St2Emulator.expire_token`) -> 401 ``Unauthorized - Token has expired.``; unknown API
-  key -> 401 ``Unauthorized - ApiKey with key_hash=<sha256> not found.``. Every credential
-  authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
+  key -> 401 ``Unauthorized - ApiKey with key_hash=<hash> not found.`` (st2's salted sha512,
+  :func:`api_key_hash`). Every credential authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
   first, so an unknown route answers 404 even without credentials.
 
 Request bodies (``router.py``): a missing Content-Type means JSON; an empty body is ``{}``;
@@ -506,6 +506,12 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
                                  'because it is not in a paused state.' % liveaction_id)
         return UpdatePlan('resuming')
     return UpdatePlan(new, result)
+
+
+def api_key_hash(key):
+    """How st2 hashes an API key: sha512 of a fixed salt and the key
+    (st2common/st2common/util/hash.py @ v3.2.0 and @ v3.9.0)."""
+    return hashlib.sha512(b'saltnpepper' + key.encode('utf-8')).hexdigest()
 
 
 def context_header_error(parsed, version):
@@ -1408,7 +1414,7 @@ class St2Emulator:
                 if credential in self._expired:
                     raise _ApiError(401, 'Unauthorized - Token has expired.')
             elif credential not in self._api_keys:
-                key_hash = hashlib.sha256(credential.encode('utf-8')).hexdigest()
+                key_hash = api_key_hash(credential)
                 raise _ApiError(401, 'Unauthorized - ApiKey with key_hash=%s not found.'
                                 % key_hash)
             return self.user

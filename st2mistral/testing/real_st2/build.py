@@ -163,8 +163,10 @@ def _requirements(src, tree, workdir):
 
 
 def _constraints(tree, workdir):
-    """fixed-requirements.txt without the git lines pip cannot use as constraints."""
-    lines = [line for line in (tree / 'fixed-requirements.txt').read_text().splitlines()
+    """fixed-requirements.txt as pip constraints (no git lines, no extras)."""
+    # pip refuses extras in constraints (st2 3.2 pins requests[security]==2.23.0).
+    lines = [re.sub(r'\[[^\]]*\]', '', line)
+             for line in (tree / 'fixed-requirements.txt').read_text().splitlines()
              if 'git+' not in line and not line.startswith('-e')]
     path = workdir / 'constraints.txt'
     path.write_text('\n'.join(lines) + '\n')
