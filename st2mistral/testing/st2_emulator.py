@@ -35,8 +35,9 @@ builds its router with auth enabled, so ``/auth/v1/tokens/validate`` needs crede
   ``Unauthorized`` (st2's TokenNotFoundError has no message); expired token (see
   :meth:`St2Emulator.expire_token`) -> 401 ``Unauthorized - Token has expired.``; unknown API
   key -> 401 ``Unauthorized - ApiKey with key_hash=<hash> not found.`` (st2's salted sha512,
-  :func:`api_key_hash`). Every credential authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
-  first, so an unknown route answers 404 even without credentials.
+  :func:`api_key_hash`). Every credential authenticates as the user ``st2admin``
+  (:attr:`St2Emulator.user`). Route matching comes first, so an unknown route answers 404
+  even without credentials.
 
 Request bodies (``router.py``): a missing Content-Type means JSON; an empty body is ``{}``;
   unparsable JSON -> 400 ``Failed to parse request body: <error>``; any other content type ->
