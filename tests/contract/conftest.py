@@ -9,7 +9,6 @@ difference between the emulator and st2 fails it.
 """
 
 import pathlib
-import shutil
 
 import pytest
 import requests
@@ -125,10 +124,8 @@ def _start_real(tag, workdir):
         pytest.skip('real st2 %s: no Python %s found' % (tag, ' or '.join(
             settings.PYTHONS.get(tag, ()))))
     venv = build.build(src, tag, python)
-    pack = workdir / 'packs' / PACK.name
-    shutil.copytree(PACK, pack)
     # API rules only: no scheduler or action runner acts on the executions tests make.
-    return launcher.RealSt2(workdir, venv, packs=[pack], runners=False).start()
+    return launcher.RealSt2(workdir, venv, packs=[PACK], runners=False).start()
 
 
 @pytest.fixture(params=BACKENDS, ids=['%s-%s' % b for b in BACKENDS])

@@ -34,6 +34,7 @@ import getpass
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -202,7 +203,11 @@ class RealSt2:
         cmd = [str(build.venv_python(self.venv)), str(SERVER), '--config-file', str(conf),
                '--port', str(self.port), '--st2-tree', str(build.st2_tree(self.venv))]
         for pack in self.packs:
-            cmd += ['--packs', str(pack)]
+            # st2 registers a pack only from inside packs_base_paths.
+            copy = self.workdir / 'packs' / pathlib.Path(pack).name
+            if not copy.exists():
+                shutil.copytree(pack, copy)
+            cmd += ['--packs', str(copy)]
         if not self.runners:
             cmd.append('--no-runners')
         started = time.monotonic()
