@@ -107,8 +107,21 @@ class RealBackend(Backend):
 def real_st2_servers(tmp_path_factory):
     """One real st2 per tag, started on first use, for the whole session."""
     servers = {}
-    yield lambda tag: servers.get(tag) or servers.setdefault(
-        tag, _start_real(tag, tmp_path_factory.mktemp('real-st2-%s' % tag)))
+    failures = {}
+
+    def get(tag):
+        if tag in failures:  # a tag that cannot build or start fails once, not per test
+            pytest.fail('real st2 %s did not start (first error above): %s'
+                        % (tag, failures[tag]))
+        if tag not in servers:
+            try:
+                servers[tag] = _start_real(tag, tmp_path_factory.mktemp('real-st2-%s' % tag))
+            except Exception as exc:
+                failures[tag] = exc
+                raise
+        return servers[tag]
+
+    yield get
     for server in servers.values():
         server.stop()
 

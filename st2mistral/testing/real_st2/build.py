@@ -48,6 +48,7 @@ COMPONENTS = ('st2common', 'st2api', 'st2stream', 'st2auth', 'st2actions',
               'contrib/runners/noop_runner', 'contrib/runners/local_runner')
 # Needed by the fixture itself, not by st2: st2 pins none of them, so no st2 pin moves.
 FIXTURE_PACKAGES = ('mongomock',)
+OLD_FIXTURE_PACKAGES = ('mongomock<4',)  # mongomock 4 imports importlib.metadata (3.8+)
 # The project's st2 side still imports these (issue 8 point 1 removes them). st2 pins
 # neither; they are installed under st2's frozen pins (pip backtracks rather than move one).
 INTERIM_PACKAGES = ('oslo.log', 'python-mistralclient')
@@ -105,7 +106,7 @@ def venv_dir(src, tag, python):
     tarball = src / ('st2-%s.tar.gz' % tag)
     key = _digest([tarball if tag != 'checkout' else src],
                   '|'.join((RECIPE, tag, ver) + COMPONENTS + FIXTURE_PACKAGES
-                           + INTERIM_PACKAGES))
+                           + OLD_FIXTURE_PACKAGES + INTERIM_PACKAGES))
     return cache_root() / ('%s-py%s-%s' % (tag, ver, key))
 
 
@@ -208,11 +209,17 @@ def build(src, tag, python, log=None):
         pinned = [line for line in frozen.read_text().splitlines()
                   if '==' in line and not line.startswith(('st2', 'orquesta'))]
         frozen.write_text('\n'.join(pinned) + '\n')
-        extras = FIXTURE_PACKAGES + (INTERIM_PACKAGES if new_python else ())
+        extras = FIXTURE_PACKAGES + INTERIM_PACKAGES if new_python else OLD_FIXTURE_PACKAGES
         _run(pip + ['-c', frozen] + list(extras), log)
         (venv / 'st2-tree').write_text(str(tree))
     (venv / 'BUILT').write_text(tag + '\n')
     return venv
+
+
+def runs_project(venv):
+    """Whether the venv's Python can run the project's st2 side (3.8+)."""
+    version = python_version(str(venv_python(venv)))
+    return tuple(int(p) for p in version.split('.')) >= MIN_PROJECT_PYTHON
 
 
 def st2_tree(venv):

@@ -210,6 +210,11 @@ class RealSt2:
             cmd += ['--packs', str(copy)]
         if not self.runners:
             cmd.append('--no-runners')
+        if not build.runs_project(self.venv):
+            # The project's st2 side needs Python 3.8+: st2 learns the runner type from
+            # runner.yaml (enough for its API rules), and the code stays off the path.
+            cmd += ['--runner-metadata', str(REPO / 'st2mistral' / 'runner' / 'runner.yaml')]
+            env['PYTHONPATH'] = os.pathsep.join(self.python_path)
         started = time.monotonic()
         out = open(self.workdir / 'server.out', 'w')
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -60,9 +60,26 @@ def _mock_connect(db=None, alias='default', **kwargs):
     for key in ('connectTimeoutMS', 'serverSelectionTimeoutMS', 'uuidRepresentation',
                 'username', 'password', 'authentication_mechanism', 'ssl', 'tls'):
         kwargs.pop(key, None)
-    kwargs['host'] = 'localhost'
     kwargs.pop('port', None)
-    return _real_connect(db, alias=alias, mongo_client_class=mongomock.MongoClient, **kwargs)
+    kwargs.pop('host', None)
+    if _MONGOENGINE_VERSION < (0, 27):
+        # mongoengine 0.18 (st2 3.2) selects mongomock by the host's scheme.
+        return _real_connect(db, alias=alias, host='mongomock://localhost', **kwargs)
+    return _real_connect(db, alias=alias, host='localhost',
+                         mongo_client_class=mongomock.MongoClient, **kwargs)
+
+
+def _command(self, command, *args, **kwargs):
+    # st2 3.2 checks its connection with "ismaster", which mongomock does not answer.
+    name = command if isinstance(command, str) else next(iter(command), None)
+    if name in ('ismaster', 'isMaster'):
+        return {'ismaster': True, 'ok': 1.0}
+    return _real_command(self, command, *args, **kwargs)
+
+
+_MONGOENGINE_VERSION = tuple(int(p) for p in mongoengine.__version__.split('.')[:2])
+_real_command = mongomock.database.Database.command
+mongomock.database.Database.command = _command
 
 
 mongoengine.connection.connect = _mock_connect
@@ -90,7 +107,10 @@ def setup(config_file):
     from st2stream import config as stream_config
 
     for module in (api_config, stream_config, auth_config):
-        module.register_opts(ignore_errors=True)
+        try:
+            module.register_opts(ignore_errors=True)
+        except TypeError:  # st2 3.2: no ignore_errors; identical options register twice fine
+            module.register_opts()
     service_setup.setup(
         service='api', config=api_config, setup_db=True, register_mq_exchanges=True,
         register_signal_handlers=False, register_internal_trigger_types=True,
@@ -187,6 +207,16 @@ def create_api_key(username='st2admin'):
     key, key_hash = auth_utils.generate_api_key_and_hash()
     ApiKey.add_or_update(ApiKeyDB(user=username, key_hash=key_hash))
     return key
+
+
+def register_runner_metadata(path):
+    """Register the runner types of a runner.yaml with st2's own runnersregistrar."""
+    from st2common.bootstrap import runnersregistrar
+    import yaml
+
+    with open(path) as f:
+        for runner_type in yaml.safe_load(f):
+            runnersregistrar.register_runner(runner_type, False)
 
 
 @control
@@ -289,21 +319,37 @@ def track_result(execution_id, delete=False):
     return {'exit_code': code, 'log': out.getvalue().splitlines()}
 
 
+RELAY_MODULES = ('st2mistral.runner.relay_service', 'st2mistral.runner.service')
+RELAY_HOOK = 'start_in_process'
+
+
 @control
-def start_relay():
-    """Host the st2 side's relay in this process.
+def start_relay(overrides=None):
+    """Host the st2 side's relay in this process; the number of relays running.
 
-    The hook: ``st2mistral.runner.service`` exposes ``start_in_process(conf)``
-    returning an object with ``stop()``; it runs in green threads of this
-    process, with st2's parsed ``cfg.CONF``, so it can use st2common directly.
+    The hook: the first of :data:`RELAY_MODULES` that exposes
+    ``start_in_process(conf)`` is called with st2's parsed ``cfg.CONF`` (st2common
+    is set up already, so the relay can read st2's database directly) and returns
+    an object with ``stop()``; its threads are green threads of this process.
+    ``overrides``: ``{group: {option: value}}`` set on ``cfg.CONF`` first (e.g. the
+    API key the relay calls st2 with, made after st2 started).
     """
-    from st2mistral.runner import service
+    import importlib
 
-    start = getattr(service, 'start_in_process', None)
-    if start is None:
-        raise RuntimeError('st2mistral.runner.service has no start_in_process(conf)')
-    STATE['relays'].append(start(cfg.CONF))
-    return len(STATE['relays'])
+    for group, values in (overrides or {}).items():
+        for name, value in values.items():
+            cfg.CONF.set_override(name, value, group=group)
+    for name in RELAY_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        start = getattr(module, RELAY_HOOK, None)
+        if start is not None:
+            STATE['relays'].append(start(cfg.CONF))
+            return len(STATE['relays'])
+    raise RuntimeError('no relay hook: none of %s exposes %s(conf)'
+                       % (', '.join(RELAY_MODULES), RELAY_HOOK))
 
 
 @control
@@ -322,11 +368,16 @@ def main():
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--st2-tree', required=True)
     parser.add_argument('--packs', action='append', default=[])
+    parser.add_argument('--runner-metadata', action='append', default=[],
+                        help='runner.yaml files to register with st2\'s registrar when '
+                             'their code cannot load here (API rules only)')
     parser.add_argument('--no-runners', action='store_true',
                         help='API, stream and auth only: no scheduler, no action runner')
     ARGS = parser.parse_args()
     sys.argv = sys.argv[:1]
     setup(ARGS.config_file)
+    for path in ARGS.runner_metadata:
+        register_runner_metadata(path)
     for pack_dir in ARGS.packs:
         register_pack(pack_dir)
     app = build_app()

@@ -22,6 +22,7 @@
 import glob
 import os
 import shutil
+import subprocess
 
 from st2mistral.testing.real_st2 import build
 
@@ -46,12 +47,14 @@ def tags():
 
 
 def find_python(version):
-    found = shutil.which('python' + version)
-    if found:
-        return found
+    """A working ``python<version>``: pyenv's install first (its shims may refuse), then PATH."""
     pattern = os.path.expanduser('~/.pyenv/versions/%s.*/bin/python%s' % (version, version))
-    matches = sorted(glob.glob(pattern))
-    return matches[-1] if matches else None
+    candidates = sorted(glob.glob(pattern), reverse=True) + [shutil.which('python' + version)]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, '-c', 'pass'],
+                                        capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def python_for(tag):
