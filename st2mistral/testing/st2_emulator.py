@@ -126,13 +126,15 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   400 ``st2 emulator: query parameter "<name>" is not implemented``: ``sort``,
   ``timestamp``, ``timestamp_gt``, ``timestamp_lt``, ``filter``. Secrets are never masked.
 
-Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenever an
-  execution with ``callback.source == "mistral_v2"`` reaches a completed status or paused (by
-  its outcome or by a PUT), st2 sends ``{"state": S, "output": json.dumps(result)}`` with
-  S from succeeded->SUCCESS, failed/timeout/abandoned->ERROR, canceled->CANCELLED,
-  paused->PAUSED. st2 takes the action execution id from the URL with
-  ``(.+)/action_executions/(.+)`` (no match: nothing is sent) and calls
-  ``[mistral] v2_base_url``; the emulator PUTs the callback URL itself, or
+Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py`` @ v3.2.0, called by
+  ``runners/base.py`` ``post_run`` from ``services/action.py`` ``update_status``; st2 3.4+ has no
+  callback in ``post_run`` (``runners/base.py`` @ v3.9.0), so from ``version`` 3.4 nothing is
+  ever sent): up to 3.3, whenever an execution with ``callback.source == "mistral_v2"``
+  reaches a completed status or paused (by its outcome or by a PUT), st2 sends
+  ``{"state": S, "output": json.dumps(result)}`` with S from succeeded->SUCCESS,
+  failed/timeout/abandoned->ERROR, canceled->CANCELLED, paused->PAUSED. st2 takes the action
+  execution id from the URL with ``(.+)/action_executions/(.+)`` (no match: nothing is
+  sent) and calls ``[mistral] v2_base_url``; the emulator PUTs the callback URL itself, or
   ``mistral_url + /action_executions/<id>`` when ``mistral_url`` is given. No auth header,
   5 s timeout, retried on connection errors only (st2's ``retry_on_exceptions``); HTTP
   errors are not retried. Each attempt is recorded in :attr:`St2Emulator.callbacks`.
@@ -1086,7 +1088,8 @@ class St2Emulator:
             self._listen()
 
     def add_execution(self, execution_id=None, status='running', action='examples.mistral',
-                      parameters=None, context=None, runner='mistral-v2', start_timestamp=None):
+                      parameters=None, context=None, runner='mistral-v2', start_timestamp=None,
+                      callback=None):
         """Create an st2 execution (as the mistral-v2 runner's parent would be); returns its id.
 
         ``history[0]`` records this initial status. ``start_timestamp`` (seconds since the
@@ -1102,7 +1105,8 @@ class St2Emulator:
             if execution_id in self._executions:
                 raise ValueError('execution %s already exists' % execution_id)
             self._create(execution_id, action, runner, status, parameters or {},
-                         context or {}, None, None, started=start_timestamp)
+                         context or {}, copy.deepcopy(callback), None,
+                         started=start_timestamp)
         return execution_id
 
     def set_key(self, name, value, scope='user', user='st2admin', encrypted=False):
@@ -1576,7 +1580,8 @@ class St2Emulator:
             ex.ended = now
         ex.record(now)
         self._publish(EXECUTION_UPDATE, ex)
-        if (status in MISTRAL_STATES and isinstance(ex.callback, dict)
+        if (self.version < (3, 4, 0) and status in MISTRAL_STATES
+                and isinstance(ex.callback, dict)
                 and ex.callback.get('source') == 'mistral_v2'):
             threading.Thread(target=self._send_callback,
                              args=(ex.id, ex.callback['url'], status,

@@ -8,7 +8,10 @@ line when it is not set). A test asserts exactly what st2 answers, so any
 difference between the emulator and st2 fails it.
 """
 
+import http.server
+import json
 import pathlib
+import threading
 
 import pytest
 import requests
@@ -27,6 +30,43 @@ TIMEOUT = 30
 # What st2's registrar registers from the pack (the emulator is told the same).
 PACK_ACTIONS = tuple(sorted('%s.%s' % (PACK.name, path.stem)
                            for path in (PACK / 'actions').glob('*.yaml')))
+
+
+class MistralRecorder:
+    """A stand-in Mistral API that records the action execution updates st2 sends."""
+
+    def __init__(self):
+        self.updates = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                recorder.updates.append((self.path, json.loads(body or b'{}')))
+                answer = json.dumps({'id': self.path.rsplit('/', 1)[-1]}).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/v2' % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def updates_for(self, action_execution_id):
+        return [body for path, body in self.updates
+                if path == '/v2/action_executions/%s' % action_execution_id]
+
+
+@pytest.fixture(scope='session')
+def mistral_recorder():
+    recorder = MistralRecorder()
+    yield recorder
+    recorder.server.shutdown()
 
 
 class Backend:
@@ -83,9 +123,10 @@ class EmulatorBackend(Backend):
         self.emulator = emulator
 
     def new_execution(self, status='running', action=WORKFLOW_ACTION, runner='mistral-v2',
-                      context=None):
+                      context=None, callback=None):
         ex_id = self.emulator.add_execution(status=status, action=action, runner=runner,
-                                            context=dict(context or {'user': 'st2admin'}))
+                                            context=dict(context or {'user': 'st2admin'}),
+                                            callback=callback)
         return ex_id, self.emulator.execution(ex_id)['liveaction_id']
 
 
@@ -97,14 +138,14 @@ class RealBackend(Backend):
         self.st2 = st2
 
     def new_execution(self, status='running', action=WORKFLOW_ACTION, runner='mistral-v2',
-                      context=None):
+                      context=None, callback=None):
         made = self.st2.control('new_execution', action=action, status=status,
-                                context=context)
+                                context=context, callback=callback)
         return made['id'], made['liveaction_id']
 
 
 @pytest.fixture(scope='session')
-def real_st2_servers(tmp_path_factory):
+def real_st2_servers(tmp_path_factory, mistral_recorder):
     """One real st2 per tag, started on first use, for the whole session."""
     servers = {}
     failures = {}
@@ -115,7 +156,8 @@ def real_st2_servers(tmp_path_factory):
                         % (tag, failures[tag]))
         if tag not in servers:
             try:
-                servers[tag] = _start_real(tag, tmp_path_factory.mktemp('real-st2-%s' % tag))
+                servers[tag] = _start_real(tag, tmp_path_factory.mktemp('real-st2-%s' % tag),
+                                           mistral_recorder)
             except Exception as exc:
                 failures[tag] = exc
                 raise
@@ -126,7 +168,7 @@ def real_st2_servers(tmp_path_factory):
         server.stop()
 
 
-def _start_real(tag, workdir):
+def _start_real(tag, workdir, mistral_recorder):
     src = settings.source()
     if src is None:
         pytest.skip(settings.SKIP_REASON)
@@ -138,18 +180,22 @@ def _start_real(tag, workdir):
             settings.PYTHONS.get(tag, ()))))
     venv = build.build(src, tag, python)
     # API rules only: no scheduler or action runner acts on the executions tests make.
-    return launcher.RealSt2(workdir, venv, packs=[PACK], runners=False).start()
+    # [mistral] for st2 3.2's own callback module: the recorder, quick retries.
+    config = {'mistral': {'v2_base_url': mistral_recorder.url, 'retry_exp_msec': 10,
+                          'retry_exp_max_msec': 100, 'retry_stop_max_msec': 1000}}
+    return launcher.RealSt2(workdir, venv, packs=[PACK], runners=False, config=config).start()
 
 
 @pytest.fixture(params=BACKENDS, ids=['%s-%s' % b for b in BACKENDS])
-def backend(request, real_st2_servers):
+def backend(request, real_st2_servers, mistral_recorder):
     kind, tag = request.param
     if kind == 'real':
         yield RealBackend(real_st2_servers(tag), tag)
         return
     emulator = st2_emulator.St2Emulator(tokens=('st2-token', 'st2-expired'),
                                         api_keys=('st2-key',), version=tag.lstrip('v'),
-                                        actions=PACK_ACTIONS)
+                                        actions=PACK_ACTIONS,
+                                        mistral_url=mistral_recorder.url)
     emulator.expire_token('st2-expired')
     with emulator:
         yield EmulatorBackend(emulator, tag)

@@ -49,6 +49,11 @@ COMPONENTS = ('st2common', 'st2api', 'st2stream', 'st2auth', 'st2actions',
 # Needed by the fixture itself, not by st2: st2 pins none of them, so no st2 pin moves.
 FIXTURE_PACKAGES = ('mongomock',)
 OLD_FIXTURE_PACKAGES = ('mongomock<4',)  # mongomock 4 imports importlib.metadata (3.8+)
+# On Pythons the project's st2 side cannot run on (st2 3.2 on 3.6), st2's OWN Mistral runner
+# (in the st2 3.2 tree) is installed instead: st2 3.2 loads the runner module of a
+# mistral-v2 execution when it completes, and that is what a 3.2 site runs.
+ST2_MISTRAL_RUNNER = 'contrib/runners/mistral_v2'
+ST2_MISTRAL_RUNNER_PACKAGES = ('python-mistralclient',)
 # The project's st2 side still imports these (issue 8 point 1 removes them). st2 pins
 # neither; they are installed under st2's frozen pins (pip backtracks rather than move one).
 INTERIM_PACKAGES = ('oslo.log', 'python-mistralclient')
@@ -106,7 +111,7 @@ def venv_dir(src, tag, python):
     tarball = src / ('st2-%s.tar.gz' % tag)
     key = _digest([tarball if tag != 'checkout' else src],
                   '|'.join((RECIPE, tag, ver) + COMPONENTS + FIXTURE_PACKAGES
-                           + OLD_FIXTURE_PACKAGES + INTERIM_PACKAGES))
+                           + OLD_FIXTURE_PACKAGES + INTERIM_PACKAGES + (ST2_MISTRAL_RUNNER,)))
     return cache_root() / ('%s-py%s-%s' % (tag, ver, key))
 
 
@@ -199,8 +204,10 @@ def build(src, tag, python, log=None):
         pip = [venv_python(venv), '-m', 'pip', 'install', '--no-input', '-q']
         _run(pip + ['-U'] + tools, log)
         _run(pip + ['-r', reqs, '-c', cons, setuptools], log)
-        _run(pip + ['--no-deps', '--no-build-isolation']
-             + [tree / c for c in COMPONENTS], log)
+        components = list(COMPONENTS)
+        if not new_python and (tree / ST2_MISTRAL_RUNNER).is_dir():
+            components.append(ST2_MISTRAL_RUNNER)
+        _run(pip + ['--no-deps', '--no-build-isolation'] + [tree / c for c in components], log)
         frozen = workdir / 'frozen.txt'
         with open(frozen, 'w') as out:
             subprocess.run([str(venv_python(venv)), '-m', 'pip', 'freeze', '--exclude-editable'],
@@ -209,7 +216,10 @@ def build(src, tag, python, log=None):
         pinned = [line for line in frozen.read_text().splitlines()
                   if '==' in line and not line.startswith(('st2', 'orquesta'))]
         frozen.write_text('\n'.join(pinned) + '\n')
-        extras = FIXTURE_PACKAGES + INTERIM_PACKAGES if new_python else OLD_FIXTURE_PACKAGES
+        if new_python:
+            extras = FIXTURE_PACKAGES + INTERIM_PACKAGES
+        else:
+            extras = OLD_FIXTURE_PACKAGES + ST2_MISTRAL_RUNNER_PACKAGES
         _run(pip + ['-c', frozen] + list(extras), log)
         (venv / 'st2-tree').write_text(str(tree))
     (venv / 'BUILT').write_text(tag + '\n')

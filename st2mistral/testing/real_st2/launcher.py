@@ -211,9 +211,8 @@ class RealSt2:
         if not self.runners:
             cmd.append('--no-runners')
         if not build.runs_project(self.venv):
-            # The project's st2 side needs Python 3.8+: st2 learns the runner type from
-            # runner.yaml (enough for its API rules), and the code stays off the path.
-            cmd += ['--runner-metadata', str(REPO / 'st2mistral' / 'runner' / 'runner.yaml')]
+            # The project's st2 side needs Python 3.8+: it stays off the path, and st2's
+            # own mistral-v2 runner (installed by build.py) is the one registered.
             env['PYTHONPATH'] = os.pathsep.join(self.python_path)
         started = time.monotonic()
         out = open(self.workdir / 'server.out', 'w')

@@ -209,16 +209,6 @@ def create_api_key(username='st2admin'):
     return key
 
 
-def register_runner_metadata(path):
-    """Register the runner types of a runner.yaml with st2's own runnersregistrar."""
-    from st2common.bootstrap import runnersregistrar
-    import yaml
-
-    with open(path) as f:
-        for runner_type in yaml.safe_load(f):
-            runnersregistrar.register_runner(runner_type, False)
-
-
 @control
 def register_pack(pack_dir):
     """Register a pack and its actions with st2's own ActionsRegistrar."""
@@ -230,7 +220,7 @@ def register_pack(pack_dir):
 
 
 @control
-def new_execution(action, status='running', context=None, parameters=None):
+def new_execution(action, status='running', context=None, parameters=None, callback=None):
     """An execution as the API would create it, moved to ``status`` without running it.
 
     Made with st2's own services/action.py (create_request, update_status); the
@@ -240,7 +230,7 @@ def new_execution(action, status='running', context=None, parameters=None):
     from st2common.services import action as action_service
 
     lv = LiveActionDB(action=action, parameters=parameters or {},
-                      context=context or {'user': 'st2admin'})
+                      context=context or {'user': 'st2admin'}, callback=callback or {})
     lv, ex = action_service.create_request(lv)
     if status != lv.status:
         lv = action_service.update_status(lv, status, publish=False)
@@ -368,16 +358,11 @@ def main():
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--st2-tree', required=True)
     parser.add_argument('--packs', action='append', default=[])
-    parser.add_argument('--runner-metadata', action='append', default=[],
-                        help='runner.yaml files to register with st2\'s registrar when '
-                             'their code cannot load here (API rules only)')
     parser.add_argument('--no-runners', action='store_true',
                         help='API, stream and auth only: no scheduler, no action runner')
     ARGS = parser.parse_args()
     sys.argv = sys.argv[:1]
     setup(ARGS.config_file)
-    for path in ARGS.runner_metadata:
-        register_runner_metadata(path)
     for pack_dir in ARGS.packs:
         register_pack(pack_dir)
     app = build_app()
