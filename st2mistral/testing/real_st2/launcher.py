@@ -224,14 +224,26 @@ class RealSt2:
             code = self.proc.poll()
             if code is not None:
                 self.stop()
-                raise St2StartError('st2 exited with %s while starting; see %s and %s'
-                                    % (code, self.workdir / 'server.out', self.log_path))
+                raise St2StartError('st2 exited with %s while starting; see %s and %s\n%s'
+                                    % (code, self.workdir / 'server.out', self.log_path,
+                                       self.last_error()))
             if READY_LINE in (self.workdir / 'server.out').read_text(errors='replace'):
                 self.startup_seconds = time.monotonic() - started
                 return self
             time.sleep(0.1)
         self.stop()
         raise St2StartError('st2 not ready after %ss; see %s' % (timeout, self.workdir))
+
+    def last_error(self, lines=12):
+        """The end of st2's output and the last traceback st2 logged, for error messages."""
+        parts = []
+        for path in (self.workdir / 'server.out', self.log_path):
+            if path.exists():
+                text = path.read_text(errors='replace').splitlines()
+                # st2 redirects stderr into its log one fragment per line: keep the text.
+                text = [line.split(' [-] ', 1)[-1] for line in text if line.strip()]
+                parts.append('\n'.join(text[-lines:]))
+        return '\n--\n'.join(parts)
 
     def stop(self, grace=5.0):
         proc, self.proc = self.proc, None

@@ -363,6 +363,11 @@ def main():
     ARGS = parser.parse_args()
     sys.argv = sys.argv[:1]
     setup(ARGS.config_file)
+    if 'mistral-v2' not in runner_types():
+        # stevedore logged why ("Could not load 'mistral-v2': ..."); say it plainly.
+        sys.exit("st2's runner registrar could not load the mistral-v2 runner on Python %s "
+                 "(stevedore's \"Could not load 'mistral-v2'\" line in st2's log says why)"
+                 % sys.version.split()[0])
     for pack_dir in ARGS.packs:
         register_pack(pack_dir)
     app = build_app()
