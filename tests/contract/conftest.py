@@ -25,7 +25,9 @@ PACK = pathlib.Path(__file__).with_name('st2mistral_tests')
 WORKFLOW_ACTION = 'st2mistral_tests.wf_sleep'  # a mistral-v2 action
 CHILD_ACTION = 'st2mistral_tests.echo'  # a local-shell-cmd action
 TAGS = ('v3.9.0', 'v3.2.0')
-BACKENDS = [('emulator', tag) for tag in TAGS] + [('real', tag) for tag in TAGS]
+# Real st2 only where its source is set (else one line in the header and the summary).
+REAL = [('real', tag) for tag in TAGS] if settings.source() is not None else []
+BACKENDS = [('emulator', tag) for tag in TAGS] + REAL
 TIMEOUT = 30
 # What st2's registrar registers from the pack (the emulator is told the same).
 PACK_ACTIONS = tuple(sorted('%s.%s' % (PACK.name, path.stem)
@@ -184,6 +186,17 @@ def _start_real(tag, workdir, mistral_recorder):
     config = {'mistral': {'v2_base_url': mistral_recorder.url, 'retry_exp_msec': 10,
                           'retry_exp_max_msec': 100, 'retry_stop_max_msec': 1000}}
     return launcher.RealSt2(workdir, venv, packs=[PACK], runners=False, config=config).start()
+
+
+def pytest_report_header(config):
+    if settings.source() is None:
+        return settings.SKIP_REASON
+
+
+@pytest.fixture(params=REAL, ids=['%s-%s' % b for b in REAL])
+def real_backend(request, real_st2_servers):
+    """Real st2 only (what has no API to compare with the emulator)."""
+    return RealBackend(real_st2_servers(request.param[1]), request.param[1])
 
 
 @pytest.fixture(params=BACKENDS, ids=['%s-%s' % b for b in BACKENDS])

@@ -6,14 +6,17 @@ so this is checked on real st2 only; the emulator has no database to compare.
 
 import pytest
 
+from st2mistral.testing.real_st2 import settings
+
+if settings.source() is None:
+    pytest.skip(settings.SKIP_REASON, allow_module_level=True)
+
 CONTEXT = {'user': 'st2admin', 'mistral': {'execution_id': 'mistral-wf-1'}}
 
 
 @pytest.fixture
-def real(backend):
-    if backend.kind != 'real':
-        pytest.skip('st2-track-result writes st2 database rows: real st2 only')
-    return backend
+def real(real_backend):
+    return real_backend
 
 
 def rows_of(real, liveaction_id):

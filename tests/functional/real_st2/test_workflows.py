@@ -2,7 +2,11 @@
 
 import pytest
 
+from st2mistral.testing.real_st2 import settings
 from tests.functional.real_st2.conftest import TIMEOUT
+
+if settings.source() is None:
+    pytest.skip(settings.SKIP_REASON, allow_module_level=True)
 
 
 def task_names(result):
