@@ -12,11 +12,13 @@
 
 """A strict, recording emulator of the StackStorm (st2) REST API, for tests.
 
-st2 cannot be installed here (it needs MongoDB and RabbitMQ), so code that talks to st2 is
-tested against this emulator: a real HTTP server on 127.0.0.1 (stdlib ``http.server`` in a
-daemon thread) that answers the few endpoints st2mistral uses **the way st2 v3.2 answers
-them**, records every request, and can misbehave on demand (refuse, hang, be slow, answer
-5xx/429/401/404/400, go down and come back on the same port).
+Code that talks to st2 is tested against this emulator: a real HTTP server on 127.0.0.1
+(stdlib ``http.server`` in a daemon thread) that answers the few endpoints st2mistral uses
+**the way st2 answers them** (v3.2 by default; ``version`` selects the per-version rules),
+records every request, and can misbehave on demand (refuse, hang, be slow, answer
+5xx/429/401/404/400, go down and come back on the same port). tests/contract runs the same
+tests on this emulator and on StackStorm's own code (v3.2.0 and v3.9.0, see
+:mod:`st2mistral.testing.real_st2`), so a rule that drifts from st2 fails there.
 
 It is strict on purpose. A double that accepts anything hides exactly the bugs users hit on
 a real st2: an unknown property in an update, a late update of a completed execution, a
