@@ -70,3 +70,23 @@ def test_an_unknown_action_is_refused(backend):
     answer = backend.post('/executions', {'action': 'st2mistral_tests.nope'})
     assert answer.status_code == 400
     assert answer.json()['faultstring'] == 'Action "st2mistral_tests.nope" cannot be found.'
+
+
+def test_the_runner_and_status_filters_list_active_mistral_v2_executions(backend):
+    """The relay's sweep: runner=mistral-v2&status=<s>&limit=100&exclude_attributes=result."""
+    running, _ = backend.new_execution()
+    paused, _ = backend.new_execution(status='paused')
+    shell, _ = backend.new_execution(action=CHILD_ACTION, runner='local-shell-cmd')
+    done, _ = backend.new_execution(status='succeeded')
+
+    def listed(status):
+        answer = backend.get('/executions', params={
+            'runner': 'mistral-v2', 'status': status, 'limit': 100, 'offset': 0,
+            'exclude_attributes': 'result'})
+        assert answer.status_code == 200, answer.text
+        ids = {ex['id'] for ex in answer.json()}
+        assert all('result' not in ex for ex in answer.json())
+        return ids & {running, paused, shell, done}  # the backend may hold other tests' too
+
+    assert listed('running') == {running}
+    assert listed('paused') == {paused}
