@@ -35,10 +35,17 @@ _REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
 _seq = itertools.count(time.time_ns())
 
 
+# st2 3.3+ refuses to pause a mistral-v2 execution through its API
+# (request_pause, st2common/services/action.py @ v3.9.0).
+_RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
+
+
 def reconcile_hint(execution_id):
-    """What the operator runs on the st2 host to reconcile one execution."""
-    return ('run "st2mistral-track-result %s" on the st2 host (st2 3.2/3.3: '
-            '"st2-track-result %s") to reconcile it.' % (execution_id, execution_id))
+    """What the operator runs on an st2 host to reconcile one execution."""
+    return ('run "st2-track-result %s --config-dir /etc/st2" on an st2 host to reconcile '
+            'it (on st2 3.4+ the st2mistral relay service acts on it; it also reconciles '
+            'every active mistral-v2 execution every [mistral] reconcile_interval '
+            'seconds).' % execution_id)
 
 
 @dataclasses.dataclass
@@ -264,6 +271,13 @@ class Sender:
                        'execution %s is already completed.', item.root_id, item.event,
                        item.ex_id, item.target.execution_id)
             return 'completed'
+        if error.status_code == 400 and _RUNNER_REFUSED in str(error):
+            TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
+                       '(3.3 and later) cannot hold a mistral-v2 execution %s through its '
+                       'API; the st2mistral relay service reflects it in st2 execution %s.',
+                       item.root_id, item.event, item.ex_id, item.status,
+                       item.target.execution_id)
+            return 'refused'
         now = self._clock()
         expired = now - item.accepted_at > self._group.delivery_expire_after
         if error.status_code == 404:

@@ -52,7 +52,9 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   ``status`` -> 500 ``Failed updating execution due to unexpected error.`` (st2 dereferences
   it); then, as st2's controller branches:
 
-  * canceling + canceled: canceled, or stays canceling while children are active;
+  * canceling + canceled: canceled, or stays canceling while children are active
+    (``is_children_active``: only a ``WORKFLOW_RUNNER_TYPES`` execution of the emulated
+    version has active children, i.e. never a mistral-v2 one from 3.3 on);
   * canceling/canceled otherwise: a cancellation request. From canceling -> 500 (st2's
     ``request_cancellation`` returns a bare liveaction there); from a non-cancelable status
     -> 500; otherwise canceling (running, or has a ``parent`` in its context) or canceled,
@@ -61,7 +63,9 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   * pausing + paused: paused, or stays pausing while children are active;
   * pausing/paused otherwise: a pause request: 400 ``Failed updating execution. Unable to
     pause liveaction "<liveaction id>" because it is not supported by the "<runner>"
-    runner.`` unless the runner is a workflow runner (action-chain, mistral-v2, orquesta);
+    runner.`` unless the runner is one of st2's ``WORKFLOW_RUNNER_TYPES`` of the emulated
+    ``version`` (``constants/action.py``: action-chain, mistral-v2, orquesta up to v3.2.0;
+    without mistral-v2 from 3.3, v3.9.0);
     no-op when already pausing/paused; 400 ``... because it is not in a running state.``
     unless running; else pausing (so ``running`` + PUT ``paused`` gives **pausing**);
   * resuming: a resume request (same runner rule; no-op when running; 400 ``... because it
@@ -229,6 +233,18 @@ CANCELABLE_STATUSES = frozenset({
     'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused', 'resuming',
 })
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
+DEFAULT_VERSION = '3.2'
+
+
+def workflow_runner_types(version):
+    """st2's ``WORKFLOW_RUNNER_TYPES`` (st2common/st2common/constants/action.py): with
+    mistral-v2 up to v3.2.0, without it from v3.3 on (v3.9.0: action-chain, orquesta).
+    They decide who may pause/resume (``request_pause``/``request_resume``) and whose
+    children count in ``is_children_active`` (st2common/st2common/services/action.py)."""
+    major, minor = (int(part) for part in version.split('.')[:2])
+    if (major, minor) <= (3, 2):
+        return WORKFLOW_RUNNERS
+    return WORKFLOW_RUNNERS - {'mistral-v2'}
 CHILD_RUNNER = 'local-shell-cmd'
 
 # st2 -> Mistral states sent by the mistral_v2 callback, and the statuses that are called back.
@@ -443,8 +459,11 @@ class UpdatePlan:
     result: object = None
 
 
-def plan_update(current, runner, context, liveaction_id, body, children_active, requester):
+def plan_update(current, runner, context, liveaction_id, body, children_active, requester,
+                workflow_runners=WORKFLOW_RUNNERS):
     """st2's ``ActionExecutionsController.put`` branches, as a pure decision.
+
+    ``workflow_runners``: :func:`workflow_runner_types` of the emulated st2 version.
 
     Returns an :class:`UpdatePlan` or raises :class:`_ApiError`.
     """
@@ -467,7 +486,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     if current == 'pausing' and new == 'paused':
         return UpdatePlan('pausing' if children_active else 'paused', result)
     if new in ('pausing', 'paused'):
-        _check_workflow_runner('pause', runner, liveaction_id)
+        _check_workflow_runner('pause', runner, liveaction_id, workflow_runners)
         if current in ('pausing', 'paused'):
             return UpdatePlan(current)
         if current != 'running':
@@ -475,7 +494,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
                                  'because it is not in a running state.' % liveaction_id)
         return UpdatePlan('pausing')
     if new == 'resuming':
-        _check_workflow_runner('resume', runner, liveaction_id)
+        _check_workflow_runner('resume', runner, liveaction_id, workflow_runners)
         if current == 'running':
             return UpdatePlan(current)
         if current != 'paused':
@@ -485,8 +504,8 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     return UpdatePlan(new, result)
 
 
-def _check_workflow_runner(verb, runner, liveaction_id):
-    if runner not in WORKFLOW_RUNNERS:
+def _check_workflow_runner(verb, runner, liveaction_id, workflow_runners):
+    if runner not in workflow_runners:
         raise _ApiError(400, 'Failed updating execution. Unable to %s liveaction "%s" because '
                              'it is not supported by the "%s" runner.'
                         % (verb, liveaction_id, runner))
@@ -862,8 +881,11 @@ class St2Emulator:
     def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
-                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT):
-        """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
+                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT,
+                 version=DEFAULT_VERSION):
+        """``version``: the st2 version whose per-version rules apply (see
+        :func:`workflow_runner_types`), e.g. ``'3.2'`` (default) or ``'3.9'``.
+``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
         ``stream_heartbeat``: seconds without an event after which the stream sends its
@@ -873,6 +895,8 @@ class St2Emulator:
             raise ValueError('stream_heartbeat must be > 0')
         if callback_output not in ('string', 'object'):
             raise ValueError("callback_output must be 'string' or 'object'")
+        workflow_runner_types(version)  # a malformed version fails here, not in a request
+        self.version = version
         self.admin = admin
         self.max_page_size = max_page_size
         self._tokens = set(tokens)
@@ -1366,6 +1390,30 @@ class St2Emulator:
 
     # -- endpoints (called with the lock held) --------------------------------------------------
 
+    # -- st2's database, for the st2common stand-in of the tests ---------------------------------
+    # What st2's own services (not its API) read and write; the stand-in's modules call these.
+
+    def db_execution(self, execution_id=None, liveaction_id=None):
+        """An execution's state (:meth:`_Execution.snapshot`) by id or liveaction id, or None
+        (st2common/persistence/execution.py ``ActionExecution.get``)."""
+        with self._lock:
+            for ex in self._executions.values():
+                if ex.id == execution_id or (liveaction_id and ex.liveaction_id == liveaction_id):
+                    return ex.snapshot()
+        return None
+
+    def db_update_status(self, liveaction_id, status, result=None):
+        """st2common/st2common/services/action.py ``update_status`` @ v3.9.0: no API rules
+        (no runner check, no completed check), a no-op when the status is unchanged, the
+        result stored when truthy, the liveaction and the execution written together and
+        the change published. Returns the status afterwards."""
+        if status not in LIVEACTION_STATUSES:
+            raise ValueError('%r is not an st2 liveaction status' % (status,))
+        with self._lock:
+            (ex,) = [e for e in self._executions.values() if e.liveaction_id == liveaction_id]
+            self._apply_status(ex, status, result)
+            return ex.status
+
     def _find(self, execution_id):
         ex = self._executions.get(execution_id)
         if ex is None:
@@ -1389,7 +1437,8 @@ class St2Emulator:
         validate_update_body(body)
         ex = self._find(execution_id)
         plan = plan_update(ex.status, ex.runner, ex.context, ex.liveaction_id, body,
-                           self._children_active(ex), requester)
+                           self._children_active(ex), requester,
+                           workflow_runner_types(self.version))
         self._apply_status(ex, plan.status, plan.result)
         return 200, ex.to_api()
 
@@ -1499,10 +1548,12 @@ class St2Emulator:
         return ex
 
     def _children_active(self, ex):
-        # st2's is_children_active: only workflow runners have children that count.
-        if ex.runner not in WORKFLOW_RUNNERS:
+        # st2's is_children_active (st2common/st2common/services/action.py @ v3.2.0 and
+        # v3.9.0): only WORKFLOW_RUNNER_TYPES have children that count, so from 3.3 on it
+        # is always False for mistral-v2; paused and pending children are inactive.
+        if ex.runner not in workflow_runner_types(self.version):
             return False
-        inactive = COMPLETED_STATUSES | {'paused'}
+        inactive = COMPLETED_STATUSES | {'paused', 'pending'}
         return any(self._executions[child].status not in inactive
                    for child in ex.children if child in self._executions)
 

@@ -120,7 +120,7 @@ def test_unknown_execution_retried_for_grace_then_given_up(make_sender, conf, re
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert 'HTTP 404' in errors[0].getMessage()
-    assert 'run "st2mistral-track-result e1" on the st2 host' in errors[0].getMessage()
+    assert 'run "st2-track-result e1 --config-dir /etc/st2" on an st2 host' in errors[0].getMessage()
 
 
 def test_expired_update_given_up_with_one_error_line(make_sender, conf, requests_mock, caplog):
