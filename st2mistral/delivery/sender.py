@@ -18,6 +18,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from st2mistral import opts
+from st2mistral import results
 from st2mistral import st2api
 from st2mistral import targets
 from st2mistral.delivery import ordering
@@ -96,6 +97,8 @@ class Sender:
         self._ready = collections.deque()        # keys due now
         self._later = []                         # heap of (due, seq, key) retries
         self._delivered = collections.OrderedDict()  # key -> last status st2 accepted
+        # Executions whose pause st2's API refused (st2 3.3+): the relay holds them.
+        self._pause_refused = collections.OrderedDict()
         self._stopping = False
         self._threads = []
         self._workers = workers or self._group.delivery_workers
@@ -232,6 +235,8 @@ class Sender:
         credentials = self._client.default_credentials(item.target.token)
         failure = None
         try:
+            if item.status in results.ST2_COMPLETED and self._held_by_relay(item, credentials):
+                return 'relay', None
             status = self._put(item, credentials)
             # st2 takes pause and cancel in two steps: the first PUT is a request
             # (pausing/canceling), a second confirms it once nothing is active.
@@ -260,6 +265,23 @@ class Sender:
                        item.root_id, item.target.execution_id, status)
         return 'done', status
 
+    def _held_by_relay(self, item, credentials):
+        """Whether st2 shows paused an execution whose pause its API refused: the relay
+        set it through st2's update_status and completes it the same way, with the
+        workflow's result (through the API, st2 would cancel a paused execution at once
+        with its own {message, user} result)."""
+        if item.key not in self._pause_refused:
+            return False
+        answer = self._client.send('GET', '%s/executions/%s' % (
+            item.target.api_url.rstrip('/'), item.target.execution_id), credentials)
+        if (answer or {}).get('status') not in ('paused', 'pausing'):
+            return False
+        TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
+                   'execution %s is held %s by the st2mistral relay service, which '
+                   'completes it.', item.root_id, item.event, item.ex_id,
+                   item.target.execution_id, answer.get('status'))
+        return True
+
     def _put(self, item, credentials):
         answer = self._client.update_execution(item.target.api_url, item.target.execution_id,
                                                item.status, item.result, credentials)
@@ -277,6 +299,10 @@ class Sender:
                        'API; the st2mistral relay service reflects it in st2 execution %s.',
                        item.root_id, item.event, item.ex_id, item.status,
                        item.target.execution_id)
+            with self._lock:
+                self._pause_refused[item.key] = True
+                while len(self._pause_refused) > 10000:
+                    self._pause_refused.popitem(last=False)
             return 'refused'
         now = self._clock()
         expired = now - item.accepted_at > self._group.delivery_expire_after
@@ -315,7 +341,7 @@ class Sender:
             return
         if outcome == 'done':
             self._remember(key, st2_status)
-        elif outcome == 'completed':
+        elif outcome in ('completed', 'relay'):
             self._remember(key, 'succeeded')   # any completed status: nothing may follow
         self._forget(item)
         if key in self._waiting:

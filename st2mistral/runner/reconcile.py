@@ -28,11 +28,12 @@ stuck in ``requested`` after the workflow finished (a duplicate from a
 retried POST, st2 issue #3871) is ignored.
 
 How st2 is updated: through its API (``PUT /executions/<id>``) like the
-publisher, except ``pausing``/``paused``: st2 3.3+ refuses those for
-mistral-v2 (only ``WORKFLOW_RUNNER_TYPES`` may pause, st2common/constants/
-action.py), so they are written the way st2's own action runner writes a
-runner's status, through st2common's ``update_status`` (``records``, see
-st2_adapter.St2Records).
+publisher, except ``pausing``/``paused`` and what follows them: st2 3.3+
+refuses those for mistral-v2 (only ``WORKFLOW_RUNNER_TYPES`` may pause,
+st2common/constants/action.py), and a cancel of a paused execution through the
+API ends with st2's ``{message, user}`` instead of the workflow's result; so
+they are written the way st2's own action runner writes a runner's answer,
+through st2common's ``update_status`` (``records``, see st2_adapter.St2Records).
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ class MistralReader:
             row['result'] = result
             snapshot_tasks.append(row)
         snapshot = results.Snapshot(state=execution.state, state_info=execution.state_info,
-                                    output=results.decode_json(execution.output), tasks=snapshot_tasks)
+                                    output=results.decode_json(execution.output),
+                                    tasks=snapshot_tasks)
         active = any(t['state'] in ACTIVE_TASK_STATES for t in snapshot_tasks)
         return snapshot, active
 
@@ -347,14 +349,18 @@ class Reconciler:
                               self._credentials, json_body=body)
 
     def _finish(self, execution_id, status, result, current):
-        if status in PAUSE_STATUSES and self._records is not None:
+        # From pausing/paused, st2's API would turn a cancel into its own request and
+        # complete it with {message, user} at once (request_cancellation): what follows
+        # a pause is written as st2's action runner writes a runner's answer.
+        through_records = status in PAUSE_STATUSES or current in PAUSE_STATUSES
+        if through_records and self._records is not None:
             new = self._records.set_status(execution_id, status, result)
             if new in ST2_COMPLETED and new != status:
                 return PollOutcome(True, new, 'already completed in st2')
             LOG.info('[%s] The relay set the st2 execution from %s to %s as Mistral shows it '
-                     '(st2 3.3+ cannot pause a mistral-v2 execution through its API).',
-                     execution_id, current, new)
-            return PollOutcome(False, new)
+                     '(through st2\'s update_status: st2 3.3+ cannot pause a mistral-v2 '
+                     'execution through its API).', execution_id, current, new)
+            return PollOutcome(new in ST2_COMPLETED, new)
         try:
             answer = self._put(execution_id, status, result) or {}
             # st2 turns "paused"/"canceled" of a running execution into a request

@@ -32,7 +32,6 @@ records).start()`` ... ``stop()``, or ``run(stop_event)``.
 """
 
 import concurrent.futures
-import json
 import logging
 import sys
 import threading
@@ -158,12 +157,12 @@ class Relay:
     def sweep(self):
         """Reconcile every active mistral-v2 execution once; {execution id: outcome}."""
         executions = self.active_executions()
-        ids = [execution['id'] for execution in executions]
-        outcomes = dict(zip(ids, self._map(lambda ex: self._poll(ex['id'], ex), executions)))
+        polled = self._map(lambda ex: (ex['id'], self._poll(ex['id'], ex)), executions)
+        outcomes = dict(polled)
         changed = [i for i, o in outcomes.items()
                    if isinstance(o, reconcile.PollOutcome) and o.message != 'no change']
         LOG.info('Reconciled %d active mistral-v2 executions with Mistral; %d updated.',
-                 len(ids), len(changed))
+                 len(outcomes), len(changed))
         return outcomes
 
     # -- 4. pauses and resumes -----------------------------------------------------
@@ -188,7 +187,7 @@ class Relay:
         for mistral_id in set(self._paused_seen) - set(paused):
             del self._paused_seen[mistral_id]
         # Paused in st2 but no longer in Mistral: resumed (or finished) there.
-        for execution in self.active_executions(('paused',)):
+        for execution in self.active_executions(('paused', 'pausing')):
             if reconcile.mistral_execution_id(execution) not in paused:
                 outcomes[execution['id']] = self._poll(execution['id'], execution)
         return outcomes
@@ -275,7 +274,7 @@ def main(argv=None):
                        description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='%(asctime)s %(process)d %(levelname)s %(name)s %(message)s')
-    from st2mistral.runner import st2_adapter   # st2common: only in st2's venv
+    from st2mistral.runner import st2_adapter  # st2common: only in st2's venv
 
     records = st2_adapter.connect(config.config_args(conf))
     relay = Relay(conf, records=records)

@@ -131,7 +131,7 @@ class Side:
     """The st2 side as one test uses it: runner logic, relay service, Mistral client."""
 
     def __init__(self, mistral, st2, tmp_path):
-        from st2mistral.runner import st2_adapter   # after the stand-in is installed
+        from st2mistral.runner import st2_adapter  # after the stand-in is installed
 
         self.mistral = mistral
         self.st2 = st2

@@ -275,5 +275,6 @@ def test_paused_child_pauses_the_task(side, waiting_action):
 def test_unknown_action_execution_is_reported_not_retried(side):
     r = child_results.ChildResults(side.client, side.conf)
     started = time.monotonic()
-    assert r.deliver('00000000-0000-0000-0000-000000000000', 'succeeded', {}) == child_results.FAILED
+    unknown = '00000000-0000-0000-0000-000000000000'
+    assert r.deliver(unknown, 'succeeded', {}) == child_results.FAILED
     assert time.monotonic() - started < 5

@@ -8,8 +8,8 @@ from oslo_config import cfg
 import pytest
 import requests
 
-from st2mistral.runner import config
 from st2mistral.runner import child_results as r
+from st2mistral.runner import config
 
 URL = 'http://mistral:8989/v2/action_executions/ae-1'
 
