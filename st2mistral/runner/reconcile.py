@@ -253,6 +253,11 @@ class Reconciler:
         self._sent = {}         # st2 execution id -> (Mistral state, updated_at, st2 status)
         self._relayed = {}      # st2 execution id -> ids of children delivered to Mistral
 
+    @property
+    def mistral_calls(self):
+        """Mistral API calls made so far (for the relay's log)."""
+        return self._reader.calls
+
     def get(self, execution_id):
         return self._st2.call('GET', '%s/executions/%s' % (self._api_url, execution_id),
                               self._credentials)

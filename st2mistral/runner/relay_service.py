@@ -35,6 +35,7 @@ import concurrent.futures
 import logging
 import sys
 import threading
+import time
 
 from oslo_config import cfg
 
@@ -156,13 +157,15 @@ class Relay:
 
     def sweep(self):
         """Reconcile every active mistral-v2 execution once; {execution id: outcome}."""
+        started, calls = time.monotonic(), self.reconciler.mistral_calls
         executions = self.active_executions()
         polled = self._map(lambda ex: (ex['id'], self._poll(ex['id'], ex)), executions)
         outcomes = dict(polled)
         changed = [i for i, o in outcomes.items()
                    if isinstance(o, reconcile.PollOutcome) and o.message != 'no change']
-        LOG.info('Reconciled %d active mistral-v2 executions with Mistral; %d updated.',
-                 len(outcomes), len(changed))
+        LOG.info('Reconciled %d active mistral-v2 executions with Mistral in %.1f s (%d '
+                 'Mistral calls); %d updated.', len(outcomes), time.monotonic() - started,
+                 self.reconciler.mistral_calls - calls, len(changed))
         return outcomes
 
     # -- 4. pauses and resumes -----------------------------------------------------
@@ -269,13 +272,24 @@ class Relay:
         return not any(isinstance(o, Exception) for o in outcomes)
 
 
+def _fail(message):
+    print('st2mistral-relay: %s' % message, file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
-    conf = config.load(sys.argv[1:] if argv is None else argv, prog='st2mistral-relay',
-                       description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS)
+    try:
+        conf = config.load(sys.argv[1:] if argv is None else argv, prog='st2mistral-relay',
+                           description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS)
+    except cfg.Error as e:
+        return _fail('%s. Give st2\'s configuration: --config-file /etc/st2/st2.conf.' % e)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='%(asctime)s %(process)d %(levelname)s %(name)s %(message)s')
-    from st2mistral.runner import st2_adapter  # st2common: only in st2's venv
-
+    try:
+        from st2mistral.runner import st2_adapter  # st2common: only in st2's venv
+    except ImportError as e:
+        return _fail('st2common cannot be imported (%s): run st2mistral-relay from st2\'s '
+                     'virtualenv (/opt/stackstorm/st2/bin/st2mistral-relay).' % e)
     records = st2_adapter.connect(config.config_args(conf))
     relay = Relay(conf, records=records)
     if conf.once:

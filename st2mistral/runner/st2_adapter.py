@@ -343,5 +343,13 @@ class St2Records:
         liveaction = LiveAction.get_by_id(execution.liveaction['id'])
         if liveaction.status in action_constants.LIVEACTION_COMPLETED_STATES:
             return liveaction.status
-        liveaction = action_service.update_status(liveaction, status, result=result)
+        # The execution update is published either way (st2's stream and UI see it).
+        # A liveaction published as pausing/canceling would be dispatched to st2's
+        # action runner (ACTIONRUNNER_DISPATCHABLE_STATES, st2actions/worker.py @
+        # v3.9.0), which would call the runner's pause()/cancel() on a workflow Mistral
+        # has already paused or cancelled.
+        liveaction = action_service.update_status(
+            liveaction, status, result=result,
+            publish=status not in (action_constants.LIVEACTION_STATUS_PAUSING,
+                                   action_constants.LIVEACTION_STATUS_CANCELING))
         return liveaction.status

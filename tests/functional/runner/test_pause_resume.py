@@ -84,6 +84,14 @@ def test_pause_and_resume_in_mistral_show_in_st2_within_two_seconds(side, stream
     assert final['last'] == 'after ✓'
     assert [t['name'] for t in final['tasks']] == ['slow', 'after']
     assert statuses(st2, st2_id) == ['running', 'pausing', 'paused', 'running', 'succeeded']
+    # "pausing" is written through st2's update_status and not dispatched to st2's action
+    # runner, which would call the runner's pause() again. (st2's API takes pausing ->
+    # paused from the publisher, so "paused" may come either way.)
+    from st2common.services import action as action_service
+
+    liveaction_id = st2.execution(st2_id)['liveaction_id']
+    written = [(s, p) for la, s, p in action_service.PUBLISHED if la == liveaction_id]
+    assert written[0] == ('pausing', False)
 
 
 def test_a_task_still_running_keeps_st2_pausing_and_a_cancel_keeps_the_result(side, stream,

@@ -155,13 +155,20 @@ def test_pause_is_written_through_st2s_records_not_its_api():
     assert tracker.poll('p').message == 'no change'
 
 
-def test_resume_in_mistral_is_sent_through_the_api():
+def test_what_follows_a_pause_is_written_through_st2s_records():
     executions = {'p': parent(status='paused')}
     records = Records(executions)
     tracker, st2, reader = make(executions, [t.Reading('RUNNING', 't2', calls=1)],
                                 records=records)
     assert tracker.poll('p').status == 'running'
-    assert st2.puts == [('p', {'status': 'running'})] and records.set == []
+    assert st2.puts == [] and records.set == [('p', 'running', None)]
+
+
+def test_resume_without_records_is_sent_through_the_api():
+    tracker, st2, reader = make({'p': parent(status='paused')},
+                                [t.Reading('RUNNING', 't2', calls=1)])
+    assert tracker.poll('p').status == 'running'
+    assert st2.puts == [('p', {'status': 'running'})]
 
 
 def test_a_completed_execution_is_not_paused_again():

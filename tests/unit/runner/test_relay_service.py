@@ -70,3 +70,10 @@ def test_the_st2_execution_id_is_read_from_the_mistral_env():
     assert relay_service.st2_execution_id_of(Ex()) == '5f00'
     assert relay_service.st2_execution_id_of(NoEnv()) is None
     assert relay_service.st2_execution_id_of(object()) is None
+
+
+def test_a_missing_config_file_is_one_clear_line(capsys):
+    assert relay_service.main(['--config-file', '/nonexistent/st2.conf']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('st2mistral-relay: ') and 'Traceback' not in err
+    assert '/nonexistent/st2.conf' in err and '--config-file /etc/st2/st2.conf' in err

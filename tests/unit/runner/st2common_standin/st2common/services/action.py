@@ -4,6 +4,7 @@ import st2common
 from st2common.constants.action import LIVEACTION_COMPLETED_STATES
 
 REQUESTS = []       # (operation, liveaction id, user)
+PUBLISHED = []      # update_status calls: (liveaction id, status, publish)
 
 
 def request_pause(liveaction, requester):
@@ -35,6 +36,7 @@ def update_status(liveaction, new_status, result=None, publish=True, set_result_
     execution, published. Bound to the st2 emulator it writes there."""
     if liveaction.status == new_status:
         return liveaction
+    PUBLISHED.append((liveaction.id, new_status, publish))
     if st2common.BACKEND is not None:
         liveaction.status = st2common.BACKEND.db_update_status(liveaction.id, new_status,
                                                                 result)
