@@ -201,6 +201,8 @@ class Relay:
     # -- running -------------------------------------------------------------------
 
     def _poll(self, execution_id, execution=None):
+        if self._stopping.is_set():
+            return None   # stopping: the rest of a long pass is skipped
         try:
             return self.reconciler.poll(execution_id, execution)
         except Exception as e:
