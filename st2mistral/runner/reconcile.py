@@ -67,7 +67,9 @@ def st2_children_active(workflow_state, children_statuses):
     for status in children_statuses:
         if workflow_state in DONE_STATES and status == 'requested':
             continue  # duplicate child left in requested by a retried POST (#3871)
-        if status not in ST2_COMPLETED and status != 'paused':
+        # Paused and pending children are inactive, as in st2's is_children_active
+        # (st2common/services/action.py @ v3.2.0 and v3.9.0).
+        if status not in ST2_COMPLETED and status not in ('paused', 'pending'):
             return True
     return False
 

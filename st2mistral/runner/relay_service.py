@@ -216,13 +216,26 @@ class Relay:
         return list(self._pool.map(fn, items))
 
     def _every(self, interval, job):
-        """Run ``job`` now and then every ``interval`` seconds until stop()."""
+        """Run ``job`` now and then every ``interval`` seconds until stop().
+
+        A failure is logged once (again only when it changes), and the recovery once:
+        a Mistral or st2 that is down must not fill the log every second.
+        """
+        failing = None
         while not self._stopping.is_set():
             try:
                 job()
             except Exception as e:
-                LOG.error('%s failed this time (it runs again in %s s): %s: %s',
-                          job.__name__, interval, type(e).__name__, e)
+                text = '%s: %s' % (type(e).__name__, e)
+                if text != failing:
+                    LOG.error('The relay\'s %s failed (it runs again every %s s; logged '
+                              'again only if the error changes): %s', job.__name__,
+                              interval, text)
+                failing = text
+            else:
+                if failing is not None:
+                    LOG.info('The relay\'s %s works again.', job.__name__)
+                failing = None
             if self._stopping.wait(interval):
                 return
 

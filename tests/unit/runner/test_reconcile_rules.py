@@ -39,7 +39,7 @@ def test_decide_status(st2_status, wf_state, active, expected):
 def test_children_activity():
     assert t.st2_children_active('RUNNING', ['running'])
     assert t.st2_children_active('SUCCESS', ['scheduled'])
-    assert not t.st2_children_active('SUCCESS', ['succeeded', 'paused', 'failed'])
+    assert not t.st2_children_active('SUCCESS', ['succeeded', 'paused', 'failed', 'pending'])
     # A duplicate child stuck in "requested" does not hold a finished workflow (#3871) ...
     assert not t.st2_children_active('SUCCESS', ['requested', 'succeeded'])
     # ... but still counts while the workflow runs.

@@ -77,3 +77,29 @@ def test_a_missing_config_file_is_one_clear_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith('st2mistral-relay: ') and 'Traceback' not in err
     assert '/nonexistent/st2.conf' in err and '--config-file /etc/st2/st2.conf' in err
+
+
+def test_a_failing_job_is_logged_once_and_its_recovery_once(tmp_path, caplog):
+    import logging
+    import threading
+
+    svc, _, _ = make(tmp_path)
+    runs = []
+    done = threading.Event()
+
+    def check_pauses():
+        runs.append(1)
+        if len(runs) >= 5:
+            svc._stopping.set()
+            done.set()
+        elif len(runs) < 4:
+            raise ConnectionError('Mistral is down')
+
+    caplog.set_level(logging.INFO)
+    svc._every(0, check_pauses)
+    assert done.is_set() and len(runs) == 5
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and 'check_pauses failed' in errors[0]
+    assert 'ConnectionError: Mistral is down' in errors[0]
+    assert [m for m in caplog.messages if 'works again' in m] == [
+        "The relay's check_pauses works again."]
