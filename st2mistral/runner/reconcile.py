@@ -54,8 +54,10 @@ ST2_COMPLETED = results.ST2_COMPLETED
 DONE_STATES = results.STATES_WITH_RESULT
 ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
 CANCELING = frozenset({'canceling', 'canceled'})
-# Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause).
+# Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause,
+# st2common/services/action.py @ v3.9.0), and the text of that refusal.
 PAUSE_STATUSES = frozenset({'pausing', 'paused'})
+RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
 ST2_PAGE = 100     # st2's default page size for non-admin users
 
 
@@ -377,6 +379,11 @@ class Reconciler:
         except Exception as e:
             if 'already in completed state' in str(e):
                 return PollOutcome(True, None, 'already completed in st2')
+            if RUNNER_REFUSED in str(e):
+                LOG.info('[%s] st2 (3.3 and later) refuses %s for a mistral-v2 execution '
+                         'through its API; without st2\'s records the relay cannot set it.',
+                         execution_id, status)
+                return PollOutcome(False, current, 'refused by st2')
             raise
         new = answer.get('status', status)
         LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',

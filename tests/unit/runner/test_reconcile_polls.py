@@ -179,3 +179,19 @@ def test_a_completed_execution_is_not_paused_again():
     tracker.poll('p')
     executions['p']['status'] = 'canceled'     # another relay or st2 completed it meanwhile
     assert records.set_status('p', 'paused') == 'canceled'
+
+
+def test_st2s_refusal_without_records_is_no_error():
+    class Refusing(St2):
+        def call(self, method, url, credentials, json_body=None, params=None):
+            if method == 'PUT':
+                raise st2api.St2Error('HTTP 400: Unable to pause liveaction "la" because it '
+                                      'is not supported by the "mistral-v2" runner.', 400)
+            return super().call(method, url, credentials, json_body, params)
+
+    st2 = Refusing({'p': parent()})
+    tracker = t.Reconciler(Reader([done_reading('PAUSED')]), st2, API,
+                           st2api.Credentials(api_key='k'))
+    outcome = tracker.poll('p')
+    assert (outcome.completed, outcome.status, outcome.message) == (
+        False, 'running', 'refused by st2')
