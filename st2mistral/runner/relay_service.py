@@ -98,7 +98,8 @@ class Relay:
             group.st2_stream_url, self.credentials.headers(), self.on_execution_update,
             verify=False if group.st2_insecure else (group.st2_cacert or True),
             connect_timeout=group.connect_timeout)
-        self._paused_seen = {}   # Mistral execution id -> updated_at reflected in st2
+        # Mistral execution id -> (updated_at reflected in st2, st2 execution completed?)
+        self._paused_seen = {}
         self._stopping = threading.Event()
         self._threads = []
         self._pool = None
@@ -177,23 +178,53 @@ class Relay:
                                           state='PAUSED'):
             if not getattr(execution, 'task_execution_id', None):   # sub-workflows follow
                 paused[execution.id] = execution
+        st2_paused = {execution['id']: execution
+                      for execution in self.active_executions(('paused', 'pausing'))}
         outcomes = {}
         for mistral_id, execution in paused.items():
             st2_id = st2_execution_id_of(execution)
-            if st2_id and self._paused_seen.get(mistral_id) != execution.updated_at:
-                outcome = self._poll(st2_id)
-                outcomes[st2_id] = outcome
-                # "pausing" (st2 children or tasks still active) is looked at again.
-                if isinstance(outcome, reconcile.PollOutcome) and (
-                        outcome.completed or outcome.status == 'paused'):
-                    self._paused_seen[mistral_id] = execution.updated_at
+            if not st2_id or self._settled(mistral_id, execution.updated_at, st2_id,
+                                           st2_paused):
+                continue
+            outcome = self._poll(st2_id, st2_paused.get(st2_id))
+            outcomes[st2_id] = outcome
+            if not isinstance(outcome, reconcile.PollOutcome):
+                continue
+            if outcome.completed and outcome.status == 'canceled' and \
+                    not self._cancel_in_mistral(st2_id, mistral_id):
+                continue   # the next check tries again
+            # "pausing" (st2 children or tasks still active) is looked at again.
+            if outcome.completed or outcome.status == 'paused':
+                self._paused_seen[mistral_id] = (execution.updated_at, outcome.completed)
         for mistral_id in set(self._paused_seen) - set(paused):
             del self._paused_seen[mistral_id]
         # Paused in st2 but no longer in Mistral: resumed (or finished) there.
-        for execution in self.active_executions(('paused', 'pausing')):
+        for st2_id, execution in st2_paused.items():
             if reconcile.mistral_execution_id(execution) not in paused:
-                outcomes[execution['id']] = self._poll(execution['id'], execution)
+                outcomes[st2_id] = self._poll(st2_id, execution)
         return outcomes
+
+    def _settled(self, mistral_id, updated_at, st2_id, st2_paused):
+        """Whether a PAUSED Mistral execution is already reflected: same Mistral state,
+        and st2 still shows it paused (or it was found completed)."""
+        seen = self._paused_seen.get(mistral_id)
+        if seen is None or seen[0] != updated_at:
+            return False
+        return seen[1] or st2_id in st2_paused
+
+    def _cancel_in_mistral(self, st2_id, mistral_id):
+        """st2 cancels a paused execution at once, without calling the runner
+        (request_cancellation: only a running one becomes canceling; st2actions/worker.py
+        dispatches canceling only, @ v3.9.0), so Mistral would stay PAUSED for ever."""
+        LOG.info('[%s] st2 canceled the execution while Mistral held it paused, without '
+                 'calling the runner: cancelling Mistral execution %s.', st2_id, mistral_id)
+        try:
+            self._mistral_call(self.mistral.executions.update, mistral_id, 'CANCELLED')
+        except Exception as e:
+            LOG.error('[%s] Unable to cancel Mistral execution %s (the next check retries): '
+                      '%s: %s', st2_id, mistral_id, type(e).__name__, e)
+            return False
+        return True
 
     def _mistral_call(self, fn, *args, **kwargs):
         return clients.retrying(self.conf, sleep=self._sleep)(fn, *args, **kwargs)

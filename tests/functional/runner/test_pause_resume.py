@@ -94,6 +94,23 @@ def test_pause_and_resume_in_mistral_show_in_st2_within_two_seconds(side, stream
     assert written[0] == ('pausing', False)
 
 
+def test_st2_cancel_of_a_paused_execution_cancels_the_mistral_workflow(side, stream, st2):
+    """st2's API completes a cancel of a paused execution at once and never calls the
+    runner (services/action.py request_cancellation @ v3.9.0): the relay cancels Mistral."""
+    name = unique('examples.pausedcancel')
+    definition = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n" % name
+    st2_id, _, context = side.start(definition, name)
+    ex_id = context['mistral']['execution_id']
+    task = side.wait_task(ex_id, 'w', ('RUNNING',))
+    side.client.executions.update(ex_id, 'PAUSED')
+    (action,) = side.client.action_executions.list(task_execution_id=task.id)
+    side.client.action_executions.update(action.id, 'SUCCESS', {})
+    st2.wait_for_status(st2_id, 'paused', timeout=3)
+
+    assert st2_put(st2, st2_id, 'canceled').json()['status'] == 'canceled'
+    assert side.wait_state(ex_id, timeout=3).state == 'CANCELLED'
+
+
 def test_a_task_still_running_keeps_st2_pausing_and_a_cancel_keeps_the_result(side, stream,
                                                                               st2):
     """st2's querier rule: a Mistral task still active keeps st2 ``pausing``. A cancel of
