@@ -9,13 +9,16 @@ import time
 
 import pytest
 
+from tests.functional import conftest as functional
 from tests.functional.conftest import TOKEN
-from tests.functional.conftest import mistral  # noqa: F401 - fixtures for this module
-from tests.functional.conftest import mistral_server  # noqa: F401
-from tests.functional.conftest import run  # noqa: F401
-from tests.functional.conftest import st2  # noqa: F401
-from tests.functional.conftest import st2_emulator  # noqa: F401
 from tests.functional.conftest import unique
+
+# The functional suite's fixtures (a real Mistral, the st2 emulator), for this module.
+st2_emulator = functional.st2_emulator
+mistral_server = functional.mistral_server
+mistral = functional.mistral
+st2 = functional.st2
+run = functional.run
 
 PARENT = {'execution_id': 'parent-ex', 'user': 'alice'}
 
@@ -45,7 +48,7 @@ def failed_task(r, mistral):
 # -- finding 3 ---------------------------------------------------------------
 
 
-def test_yaml_alias_bomb_fails_the_task_with_a_clean_error(mistral, st2, run):  # noqa: F811
+def test_yaml_alias_bomb_fails_the_task_with_a_clean_error(mistral, st2, run):
     name = unique('sec_yaml_bomb')
     began = time.monotonic()
     r = run(one_task(name, '      action: std.echo output=<% from_yaml_string($.doc) %>',
@@ -70,8 +73,8 @@ def test_yaml_alias_bomb_fails_the_task_with_a_clean_error(mistral, st2, run):  
     ("regex_search('a' * 60 + '!', '(a|aa)+$')",
      "regex_search: pattern '(a|aa)+$' took longer than 1.0 s"),
 ], ids=['deep-jsonpath', 'huge-index', 'catastrophic-regex'])
-def test_hostile_queries_end_in_a_short_expression_error(mistral, st2, run,  # noqa: F811
-                                                          expression, message):
+def test_hostile_queries_end_in_a_short_expression_error(mistral, st2, run, expression,
+                                                          message):
     name = unique('sec_expr')
     r = run(one_task(name, '      action: std.echo output=<%% %s %%>' % expression,
                      inputs=['doc']), name, workflow_input={'doc': {'a': [1, 2]}},
@@ -81,3 +84,18 @@ def test_hostile_queries_end_in_a_short_expression_error(mistral, st2, run,  # n
     assert message in first, first
     assert len(first) < 600
     assert TOKEN not in ex.state_info
+
+
+# -- finding 5 ---------------------------------------------------------------
+
+DEEP = '[' * 5000 + ']' * 5000
+
+
+def test_deeply_nested_task_result_still_completes_the_st2_execution(mistral, st2, run):
+    name = unique('sec_deep_result')
+    r = run(one_task(name, '      action: std.echo output=<% $.deep %>', inputs=['deep']),
+            name, workflow_input={'deep': DEEP}, parent=PARENT)
+    assert mistral.wait_for_execution(r.id).state == 'SUCCESS'
+    st2.wait_for_status(r.st2_id, 'succeeded', timeout=20)
+    (only,) = st2.execution(r.st2_id)['result']['tasks']
+    assert only['result'] == DEEP          # kept as the string it is
