@@ -157,8 +157,8 @@ def check_destination(url, conf=CONF):
         reason = 'it is not under [st2] api_url, auth_url or allowed_api_urls (a URL left ' \
                  'at its default allows nothing)'
     raise DestinationNotAllowed(
-        'Refusing to send to %s: %s. Set [st2] api_url, or add the st2 base URL to [st2] '
-        'allowed_api_urls in mistral.conf if this st2 is trusted.' % (url, reason))
+        'Refusing to send to %s: %s. Add its base URL to [st2] allowed_api_urls (or set '
+        '[st2] api_url) in mistral.conf if this st2 is trusted.' % (url, reason))
 
 
 def _is_retryable_status(code):
