@@ -34,9 +34,17 @@ builds its router with auth enabled, so ``/auth/v1/tokens/validate`` needs crede
   None -> 401 ``Unauthorized - One of Token or API key required.``; unknown token -> 401
   ``Unauthorized`` (st2's TokenNotFoundError has no message); expired token (see
   :meth:`St2Emulator.expire_token`) -> 401 ``Unauthorized - Token has expired.``; unknown API
-  key -> 401 ``Unauthorized - ApiKey with key_hash=<sha256> not found.``. Every credential
-  authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
-  first, so an unknown route answers 404 even without credentials.
+  key -> 401 ``Unauthorized - ApiKey with key_hash=<sha256> not found.``. API keys and the
+  tokens given as a sequence authenticate as the user ``st2admin`` (:attr:`St2Emulator.user`);
+  ``tokens`` given as a mapping, or :meth:`St2Emulator.add_token`, name each token's user
+  (st2 resolves a token to the user it was issued to). Route matching comes first, so an
+  unknown route answers 404 even without credentials.
+
+``GET /api/v1/user`` (``st2api/controllers/v1/user.py`` @ v3.2.0 and v3.9.0; the router sets
+  ``auth_info`` in ``st2common/st2common/router.py``): ``{"username": <user>,
+  "authentication": {"method": "authentication token" | "API key", "location": "header" |
+  "query"}, "rbac": {"enabled": false, "roles": [], "is_admin": true}}`` (RBAC off: st2's
+  NoOp backend calls every user an admin). The token's expiry time is not emulated.
 
 Request bodies (``router.py``): a missing Content-Type means JSON; an empty body is ``{}``;
   unparsable JSON -> 400 ``Failed to parse request body: <error>``; any other content type ->
@@ -73,7 +81,15 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   applied change is appended to the execution's ``history``. The answer is 200 with the
   execution JSON, also for a no-op.
 
-``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above.
+``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above. Its ``context`` holds
+  what a runner returned from ``run()`` (the mistral-v2 runner: ``{"mistral": {"execution_id":
+  ...}}``) once :meth:`St2Emulator.update_context` is called where a real runner would return:
+  st2's action container hands that context to ``update_liveaction_status``
+  (``st2actions/st2actions/container/base.py`` ``_update_status``), which does
+  ``liveaction_db.context.update(context)`` (``st2common/st2common/util/action_db.py``), and
+  ``update_execution`` copies it onto the execution's top-level ``context``
+  (``st2common/st2common/services/executions.py``; ``context`` is not one of the
+  ``LIVEACTION_ATTRIBUTES``), both @ v3.2.0 and v3.9.0.
 
 ``POST /api/v1/executions`` (``ExecutionRequest``/``LiveAction``; ``actionexecutions.py``
 ``_handle_schedule_execution``): ``action`` (required ``pack.name`` string), ``parameters``,
@@ -912,7 +928,9 @@ class St2Emulator:
             raise ValueError("callback_output must be 'string' or 'object'")
         self.admin = admin
         self.max_page_size = max_page_size
-        self._tokens = set(tokens)
+        # token -> the st2 user it was issued to
+        self._tokens = (dict(tokens) if isinstance(tokens, collections.abc.Mapping)
+                        else dict.fromkeys(tokens, self.user))
         self._api_keys = set(api_keys)
         self._port = port
         self.mistral_url = mistral_url
@@ -1111,7 +1129,11 @@ class St2Emulator:
         st2's action container passes the context a runner returns to
         ``update_liveaction_status`` (``liveaction.context.update(context)``: top-level keys
         replaced, not merged deeper), then ``update_execution`` copies it onto the execution
-        and publishes an ``st2.execution__update``. Status and history do not change.
+        and publishes an ``st2.execution__update`` (``st2actions/st2actions/container/base.py``,
+        ``st2common/st2common/util/action_db.py``, ``st2common/st2common/services/
+        executions.py`` @ v3.2.0 and v3.9.0). Status and history do not change. Tests that
+        start a workflow the way the mistral-v2 runner does call it with ``{"mistral":
+        {"execution_id": <Mistral execution id>}}`` right after creating the execution.
         """
         if not isinstance(context, dict):
             raise TypeError('context must be a dict, got %r' % type(context).__name__)
@@ -1121,6 +1143,11 @@ class St2Emulator:
                 raise KeyError('no execution %s in the emulator' % execution_id)
             ex.context.update(copy.deepcopy(context))
             self._publish(EXECUTION_UPDATE, ex)
+
+    def add_token(self, token, user):
+        """Make ``token`` a valid token of st2 user ``user`` (kept by :meth:`reset`)."""
+        with self._lock:
+            self._tokens[token] = user
 
     def expire_token(self, token):
         """Make ``token`` answer 401 "Token has expired." (and validate as invalid)."""
@@ -1377,6 +1404,7 @@ class St2Emulator:
         ('GET', re.compile(r'^/api/v1/executions$'), '_list_executions'),
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
+        ('GET', re.compile(r'^/api/v1/user$'), '_get_user'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
         ('GET', re.compile(r'^/stream/v1/stream$'), '_open_stream'),
     )
@@ -1402,14 +1430,17 @@ class St2Emulator:
             return exc.status, {'faultstring': exc.faultstring}, {}
         return answer if len(answer) == 3 else (answer[0], answer[1], {})
 
-    def _authenticate(self, record):
-        sources = (
-            ('token', record.headers.get('X-Auth-Token')),
-            ('key', record.headers.get('St2-Api-Key')),
-            ('token', record.query.get('x-auth-token')),
-            ('key', record.query.get('st2-api-key')),
+    @staticmethod
+    def _credential_sources(record):
+        return (
+            ('token', 'header', record.headers.get('X-Auth-Token')),
+            ('key', 'header', record.headers.get('St2-Api-Key')),
+            ('token', 'query', record.query.get('x-auth-token')),
+            ('key', 'query', record.query.get('st2-api-key')),
         )
-        for kind, credential in sources:
+
+    def _authenticate(self, record):
+        for kind, _, credential in self._credential_sources(record):
             if not credential:
                 continue
             if kind == 'token':
@@ -1417,7 +1448,8 @@ class St2Emulator:
                     raise _ApiError(401, 'Unauthorized')
                 if credential in self._expired:
                     raise _ApiError(401, 'Unauthorized - Token has expired.')
-            elif credential not in self._api_keys:
+                return self._tokens[credential]
+            if credential not in self._api_keys:
                 key_hash = hashlib.sha256(credential.encode('utf-8')).hexdigest()
                 raise _ApiError(401, 'Unauthorized - ApiKey with key_hash=%s not found.'
                                 % key_hash)
@@ -1517,6 +1549,14 @@ class St2Emulator:
         if scope == FULL_USER_SCOPE:
             doc['user'] = user
         return 200, doc
+
+    def _get_user(self, record, requester, *unused):
+        kind, location = next((kind, location) for kind, location, credential
+                              in self._credential_sources(record) if credential)
+        method = 'authentication token' if kind == 'token' else 'API key'
+        return 200, {'username': requester,
+                     'authentication': {'method': method, 'location': location},
+                     'rbac': {'enabled': False, 'roles': [], 'is_admin': True}}
 
     def _validate_token(self, record, requester, *unused):
         body = parse_json_body(record.headers, record.raw)
