@@ -13,10 +13,13 @@ api_opts = [
     cfg.URIOpt(
         'api_url', default='http://127.0.0.1:9101/v1', schemes=['http', 'https'],
         help='Base URL of the st2 API (with /v1). Used when the workflow env '
-             'or notify entry names no st2 API URL.'),
+             'or notify entry names no st2 API URL. Requests go under it only '
+             'when it is set here: left at its default it allows nothing, as '
+             'any local user could listen on that port.'),
     cfg.URIOpt(
         'auth_url', default='http://127.0.0.1:9100', schemes=['http', 'https'],
-        help='Base URL of the st2 auth API.'),
+        help='Base URL of the st2 auth API. Like api_url, it allows requests only '
+             'when it is set here.'),
     cfg.StrOpt(
         'api_key', secret=True,
         help='st2 API key (St2-Api-Key). Used for a workflow only when it has no '
@@ -28,7 +31,10 @@ api_opts = [
         'allowed_api_urls', default=[],
         help='st2 API base URLs that updates may be sent to, besides api_url. '
              'A workflow env naming any other URL is refused, so a workflow '
-             'author cannot point the notifier at an arbitrary host.'),
+             'author cannot point the notifier at an arbitrary host. URLs are '
+             'compared after normalisation: scheme, host and port must match and '
+             'the path must lie under the base; ".." segments, encoded "/" and '
+             '"#" are refused.'),
     cfg.StrOpt(
         'ca_file',
         help='CA bundle used to verify the st2 API certificate. Default: the '

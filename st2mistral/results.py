@@ -57,13 +57,36 @@ def st2_status(mistral_state):
     return WORKFLOW_STATUS.get(mistral_state)
 
 
+# Deepest JSON a string is decoded to. Deeper text stays a string: json.loads
+# raises RecursionError near 1,000 levels, every later copy or dump of the value
+# recurses too, and st2 3.2 stores results as MongoDB documents (100 levels at most).
+MAX_DECODED_DEPTH = 64
+
+
+def _deeper_than(value, limit):
+    """Whether dicts/lists nest more than ``limit`` levels (iterative: any depth)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
 def decode_json(value):
-    """A string holding a JSON object or array becomes that object; else kept as is."""
+    """A string holding a JSON object or array becomes that object; else kept as is.
+
+    Text that is not JSON, or nests deeper than MAX_DECODED_DEPTH, stays a string.
+    """
     if isinstance(value, str) and value.lstrip()[:1] in ('{', '['):
         try:
-            return json.loads(value)
-        except ValueError:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
             return value
+        return value if _deeper_than(decoded, MAX_DECODED_DEPTH) else decoded
     return value
 
 
@@ -154,6 +177,25 @@ def build_update(snapshot):
     return Update(status, strict_json(result))
 
 
+def result_for_st2(snapshot, max_bytes):
+    """``fit(build_update(snapshot).result, max_bytes)`` (no cut when ``max_bytes``
+    is 0 or None), and never an exception.
+
+    Whatever Mistral holds, the status must still reach st2: if the result
+    cannot be built (e.g. an output nested deeper than Python can recurse),
+    st2 gets ``extra`` and the reason under ``st2mistral_error`` instead.
+    """
+    try:
+        result = build_update(snapshot).result
+        return fit(result, max_bytes) if max_bytes else result
+    except Exception as e:  # noqa: BLE001 - any input: losing the update is worse
+        return {'extra': {'state': snapshot.state, 'state_info': snapshot.state_info},
+                'tasks': [],
+                ERROR_KEY: 'st2mistral could not build the result (%s); see the Mistral '
+                           'execution for the output and tasks' % type(e).__name__}
+
+
+ERROR_KEY = 'st2mistral_error'
 TRUNCATED_KEY = 'st2mistral_truncated'
 
 

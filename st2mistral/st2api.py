@@ -5,7 +5,15 @@ unless ``[st2] insecure`` says otherwise, an ``X-Request-ID`` on every
 request, and destinations limited to the configured st2 URLs.
 
 Secrets: tokens and API keys travel only in headers. No log line, exception
-text or ``repr`` here contains a header value or a request body.
+text or ``repr`` here contains a header value or a request body, and text that
+came from the network (st2's ``faultstring``, a ``Location``) passes through
+:func:`redact` first: a proxy that echoes the request would quote the token.
+
+Destinations: a URL is sent to only if it lies under a configured st2 URL
+after normalisation (see :func:`check_destination`). No redirect is ever
+followed: requests would resend the token or API key to wherever it points.
+Only a JSON answer is st2's answer; an empty one, a proxy's page or a redirect
+is an error (:class:`UnexpectedAnswer`), never a success.
 """
 
 import dataclasses
@@ -69,38 +77,107 @@ class DestinationNotAllowed(St2Error):
     """The URL is not under any configured st2 base URL."""
 
 
-def normalize_base_url(url):
-    return url.rstrip('/') + '/'
+class UnexpectedAnswer(St2Error):
+    """st2's address answered, but not with st2's JSON: a redirect, nothing, a page."""
+
+
+REDACTED = '***'
+
+
+def redact(text, secrets):
+    """``text`` (from the network) with every secret value replaced by ``***``."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+# Double-encoded separators and dots: a server that decodes twice would see them.
+_ENCODED_SEPARATORS = ('%2f', '%5c', '%2e')
+
+
+def _canonical(url):
+    """``(origin, path segments)`` of an http(s) URL, or a reason it cannot be checked.
+
+    The path is percent-decoded once (``%2e%2e`` is ``..`` to most servers);
+    dot segments, encoded slashes, backslashes, fragments and user names make
+    the URL uncheckable: what the server does with them varies.
+    """
+    if '#' in url or '\\' in url:
+        return None, 'it has a "#" or a backslash'
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or '@' in parts.netloc:
+        return None, 'it is not a plain http(s) URL'
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError:
+        return None, 'its port is invalid'
+    path = urllib.parse.unquote(parts.path)
+    if '\\' in path or any(e in path.lower() for e in _ENCODED_SEPARATORS):
+        return None, 'its path has an encoded "/" or "\\"'
+    segments = [seg for seg in path.split('/') if seg]
+    if any(seg in ('.', '..') for seg in segments):
+        return None, 'its path has "." or ".." segments'
+    return ((scheme, parts.hostname.lower(), port), segments), None
+
+
+def _is_set(conf, name):
+    """Whether ``[st2] name`` was given a value (config file, override, CLI)."""
+    try:
+        location = conf.get_location(name, opts.GROUP).location
+    except (AttributeError, cfg.Error):
+        return True
+    return location not in (cfg.Locations.opt_default, cfg.Locations.set_default)
 
 
 def allowed_base_urls(conf=CONF):
+    """The st2 base URLs requests may go to.
+
+    ``api_url`` and ``auth_url`` count only when set: a default (127.0.0.1:9100
+    ...) is an address any local user may listen on, not a trusted st2.
+    """
     group = conf[opts.GROUP]
-    urls = [group.api_url, group.auth_url] + list(group.allowed_api_urls)
-    return [normalize_base_url(u) for u in urls if u]
+    urls = [getattr(group, name) for name in ('api_url', 'auth_url') if _is_set(conf, name)]
+    return [u for u in urls + list(group.allowed_api_urls) if u]
 
 
 def check_destination(url, conf=CONF):
-    """Refuse any URL outside the configured st2 API/auth URLs."""
-    if not any(normalize_base_url(url).startswith(base) for base in allowed_base_urls(conf)):
-        raise DestinationNotAllowed(
-            'Refusing to send to %s: it is not under [st2] api_url, auth_url or '
-            'allowed_api_urls. Add its base URL to [st2] allowed_api_urls in '
-            'mistral.conf if this st2 is trusted.' % url)
+    """Refuse any URL outside the configured st2 API/auth URLs (normalised first)."""
+    target, reason = _canonical(url)
+    if target is not None:
+        for base in allowed_base_urls(conf):
+            allowed, _ = _canonical(base)
+            if (allowed is not None and allowed[0] == target[0]
+                    and target[1][:len(allowed[1])] == allowed[1]):
+                return
+        reason = 'it is not under [st2] api_url, auth_url or allowed_api_urls (a URL left ' \
+                 'at its default allows nothing)'
+    raise DestinationNotAllowed(
+        'Refusing to send to %s: %s. Add its base URL to [st2] allowed_api_urls (or set '
+        '[st2] api_url) in mistral.conf if this st2 is trusted.' % (url, reason))
 
 
 def _is_retryable_status(code):
     return code == 429 or code >= 500
 
 
-def _fault_text(response):
-    """st2's own error text (``faultstring``), short, never the request."""
+def _fault_text(response, secrets):
+    """st2's own error text (``faultstring``), short, secrets redacted."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ''   # e.g. a proxy's HTML error page: nothing useful to quote
     if isinstance(body, dict) and 'faultstring' in body:
-        return str(body['faultstring'])[:500]
-    return str(body)[:200]
+        return redact(str(body['faultstring']), secrets)[:500]
+    return redact(str(body), secrets)[:200]
+
+
+def _describe(answer):
+    return {dict: 'a JSON object', list: 'a JSON array'}.get(type(answer), 'a JSON scalar')
 
 
 def _never_connected(error):
@@ -162,11 +239,16 @@ class St2Client:
 
     # -- one attempt -------------------------------------------------------
 
-    def send(self, method, url, credentials, json_body=None, params=None, headers=None):
+    def _secrets(self, credentials):
+        return (credentials.token, credentials.api_key, self._group.api_key)
+
+    def send(self, method, url, credentials, json_body=None, params=None, headers=None,
+             expect=(dict, list)):
         """One request (plus one API-key retry of a 401); no backoff.
 
-        Returns the parsed JSON answer (or None for an empty body); raises
-        St2Error with ``retryable`` set for what a later try could fix.
+        Returns the parsed JSON answer, which must be an ``expect`` (dict and/or
+        list); raises St2Error with ``retryable`` set for what a later try could
+        fix, UnexpectedAnswer for a 2xx/3xx that is not st2's JSON.
         """
         check_destination(url, self._conf)
         response, request_id = self._request(
@@ -181,19 +263,46 @@ class St2Client:
                 headers)
 
         if response.status_code >= 400:
-            fault = _fault_text(response)
+            fault = _fault_text(response, self._secrets(credentials))
             raise St2Error(
                 'st2 answered %s %s with HTTP %s: %s (request %s)' % (
                     method, url, response.status_code, fault, request_id),
                 status_code=response.status_code,
                 retryable=_is_retryable_status(response.status_code),
                 request_id=request_id, fault=fault)
+        return self._answer(method, url, response, request_id, credentials, expect)
+
+    def _answer(self, method, url, response, request_id, credentials, expect):
+        """The JSON st2 answered, or UnexpectedAnswer saying what came instead."""
+        status = response.status_code
+        if 300 <= status < 400:
+            location = redact(response.headers.get('Location', ''), self._secrets(credentials))
+            # A wrong URL (http -> https, a login page): trying again cannot help.
+            raise UnexpectedAnswer(
+                '%s %s was answered with a redirect (HTTP %s to %s), which is never followed '
+                'with st2 credentials; configure the URL st2 really answers on (request %s)'
+                % (method, url, status, location[:200] or 'nowhere', request_id),
+                status_code=status, retryable=False, request_id=request_id)
+        problem = None
         if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return {'raw': response.text}
+            problem = 'an empty answer'
+        else:
+            try:
+                answer = response.json()
+            except (ValueError, RecursionError):
+                problem = 'an answer that is not JSON (%s)' % (
+                    response.headers.get('Content-Type') or 'no content type')
+            else:
+                if isinstance(answer, expect):
+                    return answer
+                wanted = expect if isinstance(expect, tuple) else (expect,)
+                problem = '%s where st2 answers %s' % (
+                    _describe(answer), ' or '.join(_describe(t()) for t in wanted))
+        # A proxy or a page in front of st2: st2 may be back later.
+        raise UnexpectedAnswer(
+            '%s %s was answered with HTTP %s and %s, not st2\'s JSON: a proxy or another '
+            'server may be in the way (request %s)' % (method, url, status, problem, request_id),
+            status_code=status, retryable=True, request_id=request_id)
 
     def _request(self, method, url, auth_headers, json_body, params, extra_headers):
         request_id = 'req-' + str(uuid.uuid4())
@@ -225,7 +334,8 @@ class St2Client:
 
     # -- with backoff ------------------------------------------------------
 
-    def call(self, method, url, credentials, json_body=None, params=None, headers=None):
+    def call(self, method, url, credentials, json_body=None, params=None, headers=None,
+             expect=(dict, list)):
         """Like send(), retried with exponential backoff while retryable.
 
         The policy is read from [st2] at call time, not at import.
@@ -240,7 +350,8 @@ class St2Client:
             before_sleep=lambda rs: LOG.warning(
                 'Retrying %s %s after: %s', method, url, rs.outcome.exception()),
         )
-        return retrying(self.send, method, url, credentials, json_body, params, headers)
+        return retrying(self.send, method, url, credentials, json_body, params, headers,
+                        expect)
 
     # -- st2 endpoints -----------------------------------------------------
 
@@ -250,7 +361,7 @@ class St2Client:
         if result is not None:
             body['result'] = result
         return self.send('PUT', '%s/executions/%s' % (api_url.rstrip('/'), execution_id),
-                         credentials, json_body=body)
+                         credentials, json_body=body, expect=dict)
 
 
 _default_client = None

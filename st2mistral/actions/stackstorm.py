@@ -209,10 +209,24 @@ def lookup_params(ref, ctx):
 def find_child(executions, action_execution_id):
     """The st2 execution made for this Mistral action execution, or None."""
     for ex in executions:
-        mistral = ((ex or {}).get('context') or {}).get('mistral') or {}
+        if not isinstance(ex, dict) or not isinstance(ex.get('id'), str):
+            continue
+        context = ex.get('context')
+        mistral = context.get('mistral') if isinstance(context, dict) else None
         if isinstance(mistral, dict) and mistral.get('action_execution_id') == action_execution_id:
             return ex
     return None
+
+
+def execution_id_of(answer, api_url):
+    """The id in st2's answer to ``POST /executions``; UnexpectedAnswer without one."""
+    execution_id = answer.get('id')
+    if not isinstance(execution_id, str) or not execution_id:
+        raise st2api.UnexpectedAnswer(
+            'POST %s/executions was answered with a JSON object that holds no execution '
+            'id, not st2\'s execution: a proxy or another server may be in the way' % api_url,
+            retryable=True)
+    return execution_id
 
 
 def is_transient(error):
@@ -268,9 +282,15 @@ class ChildStarter:
                         return found
                 else:
                     answer = self._client.send('POST', ctx.api_url + '/executions', credentials,
-                                               json_body=body, headers=headers)
-                    return (answer or {}).get('id')
+                                               json_body=body, headers=headers, expect=dict)
+                    return execution_id_of(answer, ctx.api_url)
             except st2api.St2Error as e:
+                if isinstance(e, st2api.UnexpectedAnswer) and not posted_maybe:
+                    # Something took the POST but gave no execution back (a proxy's
+                    # page, a redirect, an empty 200): st2 may still have made the
+                    # child, so ask st2 for it rather than post again or give up.
+                    last_error, posted_maybe = e, True
+                    continue
                 if e.status_code == 401 and credentials.token:
                     # st2 took nothing (it refused the credential): send it again
                     # with the key, if st2 vouches for this workflow.
@@ -359,11 +379,7 @@ class ChildStarter:
     def _find(self, ref, ctx, credentials, action_execution_id):
         """The id of the child an earlier POST made, or None (yet)."""
         listed = self._client.send('GET', ctx.api_url + '/executions', credentials,
-                                   params=lookup_params(ref, ctx))
-        if not isinstance(listed, list):
-            raise StartFailed(
-                'st2 may have received the request but its list of executions is unreadable; '
-                'not posting again, to avoid a duplicate execution')
+                                   params=lookup_params(ref, ctx), expect=list)
         child = find_child(listed, action_execution_id)
         if child is None:
             return None

@@ -21,21 +21,50 @@ from st2mistral.functions._common import to_plain
 NONE_MAGIC_VALUE = '%*****__%NONE%__*****%'
 
 
+# Deeper values exhaust Python's recursion limit in the parsers and in every
+# later copy or dump of the value.
+TOO_DEEP = 'value is nested too deeply'
+
+
 @expression_function
 def from_json_string(context, value):
     try:
         return json.loads(str(value))
     except ValueError as e:
         raise FunctionError('from_json_string: value is not valid JSON: %s' % e) from None
+    except RecursionError:
+        raise FunctionError('from_json_string: %s' % TOO_DEEP) from None
+
+
+class _AliasRefused(yaml.YAMLError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader without aliases.
+
+    An alias repeats its anchor's value, so ~300 bytes of nested aliases make
+    a value of billions of items ("billion laughs"). Mistral 23 disables them
+    in its own yaml_parse for that reason (mistral/utils/safe_yaml.py); here
+    an alias is an error rather than text, so the author sees why.
+    """
+
+    def fetch_alias(self):
+        raise _AliasRefused('YAML aliases (*name) are not allowed: they can expand a short '
+                            'string into a huge value; write the value out instead')
 
 
 @expression_function
 def from_yaml_string(context, value):
     try:
-        return yaml.safe_load(str(value))
+        return yaml.load(str(value), Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+    except _AliasRefused as e:
+        raise FunctionError('from_yaml_string: %s' % e) from None
     except yaml.YAMLError as e:
         raise FunctionError(
             'from_yaml_string: value is not valid YAML: %s' % _one_line(e)) from None
+    except RecursionError:
+        raise FunctionError('from_yaml_string: %s' % TOO_DEEP) from None
 
 
 @expression_function
@@ -89,12 +118,28 @@ def use_none(context, value):
 def jsonpath_query(context, value, query):
     """Values matched by a JSONPath query, or None when nothing matches."""
     require_str('jsonpath_query', 'query', query)
+    if len(query) > MAX_JSONPATH_LENGTH:
+        raise FunctionError('jsonpath_query: the query is %d characters long, more than the '
+                            '%d allowed' % (len(query), MAX_JSONPATH_LENGTH))
     try:
         expr = jsonpath_ng.parse(query)
-    except jsonpath_ng.exceptions.JSONPathError as e:
-        raise FunctionError('jsonpath_query: invalid JSONPath %r: %s' % (query, e)) from None
-    matches = [match.value for match in expr.find(to_plain(value))]
+    except (jsonpath_ng.exceptions.JSONPathError, ValueError, RecursionError) as e:
+        # ValueError: an index of thousands of digits; RecursionError: thousands of steps.
+        raise FunctionError('jsonpath_query: invalid JSONPath %r: %s' % (
+            _shorten(query), _shorten(_one_line(e)))) from None
+    try:
+        matches = [match.value for match in expr.find(to_plain(value))]
+    except RecursionError:
+        raise FunctionError('jsonpath_query: the query or the %s' % TOO_DEEP) from None
     return matches or None
+
+
+# Longer queries are no JSONPath a person writes; refusing them early bounds the parser.
+MAX_JSONPATH_LENGTH = 4096
+
+
+def _shorten(text, limit=120):
+    return text if len(text) <= limit else text[:limit] + '...'
 
 
 def _one_line(error):

@@ -82,7 +82,7 @@ def key_url(api_url, name):
 def describe_failure(error, url, name, scope, has_token):
     """A readable FunctionError text for a failed key read; never the token."""
     status = error.status_code
-    if status is None:
+    if status is None or isinstance(error, st2api.UnexpectedAnswer):
         return 'st2kv: cannot read the st2 API at %s: %s' % (url, error)
     if status == 404:
         return "st2kv: key '%s' not found in st2 %s scope" % (name, scope)

@@ -297,8 +297,11 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
         snapshot = mistral_db.load_snapshot(wf.id)
         if snapshot is not None:
             snapshot.state, snapshot.state_info = state, state_info
-            result = results.fit(results.build_update(snapshot).result,
-                                 CONF[opts.GROUP].max_result_size)
+            result = results.result_for_st2(snapshot, CONF[opts.GROUP].max_result_size)
+            if result and results.ERROR_KEY in result:
+                LOG.error('[%s] The result of %s for st2 execution %s is sent without its '
+                          'output and tasks: %s.', root_id, wf.id, target.execution_id,
+                          result[results.ERROR_KEY])
             if result and results.TRUNCATED_KEY in result:
                 LOG.warning('[%s] The result of %s for st2 execution %s is %d bytes, over '
                             '[st2] max_result_size (%d): its largest values were cut.',

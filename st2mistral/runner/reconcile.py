@@ -208,9 +208,7 @@ def reconcile(reading, st2_status, children_statuses, max_result_size=None):
     status = decide_status(st2_status, reading.state, active)
     result = None
     if reading.snapshot is not None:
-        result = results.build_update(reading.snapshot).result
-        if max_result_size:
-            result = results.fit(result, max_result_size)
+        result = results.result_for_st2(reading.snapshot, max_result_size)
     return status, result
 
 

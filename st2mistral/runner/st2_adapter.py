@@ -173,8 +173,7 @@ class MistralRunner(_RUNNER_BASE):
         reading = reader.read(mistral_id)
         if reading.snapshot is None:
             return None
-        return results.fit(results.build_update(reading.snapshot).result,
-                           CONF[config.MISTRAL].max_result_size)
+        return results.result_for_st2(reading.snapshot, CONF[config.MISTRAL].max_result_size)
 
     def pause(self):
         self._launcher().pause(self.context)

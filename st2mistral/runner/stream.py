@@ -4,6 +4,8 @@
 execution update: ``event: st2.execution__update`` and ``data: <execution JSON>``,
 events separated by a blank line, heartbeats as bare newlines. It needs no st2
 internals, only an API key (or token).
+
+Redirects are not followed: requests would send the key to wherever one points.
 """
 
 import json
@@ -12,6 +14,8 @@ import threading
 
 from oslo_log import log as logging
 import requests
+
+from st2mistral import st2api
 
 LOG = logging.getLogger(__name__)
 
@@ -103,10 +107,17 @@ class StreamFollower:
         headers = dict(self._headers, Accept='text/event-stream')
         with self._session.get(self._url, params={'events': EXECUTION_UPDATE},
                                headers=headers, stream=True, timeout=self._timeout,
-                               verify=self._verify) as response:
+                               verify=self._verify, allow_redirects=False) as response:
             self._response = response
             if self._stopping.is_set():
                 return  # stop() ran before the response could be interrupted
+            if response.is_redirect:
+                location = st2api.redact(response.headers.get('Location', ''),
+                                         self._headers.values())
+                raise RuntimeError(
+                    'HTTP %s, a redirect to %s, not followed with st2 credentials; set '
+                    '[mistral] st2_stream_url to the URL st2 answers on'
+                    % (response.status_code, location[:200]))
             if response.status_code != 200:
                 raise RuntimeError('HTTP %s' % response.status_code)
             LOG.info('Following the st2 execution stream at %s.', self._url)
@@ -118,8 +129,9 @@ class StreamFollower:
                     continue
                 try:
                     execution = json.loads(data)
-                except ValueError:
-                    LOG.warning('Ignoring an st2 stream event that is not JSON.')
+                except (ValueError, RecursionError):
+                    LOG.warning('Ignoring an st2 stream event that is not JSON (or nests '
+                                'too deeply to read).')
                     continue
                 try:
                     self._handler(execution)

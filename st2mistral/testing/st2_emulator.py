@@ -205,7 +205,10 @@ Anything else -> 404 ``The resource could not be found.`` (st2 also routes on th
 emulator does not implement st2's other endpoints, e.g. DELETE or ``/executions/{id}/children``).
 
 Faults: :meth:`St2Emulator.fail_next` (answer the next N requests with a status, nothing
-applied), :meth:`St2Emulator.set_delay` (every request waits, is then applied and answered),
+applied), :meth:`St2Emulator.misbehave_next` (answer the next N requests the way a proxy or
+another server in front of st2 might, applied only if asked: an HTML page, a redirect, an empty 200,
+a 204, a JSON list, or a 502 whose faultstring echoes the request headers),
+:meth:`St2Emulator.set_delay` (every request waits, is then applied and answered),
 :meth:`St2Emulator.hang` (requests arriving in the window are held, NOT applied, and their
 connection is closed without an answer; recorded with status 0),
 :meth:`St2Emulator.go_down` / :meth:`St2Emulator.come_up` (listening socket closed and
@@ -329,6 +332,40 @@ _MISSING = object()
 _SECRET_HEADERS = frozenset({'x-auth-token', 'st2-api-key'})
 _OBJECT_ID = re.compile(r'^[0-9a-f]{24}$')
 _CALLBACK_URL = re.compile(r'(.+)/action_executions/(.+)')
+
+
+PROXY_PAGE = b'<html><head><title>Sign in</title></head><body>Sign in to continue</body></html>'
+
+
+@dataclasses.dataclass(frozen=True)
+class _ProxyAnswer:
+    """Not st2's answer: what a proxy or another server in front of st2 sends.
+
+    st2 itself always answers these endpoints with JSON (an object, or a list for
+    ``GET /executions``); these answers test that clients do not take anything
+    else for success.
+    """
+
+    kind: str
+    location: str = 'http://127.0.0.1:1/login'
+    applied: bool = False     # st2 behind the proxy did act on the request
+
+    KINDS = ('html', 'redirect', 'empty', 'no-content', 'list', 'echo-headers')
+
+    def render(self, record):
+        """``(status, body, headers)`` for ``record``."""
+        if self.kind == 'html':
+            return 200, PROXY_PAGE, {'Content-Type': 'text/html; charset=utf-8'}
+        if self.kind == 'redirect':
+            return 302, b'', {'Location': self.location, 'Content-Type': 'text/html'}
+        if self.kind == 'empty':
+            return 200, b'', {}
+        if self.kind == 'no-content':
+            return 204, b'', {}
+        if self.kind == 'list':
+            return 200, [], {}
+        echoed = '; '.join('%s: %s' % item for item in record.headers.items())
+        return 502, {'faultstring': 'Bad gateway. Your request headers: ' + echoed}, {}
 
 
 class _ApiError(Exception):
@@ -1209,6 +1246,22 @@ class St2Emulator:
             for _ in range(count):
                 self._faults.append((int(status), copy.deepcopy(body)))
 
+    def misbehave_next(self, kind, count=1, location=None, applied=False):
+        """Answer the next ``count`` requests as a proxy would, not as st2.
+
+        ``kind``: ``html`` (200 text/html page), ``redirect`` (302 to ``location``),
+        ``empty`` (200, no body), ``no-content`` (204), ``list`` (200 ``[]``) or
+        ``echo-headers`` (502 whose faultstring quotes every request header, token included).
+        ``applied``: st2 acts on the request and only its answer is replaced (a proxy
+        mangling the way back); by default nothing is applied.
+        """
+        if kind not in _ProxyAnswer.KINDS:
+            raise ValueError('kind must be one of %s' % ', '.join(_ProxyAnswer.KINDS))
+        answer = _ProxyAnswer(kind, location or _ProxyAnswer.location, applied)
+        with self._lock:
+            for _ in range(count):
+                self._faults.append((None, answer))
+
     def set_delay(self, seconds):
         """Delay every answer by ``seconds`` (the request is applied after the delay)."""
         if seconds < 0:
@@ -1345,6 +1398,10 @@ class St2Emulator:
         headers = {}
         if fault is not None:
             status, answer = fault
+            if isinstance(answer, _ProxyAnswer):
+                if answer.applied:
+                    self._respond(record)
+                status, answer, headers = answer.render(record)
         else:
             try:
                 status, answer, headers = self._respond(record)
@@ -1402,11 +1459,14 @@ class St2Emulator:
             data = answer.encode('utf-8') if isinstance(answer, str) else answer
         else:
             data = json.dumps(answer).encode('utf-8')
+        headers = dict(headers or {})
+        content_type = headers.pop('Content-Type', 'application/json')
         try:
             handler.send_response(status)
-            handler.send_header('Content-Type', 'application/json')
-            handler.send_header('Content-Length', str(len(data)))
-            for name, value in (headers or {}).items():
+            if status != 204:
+                handler.send_header('Content-Type', content_type)
+                handler.send_header('Content-Length', str(len(data)))
+            for name, value in headers.items():
                 handler.send_header(name, value)
             handler.end_headers()
             if handler.command != 'HEAD':

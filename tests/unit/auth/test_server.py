@@ -187,7 +187,7 @@ def test_cache_is_bounded(conf, clock):
      'invalid or has expired'),
     ({'status_code': 503, 'json': {}}, 'HTTP 503'),
     ({'exc': requests.exceptions.ConnectionError('refused')}, 'HTTP none'),
-    ({'status_code': 200, 'text': 'not json'}, 'did not say whose token'),
+    ({'status_code': 200, 'text': 'not json'}, 'HTTP 200'),   # a proxy's page: not st2's answer
 ])
 def test_st2_failures_reject_without_leaking(handler, requests_mock, caplog, answer, expected):
     caplog.set_level(logging.DEBUG)

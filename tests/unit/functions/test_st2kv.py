@@ -71,8 +71,12 @@ def test_never_asks_for_another_users_keys(requests_mock, parent):
 @pytest.mark.parametrize('context', [{}, {'__env': None}, {'__env': {}}, None,
                                      {'__env': {'__actions': {'st2.action': None}}}])
 def test_no_st2_context_falls_back_to_the_configured_api_url(requests_mock, context):
-    requests_mock.get(cfg.CONF.st2.api_url + '/keys/k', json={'value': 'x'})
-    assert kv.st2kv(context, 'k') == 'x'
+    cfg.CONF.set_override('api_url', 'http://st2.test/v1', group='st2')
+    try:
+        requests_mock.get('http://st2.test/v1/keys/k', json={'value': 'x'})
+        assert kv.st2kv(context, 'k') == 'x'
+    finally:
+        cfg.CONF.clear_override('api_url', group='st2')
     assert 'X-Auth-Token' not in requests_mock.last_request.headers
 
 
@@ -130,7 +134,7 @@ def test_http_error_without_json_body(requests_mock):
 
 def test_ok_with_a_body_that_is_not_json(requests_mock):
     requests_mock.get(API + '/keys/k', text='not json')
-    with pytest.raises(FunctionError, match='answered with an unexpected body'):
+    with pytest.raises(FunctionError, match="HTTP 200 and an answer that is not JSON"):
         kv.st2kv(make_context(), 'k')
 
 
