@@ -34,7 +34,6 @@ class Target:
     execution_id: str
     api_url: str
     token: str | None = dataclasses.field(default=None, repr=False)
-    parent_workflow_execution_id: str | None = None
 
 
 def st2_context(env):
@@ -77,5 +76,4 @@ def resolve(notify_kwargs, env, default_api_url):
     if token is not None and not isinstance(token, str):
         raise InvalidSt2Context('st2_context.auth_token is not a string')
 
-    return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token,
-                  parent_workflow_execution_id=parent_workflow_execution_id(env))
+    return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token)

@@ -21,6 +21,7 @@ import dataclasses
 
 from mistral import context as mistral_context
 from mistral.db.v2 import api as db_api
+from mistral.lang.v2 import tasks as task_specs
 from mistral_lib import utils as mistral_utils
 from oslo_db import exception as db_exc
 import sqlalchemy.exc
@@ -124,8 +125,8 @@ def _task_children(task_rows):
         by_type.setdefault(task['type'], []).append(task['id'])
 
     children = {}
-    queries = (('ACTION', db_api.get_action_executions),
-               ('WORKFLOW', db_api.get_workflow_executions))
+    queries = ((task_specs.ACTION_TASK_TYPE, db_api.get_action_executions),
+               (task_specs.WORKFLOW_TASK_TYPE, db_api.get_workflow_executions))
     for task_type, query in queries:
         ids = by_type.get(task_type)
         if not ids:

@@ -34,7 +34,7 @@ def test_env_as_st2_puts_it():
     assert target.execution_id == 'abc123'
     assert target.api_url == 'https://st2/api/v1'
     assert target.token == 'tok'
-    assert target.parent_workflow_execution_id == 'parent-wf'
+    assert targets.parent_workflow_execution_id(env) == 'parent-wf'
     assert 'tok' not in repr(target)
 
 

@@ -24,7 +24,7 @@ from st2mistral.delivery import spool as spool_mod
 def _item(execution_id='e1', status='succeeded', result=None):
     return delivery.Outgoing(
         target=targets.Target(execution_id=execution_id, api_url='http://st2/api/v1',
-                              token='secret-token', parent_workflow_execution_id='p1'),
+                              token='secret-token'),
         status=status, result=result or {'a': 'é'}, root_id='root', event='WORKFLOW_SUCCEEDED',
         ex_id='root')
 
