@@ -45,10 +45,11 @@ import pytest
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import fast_retry_config
 from tests.functional.conftest import unique
-from tests.functional.faults.conftest import spool_rows
+from tests.functional.faults.conftest import wait_spool_empty
 from tests.functional.notifiers.test_stackstorm_notifier import simple_wf
 
 available, reason = mistral_launcher.services_available()
@@ -85,12 +86,15 @@ class SecondNotifier:
                 [server, '--server', 'notifier', '--config-file', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.workdir, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while 'Notification server started.' not in self.text():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError('second notifier did not start:\n' + self.text()[-3000:])
-            time.sleep(0.1)
+        try:
+            wait_until(lambda: ('Notification server started.' in self.text()
+                                or self._proc.poll() is not None), timeout=timeout,
+                       interval=0.1, message='the second notifier to start')
+        except AssertionError:
+            pass            # reported below with the log
+        if 'Notification server started.' not in self.text():
+            self.stop()
+            raise RuntimeError('second notifier did not start:\n' + self.text()[-3000:])
         return self
 
     def stop(self, grace=5):
@@ -154,16 +158,18 @@ def _start_all(mistral, st2, workflows):
 
 def _wait_mistral_done(mistral, ex_ids, timeout):
     client = mistral.client()
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {ex.id: ex.state for ex in client.executions.list(limit=-1, fields=['state'])
-                  if ex.id in ex_ids}
-        running = [i for i in ex_ids if states.get(i) not in mistral_launcher.TERMINAL_STATES]
-        if not running:
-            return states
-        assert time.monotonic() < deadline, '%d workflows still running in Mistral' % len(
-            running)
-        time.sleep(0.5)
+    seen = {'states': {}, 'running': list(ex_ids)}
+
+    def all_done():
+        seen['states'] = {ex.id: ex.state for ex in client.executions.list(
+            limit=-1, fields=['state']) if ex.id in ex_ids}
+        seen['running'] = [i for i in ex_ids
+                           if seen['states'].get(i) not in mistral_launcher.TERMINAL_STATES]
+        return not seen['running']
+
+    wait_until(all_done, timeout=timeout, interval=0.5,
+               message=lambda: '%d workflows still running in Mistral' % len(seen['running']))
+    return seen['states']
 
 
 def _final_lines(lines):
@@ -211,10 +217,7 @@ def test_300_fast_workflows_over_two_notifier_servers(servers, st2):
     # One state_dir, one slot each; both left empty (nothing waits for st2).
     assert sorted(name for name in os.listdir(os.path.join(mistral.workdir, 'st2-spool'))
                   if name.endswith('.sqlite')) == ['spool-0.sqlite', 'spool-1.sqlite']
-    deadline = time.monotonic() + 10
-    while spool_rows(mistral) != {'events': [], 'updates': []}:
-        assert time.monotonic() < deadline, spool_rows(mistral)
-        time.sleep(0.1)
+    wait_spool_empty(mistral)
 
     for lines in (mistral.log_lines('stackstorm_notifier'), second.lines('stackstorm_notifier')):
         assert not [line for line in lines if ' ERROR ' in line]

@@ -39,6 +39,7 @@ from st2mistral.runner import launcher
 from st2mistral.runner import service
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
+from st2mistral.testing.waiting import wait_until
 
 TOKEN = 'st2-token'
 API_KEY = 'st2-key'
@@ -161,15 +162,16 @@ class Side:
         return found
 
     def wait_task(self, ex_id, name, states, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            tasks = [t for t in self.client.tasks.list(workflow_execution_id=ex_id)
-                     if t.name == name]
-            if tasks and tasks[-1].state in states:
-                return tasks[-1]
-            assert time.monotonic() < deadline, 'task %s not in %s: %s' % (
-                name, states, [t.state for t in tasks])
-            time.sleep(0.02)
+        seen = []
+
+        def task_there():
+            seen[:] = [t for t in self.client.tasks.list(workflow_execution_id=ex_id)
+                       if t.name == name]
+            return seen[-1] if seen and seen[-1].state in states else None
+
+        return wait_until(task_there, timeout=timeout, interval=0.02,
+                          message=lambda: 'task %s in %s; it is in %s' % (
+                              name, states, [t.state for t in seen]))
 
 
 @pytest.fixture
@@ -259,12 +261,12 @@ class RelayProcess:
         with open(self.log_path, 'ab') as log:
             self.process = subprocess.Popen([self.SCRIPT, '--config-file', self.conf_file],
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while st2.stream_clients <= clients:
+        def connected():
             assert self.process.poll() is None, 'st2mistral-relay exited: %s' % self.log()
-            assert time.monotonic() < deadline, 'st2mistral-relay did not connect: %s' % (
-                self.log())
-            time.sleep(0.02)
+            return st2.stream_clients > clients
+
+        wait_until(connected, timeout=timeout, interval=0.02,
+                   message=lambda: 'st2mistral-relay to connect: %s' % self.log())
         return self
 
     def kill(self):

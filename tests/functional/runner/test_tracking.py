@@ -20,13 +20,13 @@ uses.
 """
 
 import threading
-import time
 
 from st2mistral import results
 from st2mistral.runner import service
 from st2mistral.runner import track_result
 from st2mistral.runner import tracker
 from st2mistral.testing import st2_emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.runner.conftest import st2_conf_file
 from tests.functional.runner.conftest import unique
 
@@ -68,11 +68,14 @@ def start_unpushed(side, name, definition):
 
 
 def track_until_done(svc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while svc.store.ids():
-        assert time.monotonic() < deadline, 'still tracked: %s' % svc.store.ids()
+    def done():
+        if not svc.store.ids():
+            return True
         svc.poll_tracked()
-        time.sleep(0.05)
+        return False
+
+    wait_until(done, timeout=timeout, message=lambda: 'nothing tracked; still tracked: %s' % (
+        svc.store.ids(),))
 
 
 def test_workflow_finished_without_push_is_reconciled_by_tracking(side, st2, tmp_path,

@@ -40,6 +40,7 @@ from st2mistral import targets
 from st2mistral.delivery import sender as delivery
 from st2mistral.notifiers import mistral_db
 from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.testing.waiting import wait_until
 from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender
 
@@ -230,10 +231,8 @@ def real_publisher(fake_db, dead_st2_conf):
 
 def _wait_processed(publisher, timeout=5.0):
     """Until every accepted event left the queue and the spool's events table."""
-    deadline = time.monotonic() + timeout
-    while publisher._events.qsize() or publisher._spool.events():
-        assert time.monotonic() < deadline, 'events stuck in the publisher'
-        time.sleep(0.002)
+    wait_until(lambda: not (publisher._events.qsize() or publisher._spool.events()),
+               timeout=timeout, interval=0.002, message='events stuck in the publisher')
 
 
 def _failures(records):
