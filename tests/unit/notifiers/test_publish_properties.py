@@ -435,7 +435,9 @@ def test_fit_never_makes_a_result_bigger(result, max_bytes, many_keys):
 @given(value=st.sampled_from([math.nan, math.inf, -math.inf]))
 def test_updates_are_strict_json_even_for_non_finite_floats(value):
     update = results.build_update(results.Snapshot(state='SUCCESS', output={'x': value}))
-    json.dumps(update.result, allow_nan=False)
+    sent = json.loads(json.dumps(update.result, allow_nan=False))   # raises on NaN/Infinity
+    assert sent['x'] == ('NaN' if math.isnan(value) else
+                         'Infinity' if value > 0 else '-Infinity')
 
 
 @SETTINGS

@@ -1392,8 +1392,10 @@ def test_stream_refuses_an_expired_token(st2):
 def test_stream_accepts_headers_and_the_query_parameters_eventsource_uses(st2, params,
                                                                          headers):
     reader = open_stream(st2, params, headers)
-    st2.add_execution()
+    ex_id = st2.add_execution()
     st2.wait_for(lambda emulator: reader.events(), timeout=5)
+    (name, data), = reader.events()
+    assert name == 'st2.execution__create' and data['id'] == ex_id
 
 
 @pytest.mark.parametrize('name', ['end_event', 'end_execution_id'])
