@@ -93,7 +93,10 @@ def completed_result():
 
 
 def workflow_event(ex_id):
-    """The ``data`` Mistral gives publishers for WORKFLOW_SUCCEEDED (CONTRACTS.md 1)."""
+    """The ``data`` Mistral gives publishers for WORKFLOW_SUCCEEDED.
+
+    See docs/contracts.rst, section 2.3.
+    """
     now = datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M:%S')
     return {'id': ex_id, 'name': harness.WF3_NAME, 'workflow_name': harness.WF3_NAME,
             'workflow_namespace': '', 'workflow_id': str(uuid.uuid4()), 'state': 'SUCCESS',

@@ -12,7 +12,7 @@
 
 """The env st2 puts into a Mistral workflow execution. Pure.
 
-The mistral-v2 runner builds it (CONTRACTS.md section 5); the notifier
+The mistral-v2 runner builds it (docs/contracts.rst, section 7); the notifier
 (targets.py), st2.action and st2kv read it. One builder keeps both sides in
 agreement.
 """

@@ -13,7 +13,7 @@
 """Where a Mistral workflow's status goes in st2. Pure: no I/O.
 
 st2's mistral-v2 runner puts the st2 execution id and the st2 context into
-the root workflow's env (CONTRACTS.md section 5). A notify entry may name
+the root workflow's env (docs/contracts.rst, section 7). A notify entry may name
 the target itself (``{"type": "st2", "st2_execution_id": ..., "api_url": ...}``),
 which wins over the env.
 """

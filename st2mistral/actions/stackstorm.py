@@ -20,7 +20,7 @@ A workflow task::
         ref: core.local
         parameters: {cmd: date}
 
-makes this action ``POST {api_url}/executions`` to st2 (CONTRACTS.md section 4)
+makes this action ``POST {api_url}/executions`` to st2 (docs/contracts.rst, section 5.5)
 and returns without a result: the action is asynchronous (``is_sync()`` False), so
 Mistral keeps the action execution RUNNING until st2 calls
 ``PUT /v2/action_executions/<id>`` with the child's outcome.

@@ -37,7 +37,7 @@ from st2mistral.delivery import spool as spool_mod
 
 CONF = cfg.CONF
 
-# The operator trace (CONTRACTS.md section 7) comes from the notifier's logger.
+# The operator trace (docs/contracts.rst, section 9.1) comes from the notifier's logger.
 TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 
 _ALREADY_COMPLETED = 'already in completed state'

@@ -57,7 +57,7 @@ TOKEN = 'demo-token'
 
 
 def expected_trace(root_id):
-    """The six trace forms of CONTRACTS.md section 7, as (start, end) pairs."""
+    """The six trace forms of docs/contracts.rst, section 9.1, as (start, end) pairs."""
     forms = []
     for kind, event, verb in (('workflow', 'WORKFLOW_LAUNCHED', 'published to'),
                               ('task', 'TASK_SUCCEEDED', 'processed for'),

@@ -233,8 +233,8 @@ def test_oversized_result_reaches_st2_truncated_with_the_marker(mistral, st2):
 
 
 def test_global_notify_and_execution_notify_do_not_duplicate_updates(mistral, st2):
-    """Documented Mistral behaviour (CONTRACTS 1): both entries publish. st2 must
-    still see each status once."""
+    """Documented Mistral behaviour (docs/contracts.rst, section 2.2): both entries
+    publish. st2 must still see each status once."""
     name = unique('twice')
     client = mistral.client()
     client.workflows.create(simple_wf(name, tasks=1))

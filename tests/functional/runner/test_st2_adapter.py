@@ -13,7 +13,7 @@
 """The st2common adapter (runner, querier, callback) driving a REAL Mistral 23.
 
 st2 is replaced by the st2common STAND-IN of tests/unit/runner/st2common_standin
-(documented there; it follows CONTRACTS.md section 6) for the runner's base
+(documented there; it follows docs/contracts.rst, section 8) for the runner's base
 classes and st2's records, and by the st2 emulator for st2's API. The runner
 is set up the way st2's runner container sets it up, then called.
 """

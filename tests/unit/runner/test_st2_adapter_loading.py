@@ -14,7 +14,7 @@
 
 st2 cannot be installed here, so tests/unit/runner/st2common_standin holds a
 minimal stand-in of the st2common names the adapter uses (documented in its
-package docstring, following CONTRACTS.md section 6). The steps below are
+package docstring, following docs/contracts.rst, section 8). The steps below are
 st2's: stevedore finds the entry point; registration validates
 ``get_metadata()`` with RunnerTypeAPI; the runner, query and callback modules
 are looked up by name, retrying "mistral_v2" as "mistral-v2".

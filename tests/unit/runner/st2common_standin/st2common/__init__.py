@@ -14,7 +14,7 @@
 
 st2 (st2common) cannot be installed here: it needs MongoDB. This package has
 only the names st2mistral.runner.st2_adapter imports, with the behaviour
-CONTRACTS.md section 6 describes (read from st2 v3.2.0 and v3.9.0):
+docs/contracts.rst, section 8 describes (read from st2 v3.2.0 and v3.9.0):
 
 - ``runners.base``: ActionRunner / AsyncActionRunner / PollingAsyncActionRunner
   with the attributes st2's runner container sets before calling the runner;
