@@ -86,15 +86,17 @@ class SecondNotifier:
                 [server, '--server', 'notifier', '--config-file', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.workdir, start_new_session=True)
+        def started():
+            if self._proc.poll() is not None:
+                raise RuntimeError('second notifier exited:\n' + self.text()[-3000:])
+            return 'Notification server started.' in self.text()
+
         try:
-            wait_until(lambda: ('Notification server started.' in self.text()
-                                or self._proc.poll() is not None), timeout=timeout,
-                       interval=0.1, message='the second notifier to start')
-        except AssertionError:
-            pass            # reported below with the log
-        if 'Notification server started.' not in self.text():
+            wait_until(started, timeout=timeout, interval=0.1,
+                       message=lambda: 'the second notifier to start:\n' + self.text()[-3000:])
+        except Exception:
             self.stop()
-            raise RuntimeError('second notifier did not start:\n' + self.text()[-3000:])
+            raise
         return self
 
     def stop(self, grace=5):
