@@ -32,6 +32,7 @@ from st2mistral.testing import st2_emulator
 from st2mistral.testing.real_st2 import build
 from st2mistral.testing.real_st2 import launcher
 from st2mistral.testing.real_st2 import settings
+from st2mistral.testing.waiting import wait_until
 
 PACK = pathlib.Path(__file__).with_name('st2mistral_tests')
 WORKFLOW_ACTION = 'st2mistral_tests.wf_sleep'  # a mistral-v2 action
@@ -117,17 +118,16 @@ class Backend:
                              timeout=TIMEOUT, **kw)
 
     def wait_for_status(self, execution_id, statuses, timeout=TIMEOUT):
-        import time
+        seen = {}
 
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
-            seen = self.get('/executions/%s' % execution_id).json()
-            if seen.get('status') in statuses:
-                return seen
-            time.sleep(0.05)
-        raise AssertionError('execution %s never reached %s; last seen %s'
-                             % (execution_id, statuses, seen and seen.get('status')))
+        def reached():
+            seen.clear()
+            seen.update(self.get('/executions/%s' % execution_id).json())
+            return dict(seen) if seen.get('status') in statuses else None
+
+        return wait_until(reached, timeout=timeout,
+                          message=lambda: 'execution %s to reach %s; last seen %s' % (
+                              execution_id, statuses, seen.get('status')))
 
 
 class EmulatorBackend(Backend):

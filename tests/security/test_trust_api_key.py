@@ -20,7 +20,6 @@ st2 vouches for a workflow only through the st2 execution's own record, whose
 with ``update_context``, where a real runner would).
 """
 
-import time
 import uuid
 
 import pytest
@@ -28,6 +27,7 @@ import pytest
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import unique
@@ -94,12 +94,9 @@ def st2_action_env(st2, **st2_context):
 
 def wait_log(mistral, *texts, timeout=15.0):
     """Mistral log lines holding every one of ``texts``, polled until there is one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in mistral.log_lines() if all(t in line for t in texts)]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.05)
+    return wait_until(
+        lambda: [line for line in mistral.log_lines() if all(t in line for t in texts)],
+        timeout=timeout, message='a Mistral log line with %r' % (texts,))
 
 
 def with_key(requests):
