@@ -78,7 +78,8 @@ delivery_opts = [
     cfg.FloatOpt(
         'delivery_expire_after', default=86400.0, min=1.0,
         help='Seconds after which an update st2 has not accepted is given up '
-             'and logged with the st2mistral-track-result command to run.'),
+             'and logged with the st2-track-result command to run (the st2mistral '
+             'relay service also heals it within [mistral] reconcile_interval).'),
     cfg.FloatOpt(
         'unknown_execution_grace', default=300.0, min=0.0,
         help='Seconds an update keeps being retried while st2 answers 404 '

@@ -36,6 +36,7 @@ from oslo_log import log as logging
 
 from st2mistral import binding
 from st2mistral import opts
+from st2mistral import results
 from st2mistral import st2api
 from st2mistral import targets
 from st2mistral.delivery import ordering
@@ -49,14 +50,23 @@ TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 _ALREADY_COMPLETED = 'already in completed state'
 # What st2 answers while a pause or cancel request is still in progress.
 _REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
+# _update's answer when the relay, not this publisher, completes the execution.
+_HELD_BY_RELAY = object()
 # Unique across restarts too, so a replayed spool row never clashes with a new one.
 _seq = itertools.count(time.time_ns())
 
 
+# st2 3.3+ refuses to pause a mistral-v2 execution through its API
+# (request_pause, st2common/services/action.py @ v3.9.0).
+_RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
+
+
 def reconcile_hint(execution_id):
-    """What the operator runs on the st2 host to reconcile one execution."""
-    return ('run "st2mistral-track-result %s" on the st2 host (st2 3.2/3.3: '
-            '"st2-track-result %s") to reconcile it.' % (execution_id, execution_id))
+    """What the operator runs on an st2 host to reconcile one execution."""
+    return ('run "st2-track-result %s --config-dir /etc/st2" on an st2 host to reconcile '
+            'it (on st2 3.4+ the st2mistral relay service acts on it; it also reconciles '
+            'every active mistral-v2 execution every [mistral] reconcile_interval '
+            'seconds).' % execution_id)
 
 
 @dataclasses.dataclass
@@ -109,6 +119,8 @@ class Sender:
         self._ready = collections.deque()        # keys due now
         self._later = []                         # heap of (due, seq, key) retries
         self._delivered = collections.OrderedDict()  # key -> last status st2 accepted
+        # Executions whose pause st2's API refused (st2 3.3+): the relay holds them.
+        self._pause_refused = collections.OrderedDict()
         self._stopping = False
         self._threads = []
         self._workers = workers or self._group.delivery_workers
@@ -245,6 +257,8 @@ class Sender:
         failure = None
         try:
             status = self._update(item)
+            if status is _HELD_BY_RELAY:
+                return 'relay', None
         except Exception as e:
             failure = e
         # Logged outside the except block: oslo.log appends the exception being
@@ -286,12 +300,31 @@ class Sender:
         return self._put_twice(item, self._verifier.key_credentials())
 
     def _put_twice(self, item, credentials):
+        if item.status in results.ST2_COMPLETED and self._held_by_relay(item, credentials):
+            return _HELD_BY_RELAY
         status = self._put(item, credentials)
         # st2 takes pause and cancel in two steps: the first PUT is a request
         # (pausing/canceling), a second confirms it once nothing is active.
         if status == _REQUESTED.get(item.status):
             status = self._put(item, credentials)
         return status
+
+    def _held_by_relay(self, item, credentials):
+        """Whether st2 shows paused an execution whose pause its API refused: the relay
+        set it through st2's update_status and completes it the same way, with the
+        workflow's result (through the API, st2 would cancel a paused execution at once
+        with its own {message, user} result)."""
+        if item.key not in self._pause_refused:
+            return False
+        answer = self._client.send('GET', '%s/executions/%s' % (
+            item.target.api_url.rstrip('/'), item.target.execution_id), credentials)
+        if (answer or {}).get('status') not in ('paused', 'pausing'):
+            return False
+        TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
+                   'execution %s is held %s by the st2mistral relay service, which '
+                   'completes it.', item.root_id, item.event, item.ex_id,
+                   item.target.execution_id, answer.get('status'))
+        return True
 
     def _put(self, item, credentials):
         answer = self._client.update_execution(item.target.api_url, item.target.execution_id,
@@ -304,6 +337,17 @@ class Sender:
                        'execution %s is already completed.', item.root_id, item.event,
                        item.ex_id, item.target.execution_id)
             return 'completed'
+        if error.status_code == 400 and _RUNNER_REFUSED in str(error):
+            TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
+                       '(3.3 and later) cannot hold a mistral-v2 execution %s through its '
+                       'API; the st2mistral relay service reflects it in st2 execution %s.',
+                       item.root_id, item.event, item.ex_id, item.status,
+                       item.target.execution_id)
+            with self._lock:
+                self._pause_refused[item.key] = True
+                while len(self._pause_refused) > 10000:
+                    self._pause_refused.popitem(last=False)
+            return 'refused'
         now = self._clock()
         expired = now - item.accepted_at > self._group.delivery_expire_after
         if error.status_code == 404:
@@ -366,7 +410,7 @@ class Sender:
             return
         if outcome == 'done':
             self._remember(key, st2_status)
-        elif outcome == 'completed':
+        elif outcome in ('completed', 'relay'):
             self._remember(key, 'succeeded')   # any completed status: nothing may follow
         self._forget(item)
         if key in self._waiting:

@@ -41,8 +41,8 @@ mistral_opts = [
         help='Give a Mistral call up after this many ms of retries.'),
     cfg.FloatOpt(
         'jitter_interval', default=0.1, min=0.0,
-        help='Up to this many seconds of random delay before each results-tracking '
-             'poll, so many tracked workflows do not query Mistral in bursts.'),
+        help='Up to this many seconds of random delay before each reconciliation of '
+             'one execution, so many workflows do not query Mistral in bursts.'),
     cfg.BoolOpt(
         'enable_polling', default=False,
         help='Do not ask Mistral to push status to st2 (no "st2" notify entry); '
@@ -78,8 +78,7 @@ st2mistral_opts = [
         'use_st2_token', default=False,
         help='(st2mistral) Mistral\'s API authenticates st2 tokens (mistral.conf '
              '[DEFAULT] auth_type = st2): the runner sends the st2 token of the action '
-             'it runs, the relay service and st2mistral-track-result send '
-             'st2_service_token.'),
+             'it runs, the relay service sends st2_service_token.'),
     cfg.StrOpt(
         'st2_service_token', secret=True,
         help='(st2mistral) A long-lived st2 token ("st2 auth <user> -l <ttl>") the '
@@ -87,9 +86,8 @@ st2mistral_opts = [
              'is set.'),
     cfg.StrOpt(
         'st2_api_key', secret=True,
-        help='(st2mistral) st2 API key the relay service and st2mistral-track-result '
-             'use to read executions and update them. Create one with '
-             '"st2 apikey create".'),
+        help='(st2mistral) st2 API key the relay service uses to read executions, '
+             'follow the stream and update them. Create one with "st2 apikey create".'),
     cfg.StrOpt(
         'st2_stream_url', default='http://127.0.0.1:9102/v1',
         help='(st2mistral) st2 stream API base URL the relay service follows.'),
@@ -102,22 +100,30 @@ st2mistral_opts = [
         help='(st2mistral) Do NOT verify the st2 API TLS certificate. Test labs only.'),
     cfg.IntOpt(
         'max_result_size', default=1024 * 1024, min=1024,
-        help='(st2mistral) Largest st2 result (JSON bytes) results tracking writes. A '
+        help='(st2mistral) Largest st2 result (JSON bytes) the relay and the runner\'s '
+             'cancel write. A '
              'larger one is cut down and marked "st2mistral_truncated", exactly as the '
              'publisher does with mistral.conf [st2] max_result_size: keep both equal.'),
-    cfg.StrOpt(
-        'tracking_dir', default='/var/lib/st2mistral/tracking',
-        help='(st2mistral) Where st2mistral-track-result records the executions the '
-             'relay service tracks (one file per execution). Both must see it.'),
+    cfg.FloatOpt(
+        'reconcile_interval', default=60.0, min=0.0,
+        help='(st2mistral) Every this many seconds the relay service reconciles every '
+             'non-completed mistral-v2 execution in st2 with its Mistral execution, so a '
+             'status that push missed is healed without an operator. 0 disables it.'),
+    cfg.FloatOpt(
+        'pause_check_interval', default=1.0, min=0.0,
+        help='(st2mistral) Every this many seconds the relay service lists Mistral\'s '
+             'PAUSED executions (one call) and reflects a pause or resume in st2: st2 3.3+ '
+             'refuses to pause a mistral-v2 execution through its API. 0 disables it.'),
 ]
 
 resultstracker_opts = [
     cfg.FloatOpt(
         'query_interval', default=5.0, min=0.01,
-        help='Seconds between two polls of one tracked workflow.'),
+        help='Seconds between two passes of the relay service over the executions '
+             'st2-track-result tracks.'),
     cfg.IntOpt(
         'thread_pool_size', default=10, min=1,
-        help='Tracked workflows polled at the same time.'),
+        help='Executions the relay service reconciles at the same time.'),
     cfg.FloatOpt(
         'empty_q_sleep_time', default=1.0, min=0.0,
         help='Seconds to sleep when nothing is due.'),
@@ -170,6 +176,18 @@ def mistral_facing_api_url(conf):
 
 def mistral_base_url(conf):
     return conf[MISTRAL].v2_base_url.rstrip('/')
+
+
+def config_args(conf):
+    """The ``--config-file``/``--config-dir`` arguments ``conf`` was parsed from, to
+    hand to st2common's own option parsing (st2_adapter.connect)."""
+    args = []
+    for path in conf.config_file or ([DEFAULT_ST2_CONF] if os.path.exists(DEFAULT_ST2_CONF)
+                                     else []):
+        args += ['--config-file', path]
+    if conf.config_dir:
+        args += ['--config-dir', conf.config_dir]
+    return args
 
 
 def load(argv=None, prog=None, description=None, cli_opts=(), with_logging=False):

@@ -19,6 +19,7 @@ import dataclasses
 
 from oslo_log import log as logging
 
+from st2mistral import results
 from st2mistral import st2env
 from st2mistral.runner import clients
 from st2mistral.runner import definitions
@@ -276,10 +277,20 @@ class Launcher:
         try:
             self._call(self._client.executions.update, ex_id, state)
         except Exception as e:
+            if operation == 'cancel' and self._finished(ex_id):
+                # Canceled (or finished) in Mistral first: st2 only has to take the result.
+                LOG.info('Mistral execution %s had already finished; nothing to cancel.', ex_id)
+                return
             raise RunnerError('Unable to %s Mistral execution %s: %s' % (operation, ex_id, e))
         if state != 'RUNNING' and parent_task_action:
             self._call(self._client.action_executions.update, parent_task_action, state)
         LOG.info('Requested %s of Mistral execution %s.', operation, ex_id)
+
+    def _finished(self, ex_id):
+        try:
+            return self._call(self._client.executions.get, ex_id).state in results.COMPLETED_STATES
+        except Exception:
+            return False
 
     def pause(self, context):
         self._set_state(context, 'pause', 'PAUSED')

@@ -9,30 +9,35 @@ st2 loads, through entry points (setup.cfg):
 - ``st2common.runners.callback: mistral-v2`` -> st2mistral.runner.callback
   (``get_instance()`` -> handler class; st2 <= 3.3 only).
 
+It also gives the relay service (relay_service.py) st2's own records:
+``connect()`` and ``St2Records`` (the rows st2's ``st2-track-result`` writes,
+and st2's ``update_status`` for what st2's API refuses).
+
 Everything here is a thin translation between st2's objects and the plain
-values of launcher.py, relay.py and tracker.py, which hold the logic. Imports
-of st2common modules that only some st2 versions have (query, callback,
-persistence, services) happen inside the functions that need them, so the
-runner loads on st2 3.2 through 3.9.
+values of launcher.py, child_results.py and reconcile.py, which hold the
+logic. Imports of st2common modules that only some st2 versions have (query,
+callback, persistence, services) happen inside the functions that need them,
+so the runner loads on st2 3.2 through 3.9.
 """
 
 import functools
 import importlib.resources
+import logging
 import random
 import time
 import uuid
 
 from oslo_config import cfg
-from oslo_log import log as logging
 from st2common.runners import base as runners_base
 import yaml
 
+from st2mistral import results
+from st2mistral.runner import child_results
 from st2mistral.runner import clients
 from st2mistral.runner import config
 from st2mistral.runner import definitions
 from st2mistral.runner import launcher
-from st2mistral.runner import relay
-from st2mistral.runner import tracker
+from st2mistral.runner import reconcile
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -153,9 +158,23 @@ class MistralRunner(_RUNNER_BASE):
                         (self.context or {}).get('user'))
 
     def _children_active(self):
-        from st2common.services import action as action_service
+        # Not st2's is_children_active: from st2 3.3 it answers False for any
+        # runner outside WORKFLOW_RUNNER_TYPES, mistral-v2 included
+        # (st2common/services/action.py @ v3.9.0).
+        return reconcile.st2_children_active(None, [status for _, _, status in self._children()])
 
-        return action_service.is_children_active(self.liveaction.id)
+    def _mistral_result(self):
+        """The workflow's result as a completed st2 execution shows it (extra, tasks),
+        or None while Mistral has not reached a state with a result."""
+        mistral_id = ((self.context or {}).get('mistral') or {}).get('execution_id')
+        if not mistral_id:
+            return None
+        reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
+        reading = reader.read(mistral_id)
+        if reading.snapshot is None:
+            return None
+        return results.fit(results.build_update(reading.snapshot).result,
+                           CONF[config.MISTRAL].max_result_size)
 
     def pause(self):
         self._launcher().pause(self.context)
@@ -169,16 +188,25 @@ class MistralRunner(_RUNNER_BASE):
         return launcher.RUNNING, self.execution.result, self.execution.context
 
     def cancel(self):
+        """What st2 writes into the liveaction and the execution when a cancel
+        completes (st2actions/container/base.py ``_do_cancel`` @ v3.9.0 and v3.2.0).
+
+        st2 has just set the result to ``{message, user}``
+        (``request_cancellation``); the workflow's output, ``extra`` and tasks,
+        as for any completed workflow, replace it. The cancel may have started
+        in Mistral: the runner then only reads the result.
+        """
         self._launcher().cancel(self.context)
         self._cascade('cancel')
-        return (launcher.status_after('cancel', self._children_active()),
-                self.liveaction.result, self.liveaction.context)
+        status = launcher.status_after('cancel', self._children_active())
+        result = self._mistral_result()
+        return status, result or self.liveaction.result, self.liveaction.context
 
 
 # -- st2 <= 3.3: results tracker (querier) and callback ------------------------------
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _querier_class():
     from st2common.query.base import Querier
 
@@ -211,7 +239,7 @@ def query(liveaction_id, query_context):
     jitter = CONF[config.MISTRAL].jitter_interval
     if jitter:
         time.sleep(random.uniform(0, jitter))  # green under st2's eventlet
-    reader = tracker.MistralReader(clients.mistral(CONF), CONF)
+    reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
     try:
         reading = reader.read(mistral_id)
     except Exception as e:
@@ -222,7 +250,7 @@ def query(liveaction_id, query_context):
     liveaction = action_db.get_liveaction_by_id(liveaction_id)
     execution = ActionExecution.get(liveaction__id=str(liveaction.id))
     children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
-    status, result = tracker.reconcile(
+    status, result = reconcile.reconcile(
         reading, liveaction.status, [c.status for c in children if c is not None],
         CONF[config.MISTRAL].max_result_size)
     LOG.info('[%s] Mistral execution %s is %s; st2 status %s.', liveaction_id, mistral_id,
@@ -230,7 +258,7 @@ def query(liveaction_id, query_context):
     return status, result if result is not None else (liveaction.result or {'tasks': []})
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _callback_class():
     from st2common.callback import base as callback_base
 
@@ -238,12 +266,13 @@ def _callback_class():
         @classmethod
         def callback(cls, liveaction):
             callback = getattr(liveaction, 'callback', None) or {}
-            action_execution_id = relay.action_execution_id_from_url(callback.get('url'))
+            action_execution_id = child_results.action_execution_id_from_url(
+                callback.get('url'))
             if action_execution_id is None:
                 LOG.error('[%s] Unable to extract the action execution ID from the callback '
                           'URL (%s).', liveaction.id, callback.get('url'))
                 return
-            relay.Relay(clients.mistral(CONF), CONF).deliver(
+            child_results.ChildResults(clients.mistral(CONF), CONF).deliver(
                 action_execution_id, liveaction.status, liveaction.result,
                 execution_id=str(liveaction.id))
 
@@ -252,3 +281,75 @@ def _callback_class():
 
 def get_callback_handler():
     return _callback_class()
+
+
+# -- st2 3.4+: st2's own records for the relay service ---------------------------------
+
+
+# query_module of st2-track-result's rows: runner.yaml's (st2 3.2's runner had the same).
+QUERY_MODULES = ('mistral_v2', 'mistral-v2')
+
+
+def connect(config_args):
+    """St2Records after st2common has read st2.conf and connected to st2's database,
+    as st2's own services do (st2common/config.py ``parse_args``,
+    st2common/service_setup.py ``db_setup``)."""
+    from st2common import config as st2_config
+    from st2common import service_setup
+
+    st2_config.parse_args(args=list(config_args))
+    service_setup.db_setup()
+    return St2Records()
+
+
+class St2Records:
+    """st2's database, for the relay: what st2's API does not offer."""
+
+    def tracked(self):
+        """Liveaction ids st2-track-result tracks for mistral-v2
+        (st2common/services/queries.py ``setup_query`` writes them)."""
+        from st2common.persistence.executionstate import ActionExecutionState
+
+        rows = ActionExecutionState.query(query_module__in=list(QUERY_MODULES))
+        return [str(row.execution_id) for row in rows]
+
+    def untrack(self, liveaction_id):
+        """Delete the row, as ``st2-track-result --delete`` does (queries.remove_query)."""
+        from st2common.persistence.executionstate import ActionExecutionState
+
+        rows = list(ActionExecutionState.query(execution_id=liveaction_id))
+        for row in rows:
+            ActionExecutionState.delete(row, publish=False, dispatch_trigger=False)
+        return bool(rows)
+
+    def execution_id(self, liveaction_id):
+        """The id of the execution of a liveaction, or None."""
+        from st2common.persistence.execution import ActionExecution
+
+        execution = ActionExecution.get(liveaction__id=str(liveaction_id))
+        return str(execution.id) if execution is not None else None
+
+    def set_status(self, execution_id, status, result=None):
+        """Set a status the way st2's action runner sets a runner's answer: through
+        ``update_status`` (st2common/services/action.py), which writes the liveaction
+        and the execution and publishes the change. A completed execution is left
+        as it is. Returns the status st2 then shows."""
+        from st2common.constants import action as action_constants
+        from st2common.persistence.execution import ActionExecution
+        from st2common.persistence.liveaction import LiveAction
+        from st2common.services import action as action_service
+
+        execution = ActionExecution.get(id=execution_id)
+        liveaction = LiveAction.get_by_id(execution.liveaction['id'])
+        if liveaction.status in action_constants.LIVEACTION_COMPLETED_STATES:
+            return liveaction.status
+        # The execution update is published either way (st2's stream and UI see it).
+        # A liveaction published as pausing/canceling would be dispatched to st2's
+        # action runner (ACTIONRUNNER_DISPATCHABLE_STATES, st2actions/worker.py @
+        # v3.9.0), which would call the runner's pause()/cancel() on a workflow Mistral
+        # has already paused or cancelled.
+        liveaction = action_service.update_status(
+            liveaction, status, result=result,
+            publish=status not in (action_constants.LIVEACTION_STATUS_PAUSING,
+                                   action_constants.LIVEACTION_STATUS_CANCELING))
+        return liveaction.status

@@ -261,6 +261,8 @@ WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
 # st2's is_children_active: children in these statuses do not hold a parent in
 # pausing/canceling (st2common/st2common/services/action.py @ v3.2.0 and @ v3.9.0).
 CHILD_INACTIVE_STATUSES = COMPLETED_STATUSES | {'paused', 'pending'}
+# The 3.2 rules this emulator began with.
+DEFAULT_VERSION = '3.2.0'
 
 
 def workflow_runners(version):
@@ -490,6 +492,8 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
                 workflow_runner_types=WORKFLOW_RUNNERS):
     """st2's ``ActionExecutionsController.put`` branches, as a pure decision.
 
+    ``workflow_runners``: :func:`workflow_runner_types` of the emulated st2 version.
+
     Returns an :class:`UpdatePlan` or raises :class:`_ApiError`.
     """
     if current in COMPLETED_STATUSES:
@@ -550,8 +554,10 @@ def parse_version(version):
         parts = tuple(int(p) for p in str(version).lstrip('v').split('.'))
     except ValueError:
         parts = ()
+    if len(parts) == 2:
+        parts += (0,)
     if len(parts) != 3:
-        raise ValueError('version must look like "3.9.0", got %r' % (version,))
+        raise ValueError('version must look like "3.9.0" or "3.9", got %r' % (version,))
     return parts
 
 
@@ -933,7 +939,7 @@ class St2Emulator:
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
                  max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT,
-                 version='3.2.0', actions=None):
+                 version=DEFAULT_VERSION, actions=None):
         """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
@@ -961,7 +967,7 @@ class St2Emulator:
         self.callback_retry_wait = callback_retry_wait
         self.callback_timeout = callback_timeout
         self.stream_heartbeat = float(stream_heartbeat)
-        self.version = parse_version(version)
+        self.version = version       # parsed by the property: a bad one fails here
         self.actions = None if actions is None else frozenset(actions)
 
         self._lock = threading.RLock()
@@ -1014,6 +1020,15 @@ class St2Emulator:
         """Listen again on the same port."""
         if self._server is None:
             self._listen()
+
+    @property
+    def version(self):
+        """The st2 release whose rules apply, as a tuple such as (3, 9, 0)."""
+        return self._version
+
+    @version.setter
+    def version(self, value):
+        self._version = parse_version(value)
 
     @property
     def is_up(self):
@@ -1460,6 +1475,30 @@ class St2Emulator:
         raise _ApiError(401, 'Unauthorized - One of Token or API key required.')
 
     # -- endpoints (called with the lock held) --------------------------------------------------
+
+    # -- st2's database, for the st2common stand-in of the tests ---------------------------------
+    # What st2's own services (not its API) read and write; the stand-in's modules call these.
+
+    def db_execution(self, execution_id=None, liveaction_id=None):
+        """An execution's state (:meth:`_Execution.snapshot`) by id or liveaction id, or None
+        (st2common/persistence/execution.py ``ActionExecution.get``)."""
+        with self._lock:
+            for ex in self._executions.values():
+                if ex.id == execution_id or (liveaction_id and ex.liveaction_id == liveaction_id):
+                    return ex.snapshot()
+        return None
+
+    def db_update_status(self, liveaction_id, status, result=None):
+        """st2common/st2common/services/action.py ``update_status`` @ v3.9.0: no API rules
+        (no runner check, no completed check), a no-op when the status is unchanged, the
+        result stored when truthy, the liveaction and the execution written together and
+        the change published. Returns the status afterwards."""
+        if status not in LIVEACTION_STATUSES:
+            raise ValueError('%r is not an st2 liveaction status' % (status,))
+        with self._lock:
+            (ex,) = [e for e in self._executions.values() if e.liveaction_id == liveaction_id]
+            self._apply_status(ex, status, result)
+            return ex.status
 
     def _find(self, execution_id):
         ex = self._executions.get(execution_id)

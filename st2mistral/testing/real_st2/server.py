@@ -309,7 +309,7 @@ def track_result(execution_id, delete=False):
     return {'exit_code': code, 'log': out.getvalue().splitlines()}
 
 
-RELAY_MODULES = ('st2mistral.runner.relay_service', 'st2mistral.runner.service')
+RELAY_MODULES = ('st2mistral.runner.relay_service',)
 RELAY_HOOK = 'start_in_process'
 
 

@@ -184,7 +184,7 @@ def test_requests_that_cannot_be_built_are_given_up_and_never_stall_delivery(mis
         lines = wait_lines(mistral, '[%s] ' % r.id, 'WORKFLOW_SUCCEEDED', ' ERROR ')
         assert len(lines) == 1, lines
         assert 'could not be published to st2 execution %s' % r.st2_id in lines[0]
-        assert 'run "st2mistral-track-result %s"' % r.st2_id in lines[0]
+        assert 'run "st2-track-result %s --config-dir /etc/st2"' % r.st2_id in lines[0]
         assert history(st2, r.st2_id) == ['running']
         assert st2.requests_for('PUT', '/api/v1/executions/' + r.st2_id) == []
     assert not mistral.log_lines(TOKEN)

@@ -222,7 +222,7 @@ def test_execution_st2_never_knows_is_given_up_once_with_the_command(mistral, st
     wait_lines(mistral, '[%s] ' % ex_id, ' ERROR ', 'WORKFLOW_SUCCEEDED', timeout=15)
     (line,) = notifier_lines(mistral, '[%s] ' % ex_id, ' ERROR ')
     assert 'could not be published to st2 execution %s (HTTP 404)' % st2_id in line
-    assert 'run "st2mistral-track-result %s"' % st2_id in line
+    assert 'run "st2-track-result %s --config-dir /etc/st2"' % st2_id in line
     # Nothing more is tried for it, shown by counts rather than by waiting: the
     # spool (which mirrors what the sender still holds) has no update for it
     # left, and st2 saw exactly one PUT per try the trace logs.
@@ -248,7 +248,7 @@ def test_final_client_error_is_given_up_once_with_the_command(mistral, st2):
     (line,) = notifier_lines(mistral, '[%s] ' % ex_id, ' ERROR ')
     assert 'WORKFLOW_SUCCEEDED for %s could not be published to st2 execution %s (HTTP 400)' \
         % (ex_id, st2_id) in line
-    assert 'st2mistral-track-result %s' % st2_id in line
+    assert 'st2-track-result %s' % st2_id in line
     assert history(st2, st2_id) == ['running']
     assert answered_puts(st2, st2_id) == [('running', 200), ('succeeded', 400)]
 

@@ -12,12 +12,16 @@
 
 """The st2 side against a REAL Mistral 23 and the strict st2 emulator.
 
-The emulator here behaves like st2 3.4+: it calls no callback module
-(``callback_attempts=0``), so a child's result reaches Mistral only through
-this project's relay. The ``stream`` fixture runs the real relay service
-(``Service.run``, what ``st2mistral-relay`` runs) in a thread: it follows the
-emulator's server-sent event stream over HTTP and runs its tracking loop.
-``RelayProcess`` runs the console script itself, for restarts.
+The emulator here behaves like st2 3.9 (``version='3.9'``): it calls no
+callback module (``callback_attempts=0``), so a child's result reaches Mistral
+only through this project's relay, and it refuses to pause a mistral-v2
+execution through its API. The st2common stand-in (tests/unit/runner/
+st2common_standin) is bound to the emulator, so st2_adapter.St2Records reads
+and writes the same st2 the API shows. The ``stream`` fixture runs the real
+relay service (``Relay.start``, what ``st2mistral-relay`` runs) in threads:
+it follows the emulator's server-sent event stream over HTTP and runs its
+reconciliation jobs. ``RelayProcess`` runs the console script itself (with
+st2common stand-in on its path), for restarts.
 """
 
 import logging
@@ -36,10 +40,11 @@ from st2mistral.runner import clients
 from st2mistral.runner import config
 from st2mistral.runner import definitions
 from st2mistral.runner import launcher
-from st2mistral.runner import service
+from st2mistral.runner import relay_service
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from st2mistral.testing.waiting import wait_until
+from tests.unit.runner import standin
 
 TOKEN = 'st2-token'
 API_KEY = 'st2-key'
@@ -70,10 +75,20 @@ def lookup(ref):
 
 @pytest.fixture(scope='package')
 def st2_emulator_34():
+    st2common = standin.install()
     with st2_emulator.St2Emulator(tokens=(TOKEN,), api_keys=(API_KEY,),
-                                  callback_attempts=0,
+                                  callback_attempts=0, version='3.9',
                                   stream_heartbeat=STREAM_HEARTBEAT) as emulator:
+        st2common.bind(emulator)
         yield emulator
+        st2common.bind(None)
+
+
+def tracked_rows():
+    """st2's ActionExecutionStateDB rows (the stand-in's table)."""
+    from st2common.persistence import executionstate
+
+    return executionstate.ROWS
 
 
 @pytest.fixture(scope='package')
@@ -91,11 +106,14 @@ def mistral(st2_emulator_34, tmp_path_factory):
 @pytest.fixture
 def st2(st2_emulator_34):
     st2_emulator_34.reset()
+    tracked_rows().clear()
     yield st2_emulator_34
     st2_emulator_34.reset()
+    st2_emulator_34.version = '3.9'   # a test may emulate another st2
+    tracked_rows().clear()
 
 
-def st2_conf(mistral, st2, tracking_dir):
+def st2_conf(mistral, st2):
     """st2.conf as the operator writes it, as a ConfigOpts (fast retries)."""
     conf = cfg.ConfigOpts()
     config.register_opts(conf)
@@ -104,20 +122,21 @@ def st2_conf(mistral, st2, tracking_dir):
                             retry_exp_max_msec=500, retry_stop_max_msec=10000,
                             jitter_interval=0.0, st2_api_key=API_KEY,
                             st2_stream_url=st2.stream_url,
-                            tracking_dir=str(tracking_dir)).items():
+                            reconcile_interval=0, pause_check_interval=1.0).items():
         conf.set_override(name, value, group='mistral')
     conf.set_override('api_url', st2.base_url + '/api', group='auth')
     conf.set_override('query_interval', 0.05, group='resultstracker')
     return conf
 
 
-def st2_conf_file(mistral, st2, tracking_dir, path):
+def st2_conf_file(mistral, st2, path):
     path.write_text(
-        '[mistral]\nv2_base_url = %s\nst2_api_key = %s\ntracking_dir = %s\n'
+        '[mistral]\nv2_base_url = %s\nst2_api_key = %s\n'
         'st2_stream_url = %s\nretry_exp_msec = 50\njitter_interval = 0\n'
+        'reconcile_interval = 1\n'
         '[resultstracker]\nquery_interval = 0.1\nempty_q_sleep_time = 0.1\n'
         '[auth]\napi_url = %s\n'
-        % (mistral.api_url, API_KEY, tracking_dir, st2.stream_url, st2.base_url + '/api'))
+        % (mistral.api_url, API_KEY, st2.stream_url, st2.base_url + '/api'))
     return str(path)
 
 
@@ -125,13 +144,19 @@ class Side:
     """The st2 side as one test uses it: runner logic, relay service, Mistral client."""
 
     def __init__(self, mistral, st2, tmp_path):
+        from st2mistral.runner import st2_adapter  # after the stand-in is installed
+
         self.mistral = mistral
         self.st2 = st2
-        self.tracking_dir = tmp_path / 'tracking'
-        self.conf = st2_conf(mistral, st2, self.tracking_dir)
+        self.conf = st2_conf(mistral, st2)
         self.client = clients.mistral(self.conf)
         self.launcher = launcher.Launcher(self.client, self.conf, lookup=lookup)
-        self.service = service.Service(self.conf)
+        self.records = st2_adapter.St2Records()
+        self.service = self.relay()
+
+    def relay(self):
+        """A new relay service (``st2mistral-relay``) with this test's st2.conf."""
+        return relay_service.Relay(self.conf, records=self.records)
 
     def request(self, definition, action_ref, execution_id, parameters=None, push=True,
                 runner_parameters=None):
@@ -203,33 +228,38 @@ class StreamProblems(logging.Handler):
         return [record.getMessage() for record in self.records]
 
 
-def _stream_threads():
-    return {t for t in threading.enumerate() if t.name == 'st2-stream'}  # Service.run's
+RELAY_THREADS = ('st2-stream', 'st2mistral-tracked', 'st2mistral-sweep', 'st2mistral-pauses')
+
+
+def _relay_threads():
+    return {t for t in threading.enumerate() if t.name in RELAY_THREADS}  # Relay.start's
 
 
 class RelayThread:
-    """The real relay service of one test, run in a thread the way main() runs it."""
+    """The real relay service of one test, run in threads the way main() runs it."""
 
     def __init__(self, svc, st2, problems=None):
         self.service = svc
         self.st2 = st2
         self.problems = problems  # StreamProblems seen while it ran
-        self._thread = threading.Thread(target=svc.run, name='st2mistral-relay', daemon=True)
-        self._followers = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=svc.run, args=(self._stop,),
+                                        name='st2mistral-relay', daemon=True)
+        self._jobs = set()
 
     def start(self, timeout=10):
-        clients, before = self.st2.stream_clients, _stream_threads()
+        clients, before = self.st2.stream_clients, _relay_threads()
         self._thread.start()
         assert self.service.stream.connected.wait(timeout), 'the relay did not connect'
         self.st2.wait_for(lambda e: e.stream_clients > clients, timeout=timeout)
-        self._followers = _stream_threads() - before
+        self._jobs = _relay_threads() - before
         return self
 
     def stop(self, timeout=2):
-        """Stops the service; it and its stream follower must be gone within ``timeout``."""
+        """Stops the service; it and its job threads must be gone within ``timeout``."""
         started = time.monotonic()
-        self.service.stop()
-        for thread in [self._thread, *self._followers]:
+        self._stop.set()
+        for thread in [self._thread, *self._jobs]:
             thread.join(max(timeout - (time.monotonic() - started), 0))
             assert not thread.is_alive(), '%s did not stop within %s s' % (thread.name, timeout)
 
@@ -259,8 +289,12 @@ class RelayProcess:
     def start(self, st2, timeout=30):
         clients = st2.stream_clients
         with open(self.log_path, 'ab') as log:
+            # st2common is the stand-in (not bound to the emulator in that process).
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                p for p in (standin.STANDIN, os.environ.get('PYTHONPATH')) if p))
             self.process = subprocess.Popen([self.SCRIPT, '--config-file', self.conf_file],
-                                            stdout=log, stderr=subprocess.STDOUT)
+                                            stdout=log, stderr=subprocess.STDOUT, env=env)
+
         def connected():
             assert self.process.poll() is None, 'st2mistral-relay exited: %s' % self.log()
             return st2.stream_clients > clients
@@ -291,7 +325,7 @@ class RelayProcess:
 @pytest.fixture
 def relay_process(side, tmp_path):
     """A factory of relay processes that read this test's st2.conf; all killed at the end."""
-    conf_file = st2_conf_file(side.mistral, side.st2, side.tracking_dir, tmp_path / 'st2.conf')
+    conf_file = st2_conf_file(side.mistral, side.st2, tmp_path / 'st2.conf')
     started = []
 
     def make():

@@ -48,7 +48,10 @@ def statuses(st2, execution_id):
     return [h['status'] for h in st2.execution(execution_id)['history']]
 
 
-def test_pause_then_resume(side, stream, st2):
+def test_pause_then_resume_through_st2_32(side, stream, st2):
+    """st2 3.2 pauses and resumes a mistral-v2 execution itself, as it always did
+    (st2 3.3+: see test_pause_resume.py)."""
+    st2.version = '3.2'
     name = unique('examples.pause')
     st2.set_child_outcome('examples.slow', 'succeeded', {'stdout': 'slow done'}, delay=1.0)
     st2_id, _, context = side.start(SLOW_THEN_ECHO % name, name)
@@ -71,7 +74,10 @@ def test_pause_then_resume(side, stream, st2):
     assert side.client.executions.get(ex_id).state == 'SUCCESS'
 
 
-def test_cancel_with_a_running_child(side, stream, st2):
+def test_cancel_with_a_running_child_st2_32(side, stream, st2):
+    """On st2 3.2 a mistral-v2 execution stays canceling while a child runs
+    (is_children_active); 3.3+ answers False for mistral-v2, see test_pause_resume.py."""
+    st2.version = '3.2'
     name = unique('examples.cancel')
     st2.set_child_outcome('examples.slow', 'succeeded', {'stdout': 'late'}, delay=1.0)
     st2_id, _, context = side.start(SLOW_THEN_ECHO % name, name)

@@ -23,9 +23,8 @@ import time
 
 import pytest
 
-from st2mistral.runner import relay
-from st2mistral.runner import service
-from st2mistral.runner import track_result
+from st2mistral.runner import child_results
+from st2mistral.runner import relay_service
 from st2mistral.testing import st2_emulator
 from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import SIZE_LIMIT_KB
@@ -61,7 +60,7 @@ def run_child(side, st2, result, delay=0.0):
 def record_deliveries(svc, monkeypatch):
     """What the relay service hands to Mistral, with monotonic times."""
     delivered = []
-    deliver = svc.relay.deliver_execution
+    deliver = svc.children.deliver_execution
 
     def recording(execution):
         received = time.monotonic()
@@ -71,7 +70,7 @@ def record_deliveries(svc, monkeypatch):
                           'done': time.monotonic()})
         return outcome
 
-    monkeypatch.setattr(svc.relay, 'deliver_execution', recording)
+    monkeypatch.setattr(svc.children, 'deliver_execution', recording)
     return delivered
 
 
@@ -99,9 +98,9 @@ def test_child_result_travels_the_stream_to_mistral_and_back_to_st2(side, stream
     assert published['event'] == 'st2.execution__update' and published['clients'] == 1
     # 2. the relay took it from the stream (nothing else: no callback, nothing tracked);
     assert [(d['id'], d['status'], d['outcome']) for d in delivered] == [
-        (child['id'], 'succeeded', relay.DELIVERED)]
+        (child['id'], 'succeeded', child_results.DELIVERED)]
     assert delivered[0]['received'] >= published['at']
-    assert st2.callbacks == [] and side.service.store.ids() == []
+    assert st2.callbacks == []
     # 3. Mistral's action execution completed with the child's result;
     task = side.task(ex_id, 'call')
     (action,) = side.client.action_executions.list(task_execution_id=task.id)
@@ -161,7 +160,7 @@ def test_relay_follows_the_stream_again_after_st2_was_unreachable(side, stream, 
 def test_relay_stops_without_waiting_for_st2s_next_heartbeat(mistral, tmp_path):
     """st2 sends a keep-alive newline every 25 s only: stopping must not wait for it."""
     with st2_emulator.St2Emulator(api_keys=(API_KEY,)) as quiet_st2:
-        svc = service.Service(st2_conf(mistral, quiet_st2, tmp_path / 'tracking'))
+        svc = relay_service.Relay(st2_conf(mistral, quiet_st2))
         relay_thread = RelayThread(svc, quiet_st2).start()
         quiet_st2.add_execution()  # some traffic, then silence
         started = time.monotonic()
@@ -169,8 +168,8 @@ def test_relay_stops_without_waiting_for_st2s_next_heartbeat(mistral, tmp_path):
         assert time.monotonic() - started < 2
 
 
-def test_relay_restart_after_missed_events_recovers_through_tracking(side, st2,
-                                                                     relay_process):
+def test_relay_restart_after_missed_events_heals_without_an_operator(side, st2,
+                                                                    relay_process):
     first = relay_process().start(st2)
     result = {'stdout': 'missed by the stream ✓', 'n': [1, 2]}
     # Long enough to stop the relay while the child runs.
@@ -190,17 +189,16 @@ def test_relay_restart_after_missed_events_recovers_through_tracking(side, st2,
     assert side.task(ex_id, 'call').state == 'RUNNING'
     assert st2.execution(st2_id)['status'] == 'running'
 
-    # The operator's fallback: track the workflow, then start the relay again.
-    assert track_result.main(['--config-file', relay_process.conf_file, st2_id]) == 0
-    assert side.service.store.ids() == [st2_id]
+    # No operator: the restarted relay's first sweep finds the running parent and
+    # relays its finished child; the publisher then completes the parent.
     second = relay_process().start(st2)
     st2.wait_for_status(st2_id, 'succeeded', timeout=30)
     assert json.loads(side.client.tasks.get(side.task(ex_id, 'call').id).result) == result
     assert st2.execution(st2_id)['result']['got'] == result
-    st2.wait_for(lambda e: side.service.store.ids() == [], timeout=30)
     assert second.interrupt() == 0, second.log()
     log = second.log()
-    assert 'Results tracking is done' in log and API_KEY not in log
+    assert 'Sent st2 status succeeded as SUCCESS' in log and API_KEY not in log
+    assert ' ERROR ' not in log
 
 
 def test_unicode_result_arrives_intact(side, stream, st2):
@@ -251,43 +249,44 @@ def waiting_action(side):
 
 def test_second_delivery_is_already_completed(side, waiting_action):
     ex_id, task_id, action_id = waiting_action
-    r = relay.Relay(side.client, side.conf)
-    assert r.deliver(action_id, 'succeeded', {'a': 1}) == relay.DELIVERED
-    assert r.deliver(action_id, 'succeeded', {'a': 2}) == relay.ALREADY_COMPLETED
+    r = child_results.ChildResults(side.client, side.conf)
+    assert r.deliver(action_id, 'succeeded', {'a': 1}) == child_results.DELIVERED
+    assert r.deliver(action_id, 'succeeded', {'a': 2}) == child_results.ALREADY_COMPLETED
     side.wait_state(ex_id)
     assert json.loads(side.client.tasks.get(task_id).result) == {'a': 1}
 
 
 def test_result_that_is_not_an_object_is_wrapped(side, waiting_action):
     ex_id, task_id, action_id = waiting_action
-    r = relay.Relay(side.client, side.conf)
-    assert r.deliver(action_id, 'succeeded', ['a', 'b']) == relay.DELIVERED
+    r = child_results.ChildResults(side.client, side.conf)
+    assert r.deliver(action_id, 'succeeded', ['a', 'b']) == child_results.DELIVERED
     assert side.wait_state(ex_id).state == 'SUCCESS'
     assert json.loads(side.client.tasks.get(task_id).result) == {'result': ['a', 'b']}
 
 
 def test_failed_child_fails_the_task_with_its_result(side, waiting_action):
     ex_id, task_id, action_id = waiting_action
-    r = relay.Relay(side.client, side.conf)
-    assert r.deliver(action_id, 'failed', {'stderr': 'boom'}) == relay.DELIVERED
+    r = child_results.ChildResults(side.client, side.conf)
+    assert r.deliver(action_id, 'failed', {'stderr': 'boom'}) == child_results.DELIVERED
     assert side.wait_state(ex_id).state == 'ERROR'
     assert 'boom' in side.client.tasks.get(task_id).state_info
 
 
 def test_paused_child_pauses_the_task(side, waiting_action):
     ex_id, task_id, action_id = waiting_action
-    r = relay.Relay(side.client, side.conf)
-    assert r.deliver(action_id, 'paused', {}) == relay.DELIVERED
+    r = child_results.ChildResults(side.client, side.conf)
+    assert r.deliver(action_id, 'paused', {}) == child_results.DELIVERED
     assert side.client.action_executions.get(action_id).state == 'PAUSED'
     assert side.wait_state(ex_id, states=('PAUSED',)).state == 'PAUSED'
     # Resuming the child resumes the task (launcher.resume does this), then it completes.
     side.client.action_executions.update(action_id, 'RUNNING')
-    assert r.deliver(action_id, 'succeeded', {'done': True}) == relay.DELIVERED
+    assert r.deliver(action_id, 'succeeded', {'done': True}) == child_results.DELIVERED
     assert side.wait_state(ex_id).state == 'SUCCESS'
 
 
 def test_unknown_action_execution_is_reported_not_retried(side):
-    r = relay.Relay(side.client, side.conf)
+    r = child_results.ChildResults(side.client, side.conf)
     started = time.monotonic()
-    assert r.deliver('00000000-0000-0000-0000-000000000000', 'succeeded', {}) == relay.FAILED
+    unknown = '00000000-0000-0000-0000-000000000000'
+    assert r.deliver(unknown, 'succeeded', {}) == child_results.FAILED
     assert time.monotonic() - started < 5

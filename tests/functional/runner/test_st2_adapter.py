@@ -24,9 +24,11 @@ import uuid
 
 from oslo_config import cfg
 import pytest
+import requests
 
 from st2mistral.runner import launcher
 from st2mistral.testing import st2_emulator
+from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import TOKEN
 from tests.functional.runner.conftest import unique
 from tests.unit.runner import standin
@@ -233,3 +235,67 @@ def test_callback_module_sends_the_result_to_mistral(adapter, st2_conf, side):
         'source': 'mistral_v2', 'url': 'http://ignored-host/v2/action_executions/' + action.id}))
     assert side.wait_state(ex.id).state == 'SUCCESS'
     assert json.loads(side.client.tasks.get(task.id).result) == {'stdout': 'ünïcode'}
+
+
+def st2_worker_completes_cancel(st2, st2_id, runner):
+    """What st2's action runner does with a canceling execution: call ``cancel()`` and
+    write its answer into the liveaction and the execution (st2actions/container/base.py
+    ``_do_cancel`` -> ``_update_status`` @ v3.9.0 and v3.2.0)."""
+    status, result, context = runner.cancel()
+    st2.db_update_status(st2.execution(st2_id)['liveaction_id'], status, result)
+    return status, result
+
+
+@pytest.mark.parametrize('version', ['3.2', '3.9'])
+def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, side, stream,
+                                                    st2, tmp_path, version):
+    st2.version = version
+    name = unique('examples.st2cancel')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
+    _, _, context = runner.run({})
+    runner.context = dict(runner.context, **context)
+    ex_id = context['mistral']['execution_id']
+    side.wait_task(ex_id, 'w', ('RUNNING',))
+
+    # st2 execution cancel: st2 records the request with its own result ...
+    answer = requests.put('%s/executions/%s' % (st2.api_url, st2_id),
+                          json={'status': 'canceled'}, headers={'St2-Api-Key': API_KEY},
+                          timeout=5).json()
+    assert answer['status'] == 'canceling'
+    assert answer['result'] == {'message': 'Action canceled by user.', 'user': 'st2admin'}
+    # ... then its action runner calls the runner, whose answer replaces it.
+    status, result = st2_worker_completes_cancel(st2, st2_id, runner)
+    assert status == 'canceled'
+    assert result['extra'] == {'state': 'CANCELLED', 'state_info': None}
+    assert [t['name'] for t in result['tasks']] == ['w']
+    st2.wait_for_status(st2_id, 'canceled')
+    assert st2.execution(st2_id)['result'] == result
+    assert side.client.executions.get(ex_id).state == 'CANCELLED'
+
+
+@pytest.mark.parametrize('version', ['3.2', '3.9'])
+def test_cancel_started_in_mistral_keeps_the_workflows_result(adapter, st2_conf, records,
+                                                              side, stream, st2, tmp_path,
+                                                              version):
+    st2.version = version
+    name = unique('examples.mcancel')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
+    _, _, context = runner.run({})
+    runner.context = dict(runner.context, **context)
+    ex_id = context['mistral']['execution_id']
+    side.wait_task(ex_id, 'w', ('RUNNING',))
+
+    side.client.executions.update(ex_id, 'CANCELLED')
+    # The publisher's PUT canceled makes st2 cancel (canceling); st2's action runner then
+    # calls the runner while the publisher confirms: whichever lands first, the result
+    # st2 keeps is the workflow's.
+    st2.wait_for(lambda e: e.execution(st2_id)['status'] in ('canceling', 'canceled'),
+                 timeout=10)
+    status, result = st2_worker_completes_cancel(st2, st2_id, runner)
+    assert status == 'canceled' and result['extra']['state'] == 'CANCELLED'
+    st2.wait_for_status(st2_id, 'canceled', timeout=10)
+    final = st2.execution(st2_id)['result']
+    assert final['extra'] == {'state': 'CANCELLED', 'state_info': None}
+    assert [t['name'] for t in final['tasks']] == ['w']

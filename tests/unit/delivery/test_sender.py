@@ -132,7 +132,8 @@ def test_unknown_execution_retried_for_grace_then_given_up(make_sender, conf, re
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert 'HTTP 404' in errors[0].getMessage()
-    assert 'run "st2mistral-track-result e1" on the st2 host' in errors[0].getMessage()
+    assert ('run "st2-track-result e1 --config-dir /etc/st2" on an st2 host'
+            in errors[0].getMessage())
 
 
 def test_expired_update_given_up_with_one_error_line(make_sender, conf, requests_mock, caplog):
@@ -160,3 +161,58 @@ def test_executions_are_independent(make_sender, requests_mock):
             break
         threading.Event().wait(0.01)
     assert any(r.path.endswith('/good') for r in requests_mock.request_history)
+
+
+REFUSED_PAUSE = ('Failed updating execution. Unable to pause liveaction "la1" because it is '
+                 'not supported by the "mistral-v2" runner.')
+
+
+def test_st2s_refusal_to_pause_mistral_v2_is_one_info_line(make_sender, requests_mock,
+                                                            caplog):
+    """st2 3.3+ (st2common/services/action.py request_pause @ v3.9.0): no ERROR, no advice."""
+    caplog.set_level(logging.INFO)
+    requests_mock.put(API + '/executions/e1', status_code=400,
+                      json={'faultstring': REFUSED_PAUSE})
+    sender = make_sender().start()
+    sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
+    assert sender.flush(5)
+    assert len(requests_mock.request_history) == 1      # not retried
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (line,) = [m for m in caplog.messages if 'WORKFLOW_PAUSED' in m]
+    assert ('st2 (3.3 and later) cannot hold a mistral-v2 execution paused through its API; '
+            'the st2mistral relay service reflects it' in line)
+    assert 'track-result' not in line
+
+
+def test_a_cancel_after_a_refused_pause_is_left_to_the_relay_while_st2_shows_paused(
+        make_sender, requests_mock, caplog):
+    caplog.set_level(logging.INFO)
+    requests_mock.put(API + '/executions/e1', status_code=400,
+                      json={'faultstring': REFUSED_PAUSE})
+    requests_mock.get(API + '/executions/e1', json={'id': 'e1', 'status': 'paused'})
+    sender = make_sender().start()
+    sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
+    assert sender.flush(5)
+    sender.submit(_item('canceled', event='WORKFLOW_CANCELLED'))
+    assert sender.flush(5)
+    # Through the API st2 would cancel a paused execution with its own {message, user}.
+    assert [r.method for r in requests_mock.request_history] == ['PUT', 'GET']
+    assert any('is held paused by the st2mistral relay service, which completes it' in m
+               for m in caplog.messages)
+
+
+def test_a_cancel_after_a_refused_pause_is_sent_when_st2_shows_running(make_sender,
+                                                                      requests_mock):
+    """No relay reflected the pause: st2 still runs, so the publisher cancels it."""
+    requests_mock.put(API + '/executions/e1', [
+        {'status_code': 400, 'json': {'faultstring': REFUSED_PAUSE}},
+        {'json': {'status': 'canceling'}}, {'json': {'status': 'canceled'}}])
+    requests_mock.get(API + '/executions/e1', json={'id': 'e1', 'status': 'running'})
+    sender = make_sender().start()
+    sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
+    assert sender.flush(5)
+    sender.submit(_item('canceled', event='WORKFLOW_CANCELLED'))
+    assert sender.flush(5)
+    assert [(r.method, (r.json() or {}).get('status') if r.method == 'PUT' else None)
+            for r in requests_mock.request_history] == [
+        ('PUT', 'paused'), ('GET', None), ('PUT', 'canceled'), ('PUT', 'canceled')]

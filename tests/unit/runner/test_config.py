@@ -42,7 +42,7 @@ def test_st2s_own_definitions_win():
     config.register_opts(conf)  # no DuplicateOptError
     conf([], default_config_files=[])
     assert conf.mistral.v2_base_url == 'http://st2-says:8989/v2'
-    assert conf.mistral.tracking_dir  # ours are still added
+    assert conf.mistral.reconcile_interval == 60.0  # ours are still added
 
 
 def test_urls():

@@ -42,6 +42,7 @@ def st2(shared_emulator):
     shared_emulator.reset()
     yield shared_emulator
     shared_emulator.reset()
+    shared_emulator.version = st2_emulator.DEFAULT_VERSION
 
 
 class Receiver:
@@ -443,6 +444,54 @@ def test_plan_update_is_pure():
     plan = st2_emulator.plan_update('running', 'mistral-v2', {}, 'la', {'status': 'paused'},
                                     False, 'u')
     assert plan == st2_emulator.UpdatePlan('pausing')
+
+
+def test_workflow_runner_types_per_st2_version():
+    """st2common/st2common/constants/action.py: mistral-v2 left WORKFLOW_RUNNER_TYPES in 3.3."""
+    runners = st2_emulator.workflow_runners
+    parse = st2_emulator.parse_version
+    assert 'mistral-v2' in runners(parse('3.2'))
+    assert 'mistral-v2' not in runners(parse('3.3'))
+    assert runners(parse('3.9.0')) == {'action-chain', 'orquesta'}
+    with pytest.raises(ValueError):
+        st2_emulator.St2Emulator(version='three')
+
+
+@pytest.mark.parametrize('status, verb', [('pausing', 'pause'), ('paused', 'pause'),
+                                          ('resuming', 'resume')])
+def test_st2_39_refuses_pause_and_resume_of_mistral_v2(st2, status, verb):
+    st2.version = '3.9'
+    ex_id = st2.add_execution(status='paused' if verb == 'resume' else 'running')
+    answer = put(st2, ex_id, {'status': status})
+    assert answer.status_code == 400
+    assert fault(answer) == ('Failed updating execution. Unable to %s liveaction "%s" because '
+                             'it is not supported by the "mistral-v2" runner.'
+                             % (verb, st2.execution(ex_id)['liveaction_id']))
+    orquesta = st2.add_execution(runner='orquesta')
+    assert put(st2, orquesta, {'status': 'paused'}).json()['status'] == 'pausing'
+
+
+def test_children_of_mistral_v2_count_on_st2_32_only(st2):
+    """is_children_active (st2common/st2common/services/action.py): False for runners outside
+    WORKFLOW_RUNNER_TYPES, so a mistral-v2 cancel completes at once on 3.3+."""
+    for version, expected in (('3.2', 'canceling'), ('3.9', 'canceled')):
+        st2.version = version
+        parent = st2.add_execution()
+        st2.add_execution(runner='local-shell-cmd', context={'parent': {'execution_id': parent}})
+        assert put(st2, parent, {'status': 'canceled'}).json()['status'] == 'canceling'
+        assert put(st2, parent, {'status': 'canceled'}).json()['status'] == expected
+
+
+def test_db_update_status_is_st2s_update_status_without_the_apis_rules(st2):
+    st2.version = '3.9'
+    ex_id = st2.add_execution()
+    liveaction_id = st2.execution(ex_id)['liveaction_id']
+    assert st2.db_update_status(liveaction_id, 'paused', {'extra': 1}) == 'paused'
+    assert st2.db_update_status(liveaction_id, 'paused', {'extra': 2}) == 'paused'  # no-op
+    assert st2.execution(ex_id)['result'] == {'extra': 1}
+    assert st2.db_execution(liveaction_id=liveaction_id)['id'] == ex_id
+    assert [e['status'] for e in st2.stream_events if e['execution_id'] == ex_id] == [
+        'running', 'paused']
 
 
 # -- GET /executions/{id} ----------------------------------------------------------------------

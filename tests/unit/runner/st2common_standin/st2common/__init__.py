@@ -23,5 +23,21 @@ docs/contracts.rst, section 8 describes (read from st2 v3.2.0 and v3.9.0):
 - ``query.base.Querier`` and ``callback.base.AsyncActionExecutionCallbackHandler``:
   the st2 <= 3.3 base classes of query and callback modules;
 - ``util.action_db``, ``persistence``, ``services.action``: in-memory records
-  a test fills, and the service calls the runner makes, recorded.
+  a test fills, and the service calls the runner makes, recorded;
+- for the relay service (st2_adapter.St2Records): ``persistence.executionstate``
+  and ``services.queries`` (the rows ``st2-track-result`` writes), ``config``
+  and ``service_setup`` (recorded), and st2's ``update_status``.
+
+``bind(emulator)`` makes the stand-in's st2 database the st2 emulator's
+(st2mistral.testing.st2_emulator ``db_*`` methods): executions and liveactions
+not in the in-memory records are read there, and ``update_status`` writes
+there, so a test sees one st2 through the API and through st2common.
 """
+
+BACKEND = None
+
+
+def bind(backend):
+    """Use ``backend`` (an St2Emulator, or None) as st2's database."""
+    global BACKEND
+    BACKEND = backend

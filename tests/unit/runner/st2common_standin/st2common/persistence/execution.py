@@ -12,7 +12,24 @@
 
 """st2common.persistence.execution (stand-in)."""
 
+import types
+
+import st2common
+
 EXECUTIONS = {}     # id -> object with .id, .status, .runner, .liveaction, .children
+
+
+def _from_backend(id, liveaction__id):
+    """An execution of the bound st2 emulator, in ActionExecutionDB's shape."""
+    if st2common.BACKEND is None:
+        return None
+    found = st2common.BACKEND.db_execution(execution_id=id, liveaction_id=liveaction__id)
+    if found is None:
+        return None
+    return types.SimpleNamespace(
+        id=found['id'], status=found['status'], runner={'name': found['runner']},
+        liveaction={'id': found['liveaction_id']}, children=found['children'],
+        result=found['result'], context=found['context'])
 
 
 class ActionExecution:
@@ -23,6 +40,8 @@ class ActionExecution:
         else:
             found = next((e for e in EXECUTIONS.values()
                           if e.liveaction['id'] == liveaction__id), None)
+        if found is None:
+            found = _from_backend(id, liveaction__id)
         if found is None and raise_exception:
             raise KeyError(id or liveaction__id)
         return found

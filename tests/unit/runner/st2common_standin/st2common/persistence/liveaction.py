@@ -12,6 +12,9 @@
 
 """st2common.persistence.liveaction (stand-in)."""
 
+import types
+
+import st2common
 from st2common.util import action_db
 
 
@@ -19,3 +22,16 @@ class LiveAction:
     @staticmethod
     def get(id=None):
         return action_db.LIVEACTIONS.get(id)
+
+    @staticmethod
+    def get_by_id(value):
+        found = action_db.LIVEACTIONS.get(value)
+        if found is None and st2common.BACKEND is not None:
+            execution = st2common.BACKEND.db_execution(liveaction_id=value)
+            if execution is not None:
+                found = types.SimpleNamespace(id=value, status=execution['status'],
+                                              result=execution['result'],
+                                              context=execution['context'])
+        if found is None:
+            raise KeyError(value)   # st2: StackStormDBObjectNotFoundError
+        return found

@@ -12,9 +12,11 @@
 
 """st2common.services.action (stand-in): requests are recorded, activity is set."""
 
+import st2common
 from st2common.constants.action import LIVEACTION_COMPLETED_STATES
 
 REQUESTS = []       # (operation, liveaction id, user)
+PUBLISHED = []      # update_status calls: (liveaction id, status, publish)
 
 
 def request_pause(liveaction, requester):
@@ -37,3 +39,21 @@ def is_children_active(liveaction_id):
     inactive = set(LIVEACTION_COMPLETED_STATES) | {'paused'}
     return any(ActionExecution.get(id=child).status not in inactive
                for child in execution.children)
+
+
+def update_status(liveaction, new_status, result=None, publish=True, set_result_size=False,
+                  context=None):
+    """st2's update_status (st2common/services/action.py @ v3.9.0): a no-op when the status
+    is unchanged; else the status (and a truthy result) written to the liveaction and its
+    execution, published. Bound to the st2 emulator it writes there."""
+    if liveaction.status == new_status:
+        return liveaction
+    PUBLISHED.append((liveaction.id, new_status, publish))
+    if st2common.BACKEND is not None:
+        liveaction.status = st2common.BACKEND.db_update_status(liveaction.id, new_status,
+                                                                result)
+        return liveaction
+    liveaction.status = new_status
+    if result:
+        liveaction.result = result
+    return liveaction

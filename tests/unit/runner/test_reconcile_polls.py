@@ -10,19 +10,19 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Tracker.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
+"""Reconciler.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
 
 from mistralclient.api import base as mistral_base
 
 from st2mistral import results
 from st2mistral import st2api
-from st2mistral.runner import tracker as t
+from st2mistral.runner import reconcile as t
 
 API = 'http://st2/v1'
 
 
 class St2:
-    """st2's API for the tracker: GET executions, PUT status (pause/cancel as requests)."""
+    """st2's API for the reconciler: GET executions, PUT status (pause/cancel as requests)."""
 
     def __init__(self, executions):
         self.executions = executions
@@ -72,15 +72,16 @@ def parent(status='running', children=()):
             'context': {'mistral': {'execution_id': 'm1'}}}
 
 
-def make(executions, readings):
+def make(executions, readings, records=None):
     st2, reader = St2(executions), Reader(readings)
-    return t.Tracker(reader, st2, API, st2api.Credentials(api_key='k')), st2, reader
+    return (t.Reconciler(reader, st2, API, st2api.Credentials(api_key='k'), records=records),
+            st2, reader)
 
 
 def test_finished_workflow_is_written_once():
     tracker, st2, reader = make({'p': parent()}, [done_reading()])
     outcome = tracker.poll('p')
-    assert outcome.done and outcome.status == 'succeeded'
+    assert outcome.completed and outcome.status == 'succeeded'
     assert st2.puts == [('p', {'status': 'succeeded', 'result': {
         'x': 1, 'extra': {'state': 'SUCCESS', 'state_info': None}, 'tasks': []}})]
     assert tracker.poll('p').message == 'already completed in st2'
@@ -92,7 +93,7 @@ def test_children_keep_it_running_then_the_kept_reading_completes_it():
                   'c': {'id': 'c', 'status': 'running', 'parent': 'p'}}
     tracker, st2, reader = make(executions, [done_reading()])
     first = tracker.poll('p')
-    assert not first.done and first.status == 'running'
+    assert not first.completed and first.status == 'running'
     second = tracker.poll('p')
     assert second.message == 'no change'
     assert st2.puts and len(st2.puts) == 1        # the result, once, status unchanged
@@ -104,10 +105,10 @@ def test_children_keep_it_running_then_the_kept_reading_completes_it():
                             'exclude_attributes': 'result'}
 
 
-def test_paused_needs_two_updates_in_st2():
+def test_paused_needs_two_updates_through_st2s_api():
     tracker, st2, reader = make({'p': parent()}, [done_reading('PAUSED')])
     outcome = tracker.poll('p')
-    assert outcome.status == 'paused' and not outcome.done
+    assert outcome.status == 'paused' and not outcome.completed
     assert [body['status'] for _, body in st2.puts] == ['paused', 'paused']
     assert tracker.poll('p').message == 'no change'
 
@@ -124,14 +125,85 @@ def test_missing_mistral_execution_fails_the_st2_execution():
             raise mistral_base.APIException(404, 'not found')
 
     st2 = St2({'p': parent()})
-    tracker = t.Tracker(Gone([]), st2, API, st2api.Credentials(api_key='k'))
+    tracker = t.Reconciler(Gone([]), st2, API, st2api.Credentials(api_key='k'))
     outcome = tracker.poll('p')
-    assert outcome.done and outcome.status == 'failed'
+    assert outcome.completed and outcome.status == 'failed'
     assert st2.puts[0][1]['result'] == {'error': 'Mistral execution m1 was not found.'}
 
 
-def test_execution_without_mistral_context_is_dropped():
+def test_execution_without_mistral_context_yet_is_left_alone():
     ex = parent()
     ex['context'] = {}
     tracker, st2, reader = make({'p': ex}, [done_reading()])
-    assert tracker.poll('p').done and reader.reads == []
+    outcome = tracker.poll('p')
+    assert not outcome.completed and reader.reads == [] and st2.puts == []
+
+
+class Records:
+    """st2_adapter.St2Records' set_status: st2's update_status, recorded."""
+
+    def __init__(self, executions):
+        self.executions = executions
+        self.set = []
+
+    def set_status(self, execution_id, status, result=None):
+        self.set.append((execution_id, status, result))
+        if self.executions[execution_id]['status'] not in results.ST2_COMPLETED:
+            self.executions[execution_id]['status'] = status
+        return self.executions[execution_id]['status']
+
+
+def test_pause_is_written_through_st2s_records_not_its_api():
+    """st2 3.3+ refuses PUT paused for mistral-v2: the relay writes it as st2's runner would."""
+    executions = {'p': parent()}
+    records = Records(executions)
+    tracker, st2, reader = make(executions, [done_reading('PAUSED')], records=records)
+    outcome = tracker.poll('p')
+    assert outcome.status == 'paused' and not outcome.completed
+    assert st2.puts == []
+    (set_status,) = records.set
+    assert set_status[:2] == ('p', 'paused')
+    assert set_status[2]['extra'] == {'state': 'PAUSED', 'state_info': None}
+    assert tracker.poll('p').message == 'no change'
+
+
+def test_what_follows_a_pause_is_written_through_st2s_records():
+    executions = {'p': parent(status='paused')}
+    records = Records(executions)
+    tracker, st2, reader = make(executions, [t.Reading('RUNNING', 't2', calls=1)],
+                                records=records)
+    assert tracker.poll('p').status == 'running'
+    assert st2.puts == [] and records.set == [('p', 'running', None)]
+
+
+def test_resume_without_records_is_sent_through_the_api():
+    tracker, st2, reader = make({'p': parent(status='paused')},
+                                [t.Reading('RUNNING', 't2', calls=1)])
+    assert tracker.poll('p').status == 'running'
+    assert st2.puts == [('p', {'status': 'running'})]
+
+
+def test_a_completed_execution_is_not_paused_again():
+    executions = {'p': parent()}
+    records = Records(executions)
+    tracker, st2, reader = make(executions, [done_reading('PAUSED')], records=records)
+    executions['p']['status'] = 'running'
+    tracker.poll('p')
+    executions['p']['status'] = 'canceled'     # another relay or st2 completed it meanwhile
+    assert records.set_status('p', 'paused') == 'canceled'
+
+
+def test_st2s_refusal_without_records_is_no_error():
+    class Refusing(St2):
+        def call(self, method, url, credentials, json_body=None, params=None):
+            if method == 'PUT':
+                raise st2api.St2Error('HTTP 400: Unable to pause liveaction "la" because it '
+                                      'is not supported by the "mistral-v2" runner.', 400)
+            return super().call(method, url, credentials, json_body, params)
+
+    st2 = Refusing({'p': parent()})
+    tracker = t.Reconciler(Reader([done_reading('PAUSED')]), st2, API,
+                           st2api.Credentials(api_key='k'))
+    outcome = tracker.poll('p')
+    assert (outcome.completed, outcome.status, outcome.message) == (
+        False, 'running', 'refused by st2')

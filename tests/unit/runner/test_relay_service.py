@@ -15,7 +15,7 @@
 from oslo_config import cfg
 
 from st2mistral.runner import config
-from st2mistral.runner import service
+from st2mistral.runner import relay_service
 
 CALLBACK = {'source': 'mistral_v2', 'url': 'http://mistral:8989/v2/action_executions/ae-1'}
 
@@ -47,9 +47,8 @@ def make(tmp_path, docs=None):
     conf = cfg.ConfigOpts()
     config.register_opts(conf)
     conf([], default_config_files=[])
-    conf.set_override('tracking_dir', str(tmp_path), group='mistral')
     mistral, st2 = Mistral(), St2(docs or {})
-    return service.Service(conf, mistral_client=mistral, st2_client=st2), mistral, st2
+    return relay_service.Relay(conf, mistral_client=mistral, st2_client=st2), mistral, st2
 
 
 def test_only_finished_children_of_mistral_tasks_are_relayed(tmp_path):
@@ -71,3 +70,48 @@ def test_an_event_without_the_result_is_completed_from_the_api(tmp_path):
     svc.on_execution_update({'id': 'c', 'status': 'failed', 'liveaction': {'callback': CALLBACK}})
     assert st2.calls == [('GET', 'http://127.0.0.1:9101/v1/executions/c')]
     assert mistral.action_executions.updates == [('ae-1', 'ERROR', {'stderr': 'e'})]
+
+
+def test_the_st2_execution_id_is_read_from_the_mistral_env():
+    class Ex:
+        params = '{"env": {"st2_execution_id": "5f00"}, "notify": []}'
+
+    class NoEnv:
+        params = '{"notify": []}'
+
+    assert relay_service.st2_execution_id_of(Ex()) == '5f00'
+    assert relay_service.st2_execution_id_of(NoEnv()) is None
+    assert relay_service.st2_execution_id_of(object()) is None
+
+
+def test_a_missing_config_file_is_one_clear_line(capsys):
+    assert relay_service.main(['--config-file', '/nonexistent/st2.conf']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('st2mistral-relay: ') and 'Traceback' not in err
+    assert '/nonexistent/st2.conf' in err and '--config-file /etc/st2/st2.conf' in err
+
+
+def test_a_failing_job_is_logged_once_and_its_recovery_once(tmp_path, caplog):
+    import logging
+    import threading
+
+    svc, _, _ = make(tmp_path)
+    runs = []
+    done = threading.Event()
+
+    def check_pauses():
+        runs.append(1)
+        if len(runs) >= 5:
+            svc._stopping.set()
+            done.set()
+        elif len(runs) < 4:
+            raise ConnectionError('Mistral is down')
+
+    caplog.set_level(logging.INFO)
+    svc._every(0, check_pauses)
+    assert done.is_set() and len(runs) == 5
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and 'check_pauses failed' in errors[0]
+    assert 'ConnectionError: Mistral is down' in errors[0]
+    assert [m for m in caplog.messages if 'works again' in m] == [
+        "The relay's check_pauses works again."]

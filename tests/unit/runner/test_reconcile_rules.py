@@ -10,12 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The st2 querier's decision rules and the reconciliation (pure parts of tracker.py)."""
+"""The st2 querier's decision rules and the reconciliation (pure parts of reconcile.py)."""
 
 import pytest
 
 from st2mistral import results
-from st2mistral.runner import tracker as t
+from st2mistral.runner import reconcile as t
 
 
 @pytest.mark.parametrize('st2_status, wf_state, active, expected', [
@@ -38,7 +38,9 @@ from st2mistral.runner import tracker as t
     ('pausing', 'RUNNING', False, 'pausing'),
     ('pausing', 'PAUSED', True, 'pausing'),
     ('pausing', 'PAUSED', False, 'paused'),
-    ('paused', 'RUNNING', False, 'pausing'),
+    # st2 shows paused and Mistral runs: it was resumed in Mistral.
+    ('paused', 'RUNNING', False, 'running'),
+    ('paused', 'PAUSED', False, 'paused'),
     ('resuming', 'PAUSED', False, 'resuming'),
     ('resuming', 'RUNNING', False, 'running'),
 ])
@@ -49,7 +51,7 @@ def test_decide_status(st2_status, wf_state, active, expected):
 def test_children_activity():
     assert t.st2_children_active('RUNNING', ['running'])
     assert t.st2_children_active('SUCCESS', ['scheduled'])
-    assert not t.st2_children_active('SUCCESS', ['succeeded', 'paused', 'failed'])
+    assert not t.st2_children_active('SUCCESS', ['succeeded', 'paused', 'failed', 'pending'])
     # A duplicate child stuck in "requested" does not hold a finished workflow (#3871) ...
     assert not t.st2_children_active('SUCCESS', ['requested', 'succeeded'])
     # ... but still counts while the workflow runs.

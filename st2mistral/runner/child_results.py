@@ -1,4 +1,4 @@
-"""The receiving side: a finished st2 child's result goes back to Mistral.
+"""Returning a finished st2 child's result to the Mistral task that started it.
 
 ``st2.action`` starts an st2 execution with ``callback: {source: mistral_v2,
 url: .../action_executions/<id>}`` and leaves its Mistral action execution
@@ -6,7 +6,7 @@ RUNNING. When that st2 execution completes (or pauses), this module sends
 ``PUT /v2/action_executions/<id>`` with the state map of docs/contracts.rst, section 8.5.
 
 Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
-(service.py) on st2 3.4+, where st2 calls no callback module.
+(relay_service.py) on st2 3.4+, where st2 calls no callback module.
 
 - The request goes to ``[mistral] v2_base_url``, never to the host named in
   the callback URL (only the action execution id is taken from it).
@@ -20,9 +20,8 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
   task never stays RUNNING.
 """
 
+import logging
 import re
-
-from oslo_log import log as logging
 
 from st2mistral import results
 from st2mistral.runner import clients
@@ -84,7 +83,7 @@ def output_for(result):
     return value if isinstance(value, dict) else {'result': value}
 
 
-class Relay:
+class ChildResults:
     """Delivers st2 child results to one Mistral."""
 
     def __init__(self, mistral_client, conf, sleep=None):

@@ -10,25 +10,42 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Fallback results tracking on a real Mistral 23, with the st2 emulator.
+"""Reconciliation (pull) on a real Mistral 23, with the st2 emulator.
 
 A workflow completes while nothing pushes (no notify entry: the publisher is
-off for it) and nothing relays (no stream): ``st2mistral-track-result`` records
-it and the relay service's tracking loop relays the child's result to Mistral
-and reconciles the st2 execution with the SAME result function the publisher
-uses.
+off for it) and nothing relays (no stream). st2's own ``st2-track-result``
+writes a row into st2's ActionExecutionStateDB (here through the st2common
+stand-in's ``services.queries.setup_query``, which is what that script calls);
+the relay service reads the row, relays the child's result to Mistral,
+reconciles the st2 execution with the SAME result function the publisher uses
+and deletes the row once st2 shows the execution completed.
 """
 
 import threading
+import time
+import types
 
 from st2mistral import results
-from st2mistral.runner import service
-from st2mistral.runner import track_result
-from st2mistral.runner import tracker
+from st2mistral.runner import reconcile
+from st2mistral.runner import relay_service
 from st2mistral.testing import st2_emulator
-from st2mistral.testing.waiting import wait_until
 from tests.functional.runner.conftest import st2_conf_file
+from tests.functional.runner.conftest import tracked_rows
 from tests.functional.runner.conftest import unique
+
+# The runner type st2 registered from runner.yaml (what setup_query reads).
+RUNNER_TYPE = types.SimpleNamespace(name='mistral-v2', query_module='mistral_v2')
+
+
+def st2_track_result(st2, st2_id, delete=False):
+    """What ``st2-track-result <id> [--delete]`` does in st2's database
+    (st2common/bin/st2-track-result @ v3.9.0, for a non-completed mistral-v2 execution)."""
+    from st2common.services import queries
+
+    execution = st2.execution(st2_id)
+    if delete:
+        return queries.remove_query(execution['liveaction_id'])
+    return queries.setup_query(execution['liveaction_id'], RUNNER_TYPE, execution['context'])
 
 GATED = """
 version: '2.0'
@@ -68,18 +85,14 @@ def start_unpushed(side, name, definition):
 
 
 def track_until_done(svc, timeout=30):
-    def done():
-        if not svc.store.ids():
-            return True
+    deadline = time.monotonic() + timeout
+    while tracked_rows():
+        assert time.monotonic() < deadline, 'still tracked: %s' % tracked_rows()
         svc.poll_tracked()
-        return False
-
-    wait_until(done, timeout=timeout, message=lambda: 'nothing tracked; still tracked: %s' % (
-        svc.store.ids(),))
+        time.sleep(0.05)
 
 
-def test_workflow_finished_without_push_is_reconciled_by_tracking(side, st2, tmp_path,
-                                                                   capsys):
+def test_st2_track_result_row_is_reconciled_and_deleted(side, st2):
     name = unique('examples.tracked')
     st2.set_child_outcome('examples.echo', 'succeeded', {'stdout': 'tracked ✓'})
     st2_id, ex_id = start_unpushed(side, name, GATED % name)
@@ -88,9 +101,9 @@ def test_workflow_finished_without_push_is_reconciled_by_tracking(side, st2, tmp
     assert side.task(ex_id, 'say').state == 'RUNNING'
     assert st2.execution(st2_id)['status'] == 'running'
 
-    conf_file = st2_conf_file(side.mistral, st2, side.tracking_dir, tmp_path / 'st2.conf')
-    assert track_result.main(['--config-file', conf_file, st2_id]) == 0
-    assert 'Added a result tracker entry' in capsys.readouterr().out
+    st2_track_result(st2, st2_id)
+    (row,) = tracked_rows()
+    assert row.execution_id == st2.execution(st2_id)['liveaction_id']   # a LIVEACTION id
     track_until_done(side.service)
 
     final = st2.execution(st2_id)
@@ -101,16 +114,27 @@ def test_workflow_finished_without_push_is_reconciled_by_tracking(side, st2, tmp
     assert side.client.executions.get(ex_id).state == 'SUCCESS'
 
 
-def test_service_once_from_the_console_script_entry(side, st2, tmp_path):
+def test_st2_track_result_delete_stops_tracking(side, st2):
+    name = unique('examples.untracked')
+    definition = "version: '2.0'\n%s:\n  tasks:\n    gate: {action: std.async_noop}\n" % name
+    st2_id, ex_id = start_unpushed(side, name, definition)
+    side.wait_state(ex_id)
+    st2_track_result(st2, st2_id)
+    assert st2_track_result(st2, st2_id, delete=True) is True
+    assert side.service.poll_tracked() == {}
+    assert st2.execution(st2_id)['status'] == 'running'
+
+
+def test_relay_once_from_the_console_script_entry(side, st2, tmp_path):
     name = unique('examples.once')
     definition = "version: '2.0'\n%s:\n  tasks:\n    gate: {action: std.async_noop}\n" % name
     st2_id, ex_id = start_unpushed(side, name, definition)
     side.wait_state(ex_id)
-    conf_file = st2_conf_file(side.mistral, st2, side.tracking_dir, tmp_path / 'st2.conf')
-    assert track_result.main(['--config-file', conf_file, st2_id]) == 0
-    assert service.main(['--config-file', conf_file, '--once']) == 0
+    st2_track_result(st2, st2_id)
+    conf_file = st2_conf_file(side.mistral, st2, tmp_path / 'st2.conf')
+    assert relay_service.main(['--config-file', conf_file, '--once']) == 0
     assert st2.execution(st2_id)['status'] == 'succeeded'
-    assert side.service.store.ids() == []
+    assert tracked_rows() == []
 
 
 RICH = """
@@ -152,9 +176,9 @@ def test_pull_gives_st2_the_same_result_as_push(side, stream, st2):
     st2.wait_for_status(st2_id, 'succeeded', timeout=30)
     pushed = st2.execution(st2_id)['result']
 
-    reader = tracker.MistralReader(side.client, side.conf)
+    reader = reconcile.MistralReader(side.client, side.conf)
     reading = reader.read(context['mistral']['execution_id'])
-    status, pulled = tracker.reconcile(reading, 'running', ['succeeded'],
+    status, pulled = reconcile.reconcile(reading, 'running', ['succeeded'],
                                        side.conf.mistral.max_result_size)
     assert status == 'succeeded'
     assert pulled == pushed
@@ -175,7 +199,7 @@ def test_mistral_calls_per_poll_do_not_grow_with_the_task_count(side, st2):
     name = unique('examples.calls')
     st2_id, _, context = side.start(chain(name, 40), name, push=False)
     ex_id = context['mistral']['execution_id']
-    reader = tracker.MistralReader(side.client, side.conf)
+    reader = reconcile.MistralReader(side.client, side.conf)
     running = reader.read(ex_id)
     assert (running.state, running.calls, running.snapshot) == ('RUNNING', 1, None)
 
@@ -190,46 +214,15 @@ def test_mistral_calls_per_poll_do_not_grow_with_the_task_count(side, st2):
     assert again.calls == 1 and again.snapshot is None
 
 
-def test_track_result_refuses_what_it_cannot_track(side, st2, tmp_path, capsys):
-    conf_file = st2_conf_file(side.mistral, st2, side.tracking_dir, tmp_path / 'st2.conf')
-    done = st2.add_execution(action='examples.done', status='succeeded')
-    assert track_result.main(['--config-file', conf_file, done]) == 1
-    assert 'already in a completed state (succeeded)' in capsys.readouterr().err
-    chain_ex = st2.add_execution(action='examples.chain', runner='action-chain')
-    assert track_result.main(['--config-file', conf_file, chain_ex]) == 1
-    assert 'only supported for Mistral workflows' in capsys.readouterr().err
-    assert track_result.main(['--config-file', conf_file, '5f0000000000000000000000']) == 1
-    assert 'was not found' in capsys.readouterr().err
-    assert track_result.main(['--config-file', conf_file, '../../etc']) == 1
-    assert side.service.store.ids() == []
-
-
-def test_track_result_adds_mistral_children_reports_duplicates_and_deletes(side, st2,
-                                                                            tmp_path, capsys):
-    conf_file = st2_conf_file(side.mistral, st2, side.tracking_dir, tmp_path / 'st2.conf')
-    parent = st2.add_execution(action='examples.parent')
-    child_wf = st2.add_execution(action='examples.child', context={
-        'parent': {'execution_id': parent}})
-    st2.add_execution(action='examples.shell', runner='local-shell-cmd', context={
-        'parent': {'execution_id': parent}})
-    assert track_result.main(['--config-file', conf_file, parent]) == 0
-    assert sorted(side.service.store.ids()) == sorted([parent, child_wf])
-    assert track_result.main(['--config-file', conf_file, parent]) == 0
-    assert 'already has a result tracker entry' in capsys.readouterr().out
-    assert track_result.main(['--config-file', conf_file, '--delete', parent]) == 0
-    assert side.service.store.ids() == []
-    assert 'Removed the result tracker entry' in capsys.readouterr().out
-
-
 def test_tracked_execution_whose_mistral_execution_is_gone_fails(side, st2):
     st2_id = st2.add_execution(action='examples.gone', context={
         'mistral': {'execution_id': '00000000-0000-0000-0000-000000000000'}})
-    side.service.store.add(st2_id)
+    st2_track_result(st2, st2_id)
     outcomes = side.service.poll_tracked()
-    assert outcomes[st2_id].done
+    assert outcomes[st2.execution(st2_id)['liveaction_id']].completed
     assert st2.execution(st2_id)['status'] == 'failed'
     assert 'was not found' in st2.execution(st2_id)['result']['error']
-    assert side.service.store.ids() == []
+    assert tracked_rows() == []
 
 
 def test_tracking_keeps_a_parent_running_while_a_child_runs(side, st2):
@@ -240,9 +233,9 @@ def test_tracking_keeps_a_parent_running_while_a_child_runs(side, st2):
     side.wait_state(ex_id)
     st2.add_execution(action='examples.stray', runner='local-shell-cmd', status='running',
                       context={'parent': {'execution_id': st2_id}})
-    side.service.store.add(st2_id)
-    outcome = side.service.poll_tracked()[st2_id]
-    assert not outcome.done and outcome.status == 'running'
+    st2_track_result(st2, st2_id)
+    outcome = side.service.poll_tracked()[st2.execution(st2_id)['liveaction_id']]
+    assert not outcome.completed and outcome.status == 'running'
     assert st2.execution(st2_id)['status'] == 'running'
     assert results.ST2_COMPLETED.isdisjoint([h['status'] for h in st2.execution(st2_id)['history']])
 
@@ -252,13 +245,15 @@ def test_the_service_loop_tracks_until_done_and_stops(side, st2):
     definition = "version: '2.0'\n%s:\n  tasks:\n    gate: {action: std.async_noop}\n" % name
     st2_id, ex_id = start_unpushed(side, name, definition)
     side.wait_state(ex_id)
-    side.service.store.add(st2_id)
-    thread = threading.Thread(target=side.service.run, kwargs={'follow_stream': False})
+    st2_track_result(st2, st2_id)
+    stop = threading.Event()
+    thread = threading.Thread(target=side.service.run, args=(stop,),
+                              kwargs={'follow_stream': False})
     thread.start()
     try:
         st2.wait_for_status(st2_id, 'succeeded', timeout=30)
-        st2.wait_for(lambda e: not side.service.store.ids(), timeout=30)
+        st2.wait_for(lambda e: not tracked_rows(), timeout=30)
     finally:
-        side.service.stop()
+        stop.set()
         thread.join(10)
     assert not thread.is_alive()

@@ -20,8 +20,8 @@ from oslo_config import cfg
 import pytest
 import requests
 
+from st2mistral.runner import child_results as r
 from st2mistral.runner import config
-from st2mistral.runner import relay as r
 
 URL = 'http://mistral:8989/v2/action_executions/ae-1'
 
@@ -87,7 +87,7 @@ def test_output_is_always_a_json_object():
 
 def test_deliver_success_and_states_without_output(conf):
     client = Client()
-    relay = r.Relay(client, conf)
+    relay = r.ChildResults(client, conf)
     assert relay.deliver('ae-1', 'succeeded', {'stdout': '✓ 日本'}) == r.DELIVERED
     assert relay.deliver('ae-2', 'canceled', {'ignored': 1}) == r.DELIVERED
     assert relay.deliver('ae-3', 'paused', {}) == r.DELIVERED
@@ -98,15 +98,15 @@ def test_deliver_success_and_states_without_output(conf):
 
 def test_deliver_skips_statuses_st2_does_not_call_back(conf):
     client = Client()
-    assert r.Relay(client, conf).deliver('ae-1', 'running', {}) == r.SKIPPED
-    assert r.Relay(client, conf).deliver('ae-1', 'canceling', {}) == r.SKIPPED
+    assert r.ChildResults(client, conf).deliver('ae-1', 'running', {}) == r.SKIPPED
+    assert r.ChildResults(client, conf).deliver('ae-1', 'canceling', {}) == r.SKIPPED
     assert client.action_executions.calls == []
 
 
 def test_already_completed_is_done(conf):
     error = mistral_base.APIException(500, 'ValueError: Action ae-1 is already completed')
     client = Client([error])
-    assert r.Relay(client, conf).deliver('ae-1', 'succeeded', {}) == r.ALREADY_COMPLETED
+    assert r.ChildResults(client, conf).deliver('ae-1', 'succeeded', {}) == r.ALREADY_COMPLETED
     assert len(client.action_executions.calls) == 1
 
 
@@ -115,7 +115,7 @@ def test_connection_errors_are_retried(conf):
     client = Client([requests.ConnectionError('refused'),
                      mistral_base.APIException(503, 'Service Unavailable'),
                      mistral_base.APIException(500, 'MessagingTimeout: no reply')])
-    relay = r.Relay(client, conf, sleep=sleeps.append)
+    relay = r.ChildResults(client, conf, sleep=sleeps.append)
     assert relay.deliver('ae-1', 'failed', {'stderr': 'boom'}) == r.DELIVERED
     assert len(client.action_executions.calls) == 4
     assert len(sleeps) == 3
@@ -123,13 +123,13 @@ def test_connection_errors_are_retried(conf):
 
 def test_errors_that_cannot_heal_are_not_retried(conf):
     client = Client([mistral_base.APIException(404, 'not found')])
-    assert r.Relay(client, conf).deliver('ae-1', 'succeeded', {}) == r.FAILED
+    assert r.ChildResults(client, conf).deliver('ae-1', 'succeeded', {}) == r.FAILED
     assert len(client.action_executions.calls) == 1
 
 
 def test_deliver_execution(conf):
     client = Client()
-    relay = r.Relay(client, conf)
+    relay = r.ChildResults(client, conf)
     ex = {'id': 'st2ex', 'status': 'succeeded', 'result': {'a': 1},
           'liveaction': {'callback': {'source': 'mistral_v2', 'url': URL}}}
     assert relay.deliver_execution(ex) == r.DELIVERED

@@ -1,14 +1,16 @@
-"""Fallback results tracking: reconcile an st2 execution with its Mistral execution.
+"""Reconciling an st2 mistral-v2 execution with its Mistral execution (pull).
 
-Push (the publisher in Mistral) is the normal path. When a push was lost
-(st2 or Mistral offline), tracking pulls the same facts from Mistral's REST API
-into a ``results.Snapshot`` and calls ``results.build_update``: the same
-Mistral state always gives the same st2 result as the publisher sends.
+Push (the publisher in Mistral) is the normal path. When a push was lost (st2
+or Mistral offline, a spool lost with its host, an update given up) or st2's
+API refused it (st2 3.3+ refuses to pause a mistral-v2 execution), the relay
+service (relay_service.py) pulls the same facts from Mistral's REST API into a
+``results.Snapshot`` and calls ``results.build_update``: the same Mistral
+state always gives the same st2 result as the publisher sends.
 
-Mistral API calls per poll of one workflow, whatever its task count:
+Mistral API calls per reconciliation of one workflow, whatever its task count:
 
-- while Mistral says RUNNING: 1 (``GET /executions/<id>``);
-- when it is paused or finished (the one poll that builds the result):
+- while its state is unchanged since the last read: 1 (``GET /executions/<id>``);
+- when it is paused or finished (the one read that builds the result):
   + 1 ``GET /executions/<id>/tasks`` (state, published)
   + 1 ``GET /action_executions?workflow_name=..&created_at=gte:..`` (outputs; Mistral
   23's task list carries no result and cannot filter actions by workflow execution)
@@ -16,33 +18,46 @@ Mistral API calls per poll of one workflow, whatever its task count:
   sub-workflow tasks, + 1 per with-items task (their ordered result needs
   Mistral's own computation); lists are read in pages of 1000 rows.
 
-A state already reconciled is not read again (1 call per poll).
+st2 API calls: 1 ``GET /executions/<id>`` unless the caller already holds the
+execution (the relay's listing), + 1 ``GET /executions?parent=<id>`` when it
+has children, + the update when the status differs.
 
 The st2 status follows the rules of st2's Mistral querier (``decide_status``):
 children still active keep the parent running/canceling/pausing, and a child
 stuck in ``requested`` after the workflow finished (a duplicate from a
 retried POST, st2 issue #3871) is ignored.
+
+How st2 is updated: through its API (``PUT /executions/<id>``) like the
+publisher, except ``pausing``/``paused`` and what follows them: st2 3.3+
+refuses those for mistral-v2 (only ``WORKFLOW_RUNNER_TYPES`` may pause,
+st2common/constants/action.py), and a cancel of a paused execution through the
+API ends with st2's ``{message, user}`` instead of the workflow's result; so
+they are written the way st2's own action runner writes a runner's answer,
+through st2common's ``update_status`` (``records``, see st2_adapter.St2Records).
 """
 
+from __future__ import annotations
+
 import dataclasses
-import json
+import logging
 import random
 import time
 
-from oslo_log import log as logging
-
 from st2mistral import results
+from st2mistral.runner import child_results
 from st2mistral.runner import clients
-from st2mistral.runner import relay as relay_mod
 
 LOG = logging.getLogger(__name__)
 
 ST2_COMPLETED = results.ST2_COMPLETED
 # Mistral workflow states the querier treats as done (PAUSED included, as st2 did).
-DONE_STATES = frozenset({'SUCCESS', 'ERROR', 'CANCELLED', 'PAUSED'})
+DONE_STATES = results.STATES_WITH_RESULT
 ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
 CANCELING = frozenset({'canceling', 'canceled'})
-PAUSING = frozenset({'pausing', 'paused'})
+# Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause,
+# st2common/services/action.py @ v3.9.0), and the text of that refusal.
+PAUSE_STATUSES = frozenset({'pausing', 'paused'})
+RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
 ST2_PAGE = 100     # st2's default page size for non-admin users
 
 
@@ -54,7 +69,9 @@ def st2_children_active(workflow_state, children_statuses):
     for status in children_statuses:
         if workflow_state in DONE_STATES and status == 'requested':
             continue  # duplicate child left in requested by a retried POST (#3871)
-        if status not in ST2_COMPLETED and status != 'paused':
+        # Paused and pending children are inactive, as in st2's is_children_active
+        # (st2common/services/action.py @ v3.2.0 and v3.9.0).
+        if status not in ST2_COMPLETED and status not in ('paused', 'pending'):
             return True
     return False
 
@@ -62,7 +79,9 @@ def st2_children_active(workflow_state, children_statuses):
 def decide_status(st2_status, workflow_state, active):
     """The st2 status for a Mistral state, given st2's current status and activity."""
     canceled = st2_status in CANCELING
-    paused = st2_status in PAUSING
+    # Only a pause st2 asked for and has not confirmed waits for Mistral; an st2
+    # "paused" with Mistral RUNNING was resumed in Mistral.
+    paused = st2_status == 'pausing'
     if canceled and (active or workflow_state not in DONE_STATES):
         return 'canceling'
     if not canceled and active and workflow_state == 'CANCELLED':
@@ -79,10 +98,6 @@ def decide_status(st2_status, workflow_state, active):
 
 
 # -- reading Mistral ----------------------------------------------------------------
-
-
-def _decode(value):
-    return json.loads(value) if isinstance(value, str) and value else value
 
 
 @dataclasses.dataclass
@@ -135,29 +150,30 @@ class MistralReader:
             row = action.to_dict()
             if row.get('accepted') and row.get('task_execution_id') in task_ids:
                 children.setdefault(row['task_execution_id'], []).append(
-                    {'output': _decode(row.get('output'))})
+                    {'output': results.decode_json(row.get('output'))})
         if any(t.get('type') == 'WORKFLOW' for t in tasks):
             for sub in self._list(self._client.executions.list,
                                   root_execution_id=execution.id, include_output=True):
                 row = sub.to_dict()
                 if row.get('task_execution_id') in task_ids:
                     children.setdefault(row['task_execution_id'], []).append(
-                        {'output': _decode(row.get('output'))})
+                        {'output': results.decode_json(row.get('output'))})
 
         snapshot_tasks = []
         for task in results.order_tasks(_with_next_tasks(tasks)):
-            runtime = _decode(task.get('runtime_context')) or {}
+            runtime = results.decode_json(task.get('runtime_context')) or {}
             if 'with_items' in runtime:
-                result = _decode(self._call(self._client.tasks.get, task['id']).result)
+                result = results.decode_json(self._call(self._client.tasks.get, task['id']).result)
             else:
                 result = results.task_result(task.get('type'), children.get(task['id'], []),
                                              with_items=False)
             row = {field: task.get(field) for field in results.TASK_FIELDS}
-            row['published'] = _decode(task.get('published'))
+            row['published'] = results.decode_json(task.get('published'))
             row['result'] = result
             snapshot_tasks.append(row)
         snapshot = results.Snapshot(state=execution.state, state_info=execution.state_info,
-                                    output=_decode(execution.output), tasks=snapshot_tasks)
+                                    output=results.decode_json(execution.output),
+                                    tasks=snapshot_tasks)
         active = any(t['state'] in ACTIVE_TASK_STATES for t in snapshot_tasks)
         return snapshot, active
 
@@ -174,7 +190,7 @@ def _with_next_tasks(tasks):
     for row in rows:
         by_name.setdefault(row['name'], []).append(row)
     for row in rows:
-        runtime = _decode(row.get('runtime_context')) or {}
+        runtime = results.decode_json(row.get('runtime_context')) or {}
         for trigger in runtime.get('triggered_by') or ():
             predecessor = names.get((trigger or {}).get('task_id'))
             for pred_row in by_name.get(predecessor, ()):
@@ -198,59 +214,79 @@ def reconcile(reading, st2_status, children_statuses, max_result_size=None):
     return status, result
 
 
-# -- tracking one st2 execution through the st2 API ----------------------------------
+# -- reconciling one st2 execution ----------------------------------------------------
 
 
 @dataclasses.dataclass
 class PollOutcome:
-    done: bool
+    """What one reconciliation found. ``completed``: st2 shows the execution completed
+    (or it is gone), so nothing is left to reconcile."""
+
+    completed: bool
     status: str | None = None
     message: str = ''
 
 
-class Tracker:
-    """Polls tracked st2 executions and updates st2 through its API.
+def mistral_execution_id(execution):
+    """The Mistral execution id the runner stored in an st2 execution's context."""
+    return ((execution.get('context') or {}).get('mistral') or {}).get('execution_id')
+
+
+class Reconciler:
+    """Reconciles st2 mistral-v2 executions with Mistral and updates st2.
 
     Used by the relay service (st2 3.4+) and by tests; st2 <= 3.3 uses the
     querier in st2_adapter with the same ``MistralReader`` and ``reconcile``.
     A Mistral state already read is not read again (its Reading is kept), and
-    an update already accepted by st2 is not sent again.
+    an update already accepted by st2 is not sent again. ``records`` (st2's
+    database through st2_adapter, optional) writes what st2's API refuses.
     """
 
-    def __init__(self, reader, st2_client, api_url, credentials, relay=None, jitter=0.0,
-                 max_result_size=None, sleep=time.sleep):
+    def __init__(self, reader, st2_client, api_url, credentials, children=None, records=None,
+                 jitter=0.0, max_result_size=None, sleep=time.sleep):
         self._reader = reader
         self._max_result_size = max_result_size
         self._st2 = st2_client
         self._api_url = api_url.rstrip('/')
         self._credentials = credentials
-        self._relay = relay
+        self._children_results = children
+        self._records = records
         self._jitter = jitter
         self._sleep = sleep
         self._readings = {}     # st2 execution id -> last Reading with a snapshot
         self._sent = {}         # st2 execution id -> (Mistral state, updated_at, st2 status)
         self._relayed = {}      # st2 execution id -> ids of children delivered to Mistral
 
-    def _get(self, execution_id):
+    @property
+    def mistral_calls(self):
+        """Mistral API calls made so far (for the relay's log)."""
+        return self._reader.calls
+
+    def get(self, execution_id):
         return self._st2.call('GET', '%s/executions/%s' % (self._api_url, execution_id),
                               self._credentials)
 
-    def poll(self, execution_id):
-        """One reconciliation of one tracked st2 execution."""
-        outcome = self._poll(execution_id)
-        if outcome.done:
-            for memory in (self._readings, self._sent, self._relayed):
-                memory.pop(execution_id, None)
+    def poll(self, execution_id, execution=None):
+        """One reconciliation of one st2 execution (``execution``: its API document,
+        when the caller has just read it)."""
+        outcome = self._poll(execution_id, execution)
+        if outcome.completed:
+            self.forget(execution_id)
         return outcome
 
-    def _poll(self, execution_id):
-        execution = self._get(execution_id)
+    def forget(self, execution_id):
+        for memory in (self._readings, self._sent, self._relayed):
+            memory.pop(execution_id, None)
+
+    def _poll(self, execution_id, execution):
+        if execution is None:
+            execution = self.get(execution_id)
         status = execution.get('status')
         if status in ST2_COMPLETED:
             return PollOutcome(True, status, 'already completed in st2')
-        mistral_id = ((execution.get('context') or {}).get('mistral') or {}).get('execution_id')
+        mistral_id = mistral_execution_id(execution)
         if not mistral_id:
-            return PollOutcome(True, status, 'no Mistral execution id in its context')
+            return PollOutcome(False, status, 'no Mistral execution id in its context yet')
         if self._jitter:
             self._sleep(random.uniform(0, self._jitter))
 
@@ -275,7 +311,10 @@ class Tracker:
 
     def _read(self, execution_id, mistral_id):
         cached = self._readings.get(execution_id)
-        known = (cached.state, cached.updated_at) if cached else None
+        # A task that was still active may have finished without the workflow's
+        # updated_at changing (it is paused): read such a workflow in full again.
+        known = (cached.state, cached.updated_at) if cached and not cached.tasks_active \
+            else None
         reading = self._reader.read(mistral_id, known=known)
         if reading.snapshot is not None:
             self._readings[execution_id] = reading
@@ -299,15 +338,15 @@ class Tracker:
 
     def _relay_children(self, execution_id, children):
         """Deliver finished children the stream may have missed (once each)."""
-        if self._relay is None:
+        if self._children_results is None:
             return
         relayed = self._relayed.setdefault(execution_id, set())
         for child in children:
             if child.get('id') in relayed or child.get('status') not in \
-                    relay_mod.CALLBACK_STATUSES:
+                    child_results.CALLBACK_STATUSES:
                 continue
-            outcome = self._relay.deliver_execution(self._get(child['id']))
-            if outcome in (relay_mod.DELIVERED, relay_mod.ALREADY_COMPLETED) and \
+            outcome = self._children_results.deliver_execution(self.get(child['id']))
+            if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED) and \
                     child.get('status') in ST2_COMPLETED:
                 relayed.add(child.get('id'))
 
@@ -319,6 +358,18 @@ class Tracker:
                               self._credentials, json_body=body)
 
     def _finish(self, execution_id, status, result, current):
+        # From pausing/paused, st2's API would turn a cancel into its own request and
+        # complete it with {message, user} at once (request_cancellation): what follows
+        # a pause is written as st2's action runner writes a runner's answer.
+        through_records = status in PAUSE_STATUSES or current in PAUSE_STATUSES
+        if through_records and self._records is not None:
+            new = self._records.set_status(execution_id, status, result)
+            if new in ST2_COMPLETED and new != status:
+                return PollOutcome(True, new, 'already completed in st2')
+            LOG.info('[%s] The relay set the st2 execution from %s to %s as Mistral shows it '
+                     '(through st2\'s update_status: st2 3.3+ cannot pause a mistral-v2 '
+                     'execution through its API).', execution_id, current, new)
+            return PollOutcome(new in ST2_COMPLETED, new)
         try:
             answer = self._put(execution_id, status, result) or {}
             # st2 turns "paused"/"canceled" of a running execution into a request
@@ -328,8 +379,13 @@ class Tracker:
         except Exception as e:
             if 'already in completed state' in str(e):
                 return PollOutcome(True, None, 'already completed in st2')
+            if RUNNER_REFUSED in str(e):
+                LOG.info('[%s] st2 (3.3 and later) refuses %s for a mistral-v2 execution '
+                         'through its API; without st2\'s records the relay cannot set it.',
+                         execution_id, status)
+                return PollOutcome(False, current, 'refused by st2')
             raise
         new = answer.get('status', status)
-        LOG.info('[%s] Results tracking updated the st2 execution from %s to %s.',
+        LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',
                  execution_id, current, new)
         return PollOutcome(new in ST2_COMPLETED, new)
