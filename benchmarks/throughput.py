@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Figure 3, throughput: st2 updates per second one notifier process sends.
 
 In this process: the product's delivery layer (``delivery.sender.Sender`` with
@@ -81,7 +93,10 @@ def completed_result():
 
 
 def workflow_event(ex_id):
-    """The ``data`` Mistral gives publishers for WORKFLOW_SUCCEEDED (CONTRACTS.md 1)."""
+    """The ``data`` Mistral gives publishers for WORKFLOW_SUCCEEDED.
+
+    See docs/contracts.rst, section 2.3.
+    """
     now = datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M:%S')
     return {'id': ex_id, 'name': harness.WF3_NAME, 'workflow_name': harness.WF3_NAME,
             'workflow_namespace': '', 'workflow_id': str(uuid.uuid4()), 'state': 'SUCCESS',

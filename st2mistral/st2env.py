@@ -1,6 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The env st2 puts into a Mistral workflow execution. Pure.
 
-The mistral-v2 runner builds it (CONTRACTS.md section 5); the notifier
+The mistral-v2 runner builds it (docs/contracts.rst, section 7); the notifier
 (targets.py), st2.action and st2kv read it. One builder keeps both sides in
 agreement.
 """

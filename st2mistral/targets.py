@@ -1,7 +1,19 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Where a Mistral workflow's status goes in st2. Pure: no I/O.
 
 st2's mistral-v2 runner puts the st2 execution id and the st2 context into
-the root workflow's env (CONTRACTS.md section 5). A notify entry may name
+the root workflow's env (docs/contracts.rst, section 7). A notify entry may name
 the target itself (``{"type": "st2", "st2_execution_id": ..., "api_url": ...}``),
 which wins over the env.
 """
@@ -22,7 +34,6 @@ class Target:
     execution_id: str
     api_url: str
     token: str | None = dataclasses.field(default=None, repr=False)
-    parent_workflow_execution_id: str | None = None
 
 
 def st2_context(env):
@@ -65,5 +76,4 @@ def resolve(notify_kwargs, env, default_api_url):
     if token is not None and not isinstance(token, str):
         raise InvalidSt2Context('st2_context.auth_token is not a string')
 
-    return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token,
-                  parent_workflow_execution_id=parent_workflow_execution_id(env))
+    return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token)

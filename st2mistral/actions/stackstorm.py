@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``st2.action``: run an st2 action as a Mistral task, completed by st2's callback.
 
 A workflow task::
@@ -8,7 +20,7 @@ A workflow task::
         ref: core.local
         parameters: {cmd: date}
 
-makes this action ``POST {api_url}/executions`` to st2 (CONTRACTS.md section 4)
+makes this action ``POST {api_url}/executions`` to st2 (docs/contracts.rst, section 5.5)
 and returns without a result: the action is asynchronous (``is_sync()`` False), so
 Mistral keeps the action execution RUNNING until st2 calls
 ``PUT /v2/action_executions/<id>`` with the child's outcome.

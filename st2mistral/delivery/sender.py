@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Background delivery of st2 updates: never blocks Mistral, keeps order.
 
 ``submit()`` only queues (microseconds): worker threads do the HTTP. Per st2
@@ -32,7 +44,7 @@ from st2mistral.delivery import spool as spool_mod
 
 CONF = cfg.CONF
 
-# The operator trace (CONTRACTS.md section 7) comes from the notifier's logger.
+# The operator trace (docs/contracts.rst, section 9.1) comes from the notifier's logger.
 TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 
 _ALREADY_COMPLETED = 'already in completed state'

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Reads from Mistral's own database, for the notifier (runs inside Mistral).
 
 Every read selects only the columns it needs, so no deferred column is
@@ -9,6 +21,7 @@ import dataclasses
 
 from mistral import context as mistral_context
 from mistral.db.v2 import api as db_api
+from mistral.lang.v2 import tasks as task_specs
 from mistral_lib import utils as mistral_utils
 from oslo_db import exception as db_exc
 import sqlalchemy.exc
@@ -112,8 +125,8 @@ def _task_children(task_rows):
         by_type.setdefault(task['type'], []).append(task['id'])
 
     children = {}
-    queries = (('ACTION', db_api.get_action_executions),
-               ('WORKFLOW', db_api.get_workflow_executions))
+    queries = ((task_specs.ACTION_TASK_TYPE, db_api.get_action_executions),
+               (task_specs.WORKFLOW_TASK_TYPE, db_api.get_workflow_executions))
     for task_type, query in queries:
         ids = by_type.get(task_type)
         if not ids:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The ``st2`` notification publisher for Mistral 23.
 
 Enable it in mistral.conf (``[notifier] notify = [{"type": "st2"}]``) or per
@@ -21,6 +33,8 @@ import threading
 import time
 
 from mistral.notifiers import base
+from mistral.notifiers import notification_events as events
+from mistral.workflow import states
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -35,11 +49,10 @@ from st2mistral.notifiers import mistral_db
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-WORKFLOW_EVENTS = frozenset({
-    'WORKFLOW_LAUNCHED', 'WORKFLOW_SUCCEEDED', 'WORKFLOW_FAILED', 'WORKFLOW_CANCELLED',
-    'WORKFLOW_PAUSED', 'WORKFLOW_RESUMED', 'WORKFLOW_RERUN'})
+WORKFLOW_EVENTS = frozenset(events.WORKFLOWS)
 # A task reaching one of these may be what paused or cancelled its workflow.
-TASK_EVENTS = frozenset({'TASK_SUCCEEDED', 'TASK_FAILED', 'TASK_CANCELLED', 'TASK_PAUSED'})
+TASK_EVENTS = frozenset({events.TASK_SUCCEEDED, events.TASK_FAILED, events.TASK_CANCELLED,
+                         events.TASK_PAUSED})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,7 +332,7 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
 def on_task_event(item, sender, cache):
     wf_ex_id = item.data.get('workflow_execution_id')
     wf = cache.get(wf_ex_id) if isinstance(wf_ex_id, str) else None
-    if wf is None or wf.state != 'RUNNING':
+    if wf is None or wf.state != states.RUNNING:
         wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
         if wf is None:
             LOG.warning('The task event %s for %s is not processed for st2: its workflow '
@@ -330,10 +343,10 @@ def on_task_event(item, sender, cache):
     LOG.info('[%s] The task event %s for %s will be processed for st2.',
              root_id, item.event, item.ex_id)
 
-    if wf.state == 'CANCELLED':
-        _trigger(root_id, item, 'WORKFLOW_CANCELLED', wf, sender)
-    elif wf.state == 'PAUSED':
-        _trigger(root_id, item, 'WORKFLOW_PAUSED', wf, sender)
+    if wf.state == states.CANCELLED:
+        _trigger(root_id, item, events.WORKFLOW_CANCELLED, wf, sender)
+    elif wf.state == states.PAUSED:
+        _trigger(root_id, item, events.WORKFLOW_PAUSED, wf, sender)
         _cascade_pause(root_id, item, wf, sender)
 
     LOG.info('[%s] The task event %s for %s is processed for st2.',
@@ -353,9 +366,9 @@ def _cascade_pause(root_id, item, wf, sender):
     while current.parent_task_execution_id:
         parent_id = mistral_db.task_workflow_execution_id(current.parent_task_execution_id)
         parent = mistral_db.workflow_info(parent_id) if parent_id else None
-        if parent is None or parent.state != 'PAUSED':
+        if parent is None or parent.state != states.PAUSED:
             break
-        _trigger(root_id, item, 'WORKFLOW_PAUSED', parent, sender)
+        _trigger(root_id, item, events.WORKFLOW_PAUSED, parent, sender)
         current = parent
 
     # ``current`` is now the root of this Mistral execution; follow the st2
@@ -366,7 +379,7 @@ def _cascade_pause(root_id, item, wf, sender):
     while isinstance(parent_id, str) and parent_id not in seen:
         seen.add(parent_id)
         parent = mistral_db.workflow_info(parent_id)
-        if parent is None or parent.state != 'PAUSED':
+        if parent is None or parent.state != states.PAUSED:
             break
-        _trigger(root_id, item, 'WORKFLOW_PAUSED', parent, sender)
+        _trigger(root_id, item, events.WORKFLOW_PAUSED, parent, sender)
         parent_id = targets.parent_workflow_execution_id(parent.env)

@@ -3,7 +3,7 @@
 ``st2.action`` starts an st2 execution with ``callback: {source: mistral_v2,
 url: .../action_executions/<id>}`` and leaves its Mistral action execution
 RUNNING. When that st2 execution completes (or pauses), this module sends
-``PUT /v2/action_executions/<id>`` with the state map of CONTRACTS.md section 6.
+``PUT /v2/action_executions/<id>`` with the state map of docs/contracts.rst, section 8.5.
 
 Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
 (relay_service.py) on st2 3.4+, where st2 calls no callback module.

@@ -3,7 +3,7 @@ feeds it plain values and turns its answers into st2 statuses.
 
 - start: save the (transformed) workflow or workbook only when it changed and
   start an execution with the env and ``st2`` notify entry the publisher needs
-  (CONTRACTS.md section 5), so status comes back to st2 by push;
+  (docs/contracts.rst, section 7), so status comes back to st2 by push;
 - re-run: only tasks in ERROR, ``parent.child`` names for tasks of
   sub-workflows, after updating the env of the workflow and its sub-workflows;
 - pause / resume / cancel: the execution, and the parent task's action

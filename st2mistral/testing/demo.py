@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The Quick start demo: the st2 publisher on a real Mistral 23.
 
 Starts the strict st2 API emulator and a single-process Mistral (SQLite,
@@ -45,7 +57,7 @@ TOKEN = 'demo-token'
 
 
 def expected_trace(root_id):
-    """The six trace forms of CONTRACTS.md section 7, as (start, end) pairs."""
+    """The six trace forms of docs/contracts.rst, section 9.1, as (start, end) pairs."""
     forms = []
     for kind, event, verb in (('workflow', 'WORKFLOW_LAUNCHED', 'published to'),
                               ('task', 'TASK_SUCCEEDED', 'processed for'),

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """One contract suite, two backends: the st2 emulator and StackStorm's own code.
 
 Every test in tests/contract/ takes the ``backend`` fixture and runs once per
@@ -20,6 +32,7 @@ from st2mistral.testing import st2_emulator
 from st2mistral.testing.real_st2 import build
 from st2mistral.testing.real_st2 import launcher
 from st2mistral.testing.real_st2 import settings
+from st2mistral.testing.waiting import wait_until
 
 PACK = pathlib.Path(__file__).with_name('st2mistral_tests')
 WORKFLOW_ACTION = 'st2mistral_tests.wf_sleep'  # a mistral-v2 action
@@ -105,17 +118,16 @@ class Backend:
                              timeout=TIMEOUT, **kw)
 
     def wait_for_status(self, execution_id, statuses, timeout=TIMEOUT):
-        import time
+        seen = {}
 
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
-            seen = self.get('/executions/%s' % execution_id).json()
-            if seen.get('status') in statuses:
-                return seen
-            time.sleep(0.05)
-        raise AssertionError('execution %s never reached %s; last seen %s'
-                             % (execution_id, statuses, seen and seen.get('status')))
+        def reached():
+            seen.clear()
+            seen.update(self.get('/executions/%s' % execution_id).json())
+            return dict(seen) if seen.get('status') in statuses else None
+
+        return wait_until(reached, timeout=timeout,
+                          message=lambda: 'execution %s to reach %s; last seen %s' % (
+                              execution_id, statuses, seen.get('status')))
 
 
 class EmulatorBackend(Backend):

@@ -27,6 +27,7 @@ import pytest
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.mistral_launcher import MistralServer
 from st2mistral.testing.mistral_launcher import MistralStartError
+from st2mistral.testing.waiting import wait_until
 
 WORKFLOWS = """
 version: '2.0'
@@ -72,14 +73,13 @@ def group_gone(pgid):
 
 
 def wait_for_running_action(client, wf_ex_id, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for task in client.tasks.list(workflow_execution_id=wf_ex_id):
-            for action in client.action_executions.list(task_execution_id=task.id):
-                if action.state == 'RUNNING':
-                    return action
-        time.sleep(0.02)
-    raise AssertionError('no RUNNING action execution in %s' % wf_ex_id)
+    def running():
+        return [action for task in client.tasks.list(workflow_execution_id=wf_ex_id)
+                for action in client.action_executions.list(task_execution_id=task.id)
+                if action.state == 'RUNNING']
+
+    return wait_until(running, timeout=timeout, interval=0.02,
+                      message='a RUNNING action execution in %s' % wf_ex_id)[0]
 
 
 def run_to_end(server, client, workflow, **kwargs):
@@ -210,13 +210,14 @@ def test_single_global_notify_reaches_publishers(tmp_path, notifier_type):
 
         # With the remote notifier, publishing runs after the state change
         # and in no guaranteed order.
-        deadline = time.monotonic() + 10
-        while True:
-            events = [line.split('The event ')[1].split()[0]
-                      for line in server.log_lines('noop notification publisher')]
-            if len(events) >= EVENTS_PER_THREE_TASK_RUN or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+        def published():
+            return [line.split('The event ')[1].split()[0]
+                    for line in server.log_lines('noop notification publisher')]
+
+        wait_until(lambda: len(published()) >= EVENTS_PER_THREE_TASK_RUN, timeout=10,
+                   interval=0.02, message=lambda: '%d events; seen %s' % (
+                       EVENTS_PER_THREE_TASK_RUN, published()))
+        events = published()
 
     assert sorted(events) == sorted(
         ['WORKFLOW_LAUNCHED'] + ['TASK_LAUNCHED', 'TASK_SUCCEEDED'] * 3

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """st2.action on a real Mistral 23 engine, against the strict st2 emulator.
 
 The emulator records each child st2 execution, runs it and calls Mistral back
@@ -12,6 +24,7 @@ import requests
 
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import Run
@@ -230,10 +243,8 @@ def test_st2_back_within_the_window_gets_exactly_one_child(mistral, st2):
                                    parent=dict(PARENT, execution_id=parent_id)))
 
     # Bring st2 back once Mistral has logged a failed try.
-    deadline = time.monotonic() + 10
-    while len(mistral.log_lines('st2.action core.blip')) == retries_before:
-        assert time.monotonic() < deadline, 'no failed try logged'
-        time.sleep(0.02)
+    wait_until(lambda: len(mistral.log_lines('st2.action core.blip')) > retries_before,
+               timeout=10, interval=0.02, message='a failed try of st2.action logged')
     st2.come_up()
 
     assert mistral.wait_for_execution(execution.id).state == 'SUCCESS'

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Two st2 notifier servers on the production topology: the stock multi-process
 ``mistral-server --server all`` (``[notifier] type = remote``) over RabbitMQ
 and PostgreSQL, plus a second ``mistral-server --server notifier`` on the same
@@ -33,10 +45,11 @@ import pytest
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import fast_retry_config
 from tests.functional.conftest import unique
-from tests.functional.faults.conftest import spool_rows
+from tests.functional.faults.conftest import wait_spool_empty
 from tests.functional.notifiers.test_stackstorm_notifier import simple_wf
 
 available, reason = mistral_launcher.services_available()
@@ -73,12 +86,17 @@ class SecondNotifier:
                 [server, '--server', 'notifier', '--config-file', self.conf_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.workdir, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while 'Notification server started.' not in self.text():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError('second notifier did not start:\n' + self.text()[-3000:])
-            time.sleep(0.1)
+        def started():
+            if self._proc.poll() is not None:
+                raise RuntimeError('second notifier exited:\n' + self.text()[-3000:])
+            return 'Notification server started.' in self.text()
+
+        try:
+            wait_until(started, timeout=timeout, interval=0.1,
+                       message=lambda: 'the second notifier to start:\n' + self.text()[-3000:])
+        except Exception:
+            self.stop()
+            raise
         return self
 
     def stop(self, grace=5):
@@ -142,16 +160,18 @@ def _start_all(mistral, st2, workflows):
 
 def _wait_mistral_done(mistral, ex_ids, timeout):
     client = mistral.client()
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {ex.id: ex.state for ex in client.executions.list(limit=-1, fields=['state'])
-                  if ex.id in ex_ids}
-        running = [i for i in ex_ids if states.get(i) not in mistral_launcher.TERMINAL_STATES]
-        if not running:
-            return states
-        assert time.monotonic() < deadline, '%d workflows still running in Mistral' % len(
-            running)
-        time.sleep(0.5)
+    seen = {'states': {}, 'running': list(ex_ids)}
+
+    def all_done():
+        seen['states'] = {ex.id: ex.state for ex in client.executions.list(
+            limit=-1, fields=['state']) if ex.id in ex_ids}
+        seen['running'] = [i for i in ex_ids
+                           if seen['states'].get(i) not in mistral_launcher.TERMINAL_STATES]
+        return not seen['running']
+
+    wait_until(all_done, timeout=timeout, interval=0.5,
+               message=lambda: '%d workflows still running in Mistral' % len(seen['running']))
+    return seen['states']
 
 
 def _final_lines(lines):
@@ -199,10 +219,7 @@ def test_300_fast_workflows_over_two_notifier_servers(servers, st2):
     # One state_dir, one slot each; both left empty (nothing waits for st2).
     assert sorted(name for name in os.listdir(os.path.join(mistral.workdir, 'st2-spool'))
                   if name.endswith('.sqlite')) == ['spool-0.sqlite', 'spool-1.sqlite']
-    deadline = time.monotonic() + 10
-    while spool_rows(mistral) != {'events': [], 'updates': []}:
-        assert time.monotonic() < deadline, spool_rows(mistral)
-        time.sleep(0.1)
+    wait_spool_empty(mistral)
 
     for lines in (mistral.log_lines('stackstorm_notifier'), second.lines('stackstorm_notifier')):
         assert not [line for line in lines if ' ERROR ' in line]

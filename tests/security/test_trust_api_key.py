@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The site's [st2] api_key never acts for a workflow st2 does not vouch for (issue 9, finding 1).
 
 Real Mistral 23 with ``[st2] api_key`` set, and the strict st2 emulator. The
@@ -8,7 +20,6 @@ st2 vouches for a workflow only through the st2 execution's own record, whose
 with ``update_context``, where a real runner would).
 """
 
-import time
 import uuid
 
 import pytest
@@ -16,6 +27,7 @@ import pytest
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import unique
@@ -82,12 +94,9 @@ def st2_action_env(st2, **st2_context):
 
 def wait_log(mistral, *texts, timeout=15.0):
     """Mistral log lines holding every one of ``texts``, polled until there is one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in mistral.log_lines() if all(t in line for t in texts)]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.05)
+    return wait_until(
+        lambda: [line for line in mistral.log_lines() if all(t in line for t in texts)],
+        timeout=timeout, message='a Mistral log line with %r' % (texts,))
 
 
 def with_key(requests):

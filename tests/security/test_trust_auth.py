@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Per-user isolation under ``auth_type = st2`` on a real Mistral 23 (issue 9, findings 2, 9).
 
 Each st2 user gets a Mistral project of their own, so one user's token cannot
@@ -5,7 +17,6 @@ read another user's executions (whose env holds the other user's st2 token),
 and no header a client sends can move a request to another project.
 """
 
-import time
 
 from mistralclient.api import base as mistral_api
 import pytest
@@ -14,6 +25,7 @@ import requests
 from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import unique
 
 ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
@@ -137,14 +149,9 @@ def test_trust_only_an_admin_user_completes_another_users_action(mistral, st2):
     name = unique('alice_async')
     alice.workflows.create(ASYNC_WORKFLOW % name)
     execution = alice.executions.create(name)
-    deadline = time.monotonic() + 20
-    while True:
-        running = [a for a in alice.action_executions.list()
-                   if a.workflow_name == name and a.state == 'RUNNING']
-        if running:
-            break
-        assert time.monotonic() < deadline, 'the async action never started'
-        time.sleep(0.05)
+    running = wait_until(lambda: [a for a in alice.action_executions.list()
+                                  if a.workflow_name == name and a.state == 'RUNNING'],
+                         timeout=20, message='the async action to start')
     (action,) = running
 
     def complete(token):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Helpers for the fault-injection tests, and their ``slow`` marker.
 
 Each test module starts its own real Mistral 23 (``fault_config``: the st2
@@ -10,9 +22,9 @@ test) comes from tests/functional/conftest.py.
 import json
 import os
 import sqlite3
-import time
 
 from st2mistral import st2env
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import fast_retry_config
@@ -53,20 +65,19 @@ def start_execution(client, st2, workflow, workflow_input=None):
 def wait_mistral_states(client, ex_ids, states=('SUCCESS', 'ERROR', 'CANCELLED'),
                         timeout=60):
     """{id: state} once every execution is in one of ``states``."""
-    deadline = time.monotonic() + timeout
     pending = set(ex_ids)
     found = {}
-    while pending:
+
+    def all_there():
         for ex in client.executions.list(limit=-1, fields=['state']):
             if ex.id in pending and ex.state in states:
                 found[ex.id] = ex.state
                 pending.discard(ex.id)
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise AssertionError('%d executions not in %s after %ss, e.g. %s'
-                                 % (len(pending), states, timeout, sorted(pending)[:3]))
-        time.sleep(0.2)
+        return not pending
+
+    wait_until(all_there, timeout=timeout, interval=0.2,
+               message=lambda: '%d executions in %s, e.g. %s' % (
+                   len(pending), states, sorted(pending)[:3]))
     return found
 
 
@@ -83,12 +94,8 @@ def notifier_lines(mistral, *texts):
 def wait_lines(mistral, *texts, timeout=5.0):
     """Like notifier_lines, polling until there is one (st2 may see a request
     a moment before the line saying so is written)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = notifier_lines(mistral, *texts)
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.05)
+    return wait_until(lambda: notifier_lines(mistral, *texts), timeout=timeout,
+                      message='a stackstorm_notifier line with %r' % (texts,))
 
 
 def spool_rows(mistral):
@@ -114,19 +121,20 @@ def spool_rows(mistral):
 def wait_spool_updates(mistral, expected, timeout=10):
     """{st2 execution id: spooled status} for the ids of ``expected``, polled until
     it equals ``expected`` (the publisher may still be processing events)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        updates = {u['target']['execution_id']: u['status']
-                   for u in spool_rows(mistral)['updates'] if
-                   u['target']['execution_id'] in expected}
-        if updates == expected or time.monotonic() > deadline:
-            return updates
-        time.sleep(0.1)
+    last = {}
+
+    def spooled():
+        last['updates'] = {u['target']['execution_id']: u['status']
+                           for u in spool_rows(mistral)['updates'] if
+                           u['target']['execution_id'] in expected}
+        return last['updates'] == expected
+
+    wait_until(spooled, timeout=timeout, interval=0.1,
+               message=lambda: 'spooled updates %s, expected %s' % (last['updates'], expected))
+    return last['updates']
 
 
 def wait_spool_empty(mistral, timeout=10):
     """Until st2 took everything: the sender removes a row once st2 answered."""
-    deadline = time.monotonic() + timeout
-    while spool_rows(mistral) != {'events': [], 'updates': []}:
-        assert time.monotonic() < deadline, spool_rows(mistral)
-        time.sleep(0.05)
+    wait_until(lambda: spool_rows(mistral) == {'events': [], 'updates': []}, timeout=timeout,
+               message=lambda: 'an empty spool; it holds %s' % (spool_rows(mistral),))

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The Mistral process running the st2 publisher is killed with SIGKILL between
 accepting an event and st2 taking the update, then started again on the same
 database and state directory: nothing is lost.
@@ -9,11 +21,11 @@ restart, as any live Mistral soon would.
 
 import re
 import sqlite3
-import time
 
 import pytest
 
 from st2mistral.testing import mistral_launcher
+from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import unique
 from tests.functional.faults.conftest import fault_config
 from tests.functional.faults.conftest import history
@@ -56,10 +68,8 @@ def restart_and_trigger(mistral, st2, client_workflow):
 
 
 def wait_spool_events_processed(mistral, timeout=10):
-    deadline = time.monotonic() + timeout
-    while spool_rows(mistral)['events']:
-        assert time.monotonic() < deadline, spool_rows(mistral)['events']
-        time.sleep(0.05)
+    wait_until(lambda: not spool_rows(mistral)['events'], timeout=timeout,
+               message=lambda: 'no spooled event left; still %s' % spool_rows(mistral)['events'])
 
 
 def test_updates_waiting_for_st2_survive_sigkill(mistral, st2):
@@ -152,11 +162,9 @@ def test_event_not_yet_processed_when_killed_is_replayed(mistral, st2):
     client.workflows.create(BIG_WF % name)
     ex_id, st2_id = start_execution(client, st2, name)
 
-    deadline = time.monotonic() + 60
-    while not any(e['event'] == 'WORKFLOW_SUCCEEDED' and e['ex_id'] == ex_id
-                  for e in _spooled_events(mistral)):
-        assert time.monotonic() < deadline, 'the WORKFLOW_SUCCEEDED event never was spooled'
-        time.sleep(0.002)
+    wait_until(lambda: any(e['event'] == 'WORKFLOW_SUCCEEDED' and e['ex_id'] == ex_id
+                           for e in _spooled_events(mistral)),
+               timeout=60, interval=0.002, message='the WORKFLOW_SUCCEEDED event to be spooled')
     mistral.kill()
     left = spool_rows(mistral)
     assert ('WORKFLOW_SUCCEEDED', ex_id) in [(e['event'], e['ex_id']) for e in left['events']]

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Workflows whose data is awkward for st2: no st2 context, values JSON cannot
 represent natively, results over ``[st2] max_result_size``, and requests that
 cannot even be built. Real Mistral 23, strict st2 emulator; each test checks
@@ -221,8 +233,8 @@ def test_oversized_result_reaches_st2_truncated_with_the_marker(mistral, st2):
 
 
 def test_global_notify_and_execution_notify_do_not_duplicate_updates(mistral, st2):
-    """Documented Mistral behaviour (CONTRACTS 1): both entries publish. st2 must
-    still see each status once."""
+    """Documented Mistral behaviour (docs/contracts.rst, section 2.2): both entries
+    publish. st2 must still see each status once."""
     name = unique('twice')
     client = mistral.client()
     client.workflows.create(simple_wf(name, tasks=1))

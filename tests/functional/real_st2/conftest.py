@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """End to end on StackStorm's own code: real st2 (one process) + real Mistral 23.
 
 st2's API, scheduler and action runner run the project's ``mistral-v2`` runner,
@@ -6,7 +18,6 @@ publisher reports back to st2's API. Skipped with one line without
 ``ST2MISTRAL_ST2_SRC``.
 """
 
-import time
 
 import pytest
 import requests
@@ -15,6 +26,7 @@ from st2mistral.testing import mistral_launcher
 from st2mistral.testing.real_st2 import build
 from st2mistral.testing.real_st2 import launcher
 from st2mistral.testing.real_st2 import settings
+from st2mistral.testing.waiting import wait_until
 from tests.contract.conftest import PACK
 
 TAG = 'v3.9.0'
@@ -48,30 +60,32 @@ class Stack:
         return answer.json()
 
     def wait(self, execution_id, statuses, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
-            seen = self.execution(execution_id)
-            if seen['status'] in statuses:
-                return seen
-            time.sleep(0.1)
-        raise AssertionError('st2 execution %s never reached %s; last %s %s; see %s'
-                             % (execution_id, statuses, seen['status'], seen.get('result'),
-                                self.st2.log_path))
+        seen = {}
+
+        def reached():
+            seen.clear()
+            seen.update(self.execution(execution_id))
+            return dict(seen) if seen['status'] in statuses else None
+
+        return wait_until(reached, timeout=timeout, interval=0.1,
+                          message=lambda: 'st2 execution %s to reach %s; last %s %s; see %s' % (
+                              execution_id, statuses, seen.get('status'), seen.get('result'),
+                              self.st2.log_path))
 
     def mistral_id(self, execution_id, timeout=TIMEOUT):
         """The Mistral execution the runner started (from st2's execution context)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def started():
             ex = self.execution(execution_id)
             mistral = (ex.get('context') or {}).get('mistral') or {}
-            if mistral.get('execution_id'):
-                return mistral['execution_id']
-            if ex['status'] in ('failed', 'succeeded', 'canceled'):
-                break
-            time.sleep(0.1)
-        raise AssertionError('no Mistral execution in the context of %s: %s'
-                             % (execution_id, self.execution(execution_id)))
+            # A completed execution without one will never get one: fail now.
+            assert mistral.get('execution_id') or ex['status'] not in (
+                'failed', 'succeeded', 'canceled'), (
+                'no Mistral execution in the context of %s: %s' % (execution_id, ex))
+            return mistral.get('execution_id')
+
+        return wait_until(started, timeout=timeout, interval=0.1,
+                          message=lambda: 'a Mistral execution in the context of %s: %s' % (
+                              execution_id, self.execution(execution_id)))
 
     def start_relay(self):
         """The st2 side's relay in st2's process (once per session), calling st2 with a key."""

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The st2 side against a REAL Mistral 23 and the strict st2 emulator.
 
 The emulator here behaves like st2 3.9 (``version='3.9'``): it calls no
@@ -31,6 +43,7 @@ from st2mistral.runner import launcher
 from st2mistral.runner import relay_service
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
+from st2mistral.testing.waiting import wait_until
 from tests.unit.runner import standin
 
 TOKEN = 'st2-token'
@@ -174,15 +187,16 @@ class Side:
         return found
 
     def wait_task(self, ex_id, name, states, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            tasks = [t for t in self.client.tasks.list(workflow_execution_id=ex_id)
-                     if t.name == name]
-            if tasks and tasks[-1].state in states:
-                return tasks[-1]
-            assert time.monotonic() < deadline, 'task %s not in %s: %s' % (
-                name, states, [t.state for t in tasks])
-            time.sleep(0.02)
+        seen = []
+
+        def task_there():
+            seen[:] = [t for t in self.client.tasks.list(workflow_execution_id=ex_id)
+                       if t.name == name]
+            return seen[-1] if seen and seen[-1].state in states else None
+
+        return wait_until(task_there, timeout=timeout, interval=0.02,
+                          message=lambda: 'task %s in %s; it is in %s' % (
+                              name, states, [t.state for t in seen]))
 
 
 @pytest.fixture
@@ -280,12 +294,13 @@ class RelayProcess:
                 p for p in (standin.STANDIN, os.environ.get('PYTHONPATH')) if p))
             self.process = subprocess.Popen([self.SCRIPT, '--config-file', self.conf_file],
                                             stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while st2.stream_clients <= clients:
+
+        def connected():
             assert self.process.poll() is None, 'st2mistral-relay exited: %s' % self.log()
-            assert time.monotonic() < deadline, 'st2mistral-relay did not connect: %s' % (
-                self.log())
-            time.sleep(0.02)
+            return st2.stream_clients > clients
+
+        wait_until(connected, timeout=timeout, interval=0.02,
+                   message=lambda: 'st2mistral-relay to connect: %s' % self.log())
         return self
 
     def kill(self):

@@ -1,7 +1,19 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The st2common adapter (runner, querier, callback) driving a REAL Mistral 23.
 
 st2 is replaced by the st2common STAND-IN of tests/unit/runner/st2common_standin
-(documented there; it follows CONTRACTS.md section 6) for the runner's base
+(documented there; it follows docs/contracts.rst, section 8) for the runner's base
 classes and st2's records, and by the st2 emulator for st2's API. The runner
 is set up the way st2's runner container sets it up, then called.
 """

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import os
 import stat
 
@@ -12,7 +24,7 @@ from st2mistral.delivery import spool as spool_mod
 def _item(execution_id='e1', status='succeeded', result=None):
     return delivery.Outgoing(
         target=targets.Target(execution_id=execution_id, api_url='http://st2/api/v1',
-                              token='secret-token', parent_workflow_execution_id='p1'),
+                              token='secret-token'),
         status=status, result=result or {'a': 'é'}, root_id='root', event='WORKFLOW_SUCCEEDED',
         ex_id='root')
 

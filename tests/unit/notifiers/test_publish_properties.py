@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Property-based tests (hypothesis): whatever Mistral hands the st2 publisher,
 nothing raises into Mistral, no event gets stuck, and the pure functions raise
 only what they document.
@@ -28,6 +40,7 @@ from st2mistral import targets
 from st2mistral.delivery import sender as delivery
 from st2mistral.notifiers import mistral_db
 from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.testing.waiting import wait_until
 from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender
 
@@ -218,10 +231,8 @@ def real_publisher(fake_db, dead_st2_conf):
 
 def _wait_processed(publisher, timeout=5.0):
     """Until every accepted event left the queue and the spool's events table."""
-    deadline = time.monotonic() + timeout
-    while publisher._events.qsize() or publisher._spool.events():
-        assert time.monotonic() < deadline, 'events stuck in the publisher'
-        time.sleep(0.002)
+    wait_until(lambda: not (publisher._events.qsize() or publisher._spool.events()),
+               timeout=timeout, interval=0.002, message='events stuck in the publisher')
 
 
 def _failures(records):
@@ -424,7 +435,9 @@ def test_fit_never_makes_a_result_bigger(result, max_bytes, many_keys):
 @given(value=st.sampled_from([math.nan, math.inf, -math.inf]))
 def test_updates_are_strict_json_even_for_non_finite_floats(value):
     update = results.build_update(results.Snapshot(state='SUCCESS', output={'x': value}))
-    json.dumps(update.result, allow_nan=False)
+    sent = json.loads(json.dumps(update.result, allow_nan=False))   # raises on NaN/Infinity
+    assert sent['x'] == ('NaN' if math.isnan(value) else
+                         'Infinity' if value > 0 else '-Infinity')
 
 
 @SETTINGS

@@ -1,7 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The publisher's processing rules, on a fake Mistral DB and a recording sender."""
 
 import logging
-import time
 
 from oslo_config import cfg
 import pytest
@@ -10,6 +21,7 @@ import sqlalchemy.exc
 from st2mistral import results
 from st2mistral.notifiers import mistral_db
 from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.testing.waiting import wait_until
 from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender
 
@@ -88,9 +100,7 @@ def test_event_kept_and_retried_while_mistral_db_is_away(db, monkeypatch, caplog
     publisher = notifier.St2Publisher(sender=sender, sleep=waits.append)
     publisher.publish(None, 'wf1', {'id': 'wf1', 'state': 'SUCCESS',
                                     'root_execution_id': None}, 'WORKFLOW_SUCCEEDED', None)
-    deadline = time.monotonic() + 5
-    while not sender.items and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: sender.items, timeout=5, interval=0.01, message='an update for wf1')
     assert [item.status for item in sender.items] == ['succeeded']
     assert len(calls) == 2 and waits == [1.0]
     assert any("Mistral's database is not available" in m for m in caplog.messages)
@@ -163,16 +173,30 @@ def test_same_event_for_a_second_st2_entry_is_published_once(db, monkeypatch):
     _workflow(db, 'SUCCESS')
     succeeded = {'id': 'wf1', 'state': 'SUCCESS', 'root_execution_id': None}
     publisher.publish(None, 'wf1', succeeded, 'WORKFLOW_SUCCEEDED', None)
-    _wait_for(lambda: len(sender.items) >= 3)
-    time.sleep(0.05)                                     # nothing more arrives
     # The entry with other arguments counts as another entry.
-    assert [(i.event, i.status) for i in sender.items] == [
+    assert [(i.event, i.status) for i in _flush(db, publisher, sender)] == [
         ('WORKFLOW_LAUNCHED', 'running'), ('WORKFLOW_LAUNCHED', 'running'),
         ('WORKFLOW_SUCCEEDED', 'succeeded')]
 
 
 def _wait_for(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.01)
+    wait_until(condition, timeout=timeout, interval=0.01)
+
+
+def _flush(db, publisher, sender):
+    """The updates for everything published so far, once all of it is processed.
+
+    The publisher processes events one at a time in the order published, so
+    once a marker event published last reaches the sender, no update for an
+    earlier event is still to come: no sleep needed to show nothing more arrives.
+    """
+    db.add(mistral_db.WorkflowInfo(id='marker', name='marker', state='SUCCESS',
+                                   state_info=None, root_execution_id=None,
+                                   parent_task_execution_id=None,
+                                   env={'st2_execution_id': 'marker'}),
+           results.Snapshot(state='SUCCESS', output={}, tasks=[]))
+    publisher.publish(None, 'marker', {'id': 'marker', 'state': 'SUCCESS',
+                                       'root_execution_id': None}, 'WORKFLOW_SUCCEEDED', None)
+    wait_until(lambda: any(i.ex_id == 'marker' for i in sender.items), timeout=5,
+               interval=0.01, message='the marker event to reach the sender')
+    return [i for i in sender.items if i.ex_id != 'marker']

@@ -1,8 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The st2common adapter, loaded the way st2 loads runners, on a st2common STAND-IN.
 
 st2 cannot be installed here, so tests/unit/runner/st2common_standin holds a
 minimal stand-in of the st2common names the adapter uses (documented in its
-package docstring, following CONTRACTS.md section 6). The steps below are
+package docstring, following docs/contracts.rst, section 8). The steps below are
 st2's: stevedore finds the entry point; registration validates
 ``get_metadata()`` with RunnerTypeAPI; the runner, query and callback modules
 are looked up by name, retrying "mistral_v2" as "mistral-v2".

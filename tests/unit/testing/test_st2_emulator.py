@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Tests of the strict st2 API emulator, over real HTTP with requests."""
 
 import http.server
@@ -11,6 +23,7 @@ import requests
 
 from st2mistral.testing import st2_emulator
 from st2mistral.testing.st2_emulator import St2Emulator
+from st2mistral.testing.waiting import wait_until
 
 TOKEN = {'X-Auth-Token': 'st2-token'}
 API_KEY = {'St2-Api-Key': 'st2-key'}
@@ -38,6 +51,7 @@ class Receiver:
     def __init__(self, status=200):
         self.status = status
         self.calls = []
+        self.hold = None        # a threading.Event: answer only once it is set
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -45,6 +59,8 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get('Content-Length') or 0))
                 receiver.calls.append({'path': self.path, 'headers': dict(self.headers),
                                        'body': json.loads(raw)})
+                if receiver.hold is not None:
+                    receiver.hold.wait(10)
                 self.send_response(receiver.status)
                 self.send_header('Content-Length', '2')
                 self.end_headers()
@@ -68,6 +84,22 @@ def receiver():
     mistral = Receiver()
     yield mistral
     mistral.close()
+
+
+# The emulator sends each callback from its own thread, named after the execution.
+CALLBACK_THREAD = 'st2-emulator-callback-'
+
+
+def callback_threads(execution_id=''):
+    return [t for t in threading.enumerate() if t.name.startswith(CALLBACK_THREAD + execution_id)]
+
+
+def wait_callbacks_settled(execution_id=''):
+    """An explicit flush instead of a sleep to see whether more comes: once the
+    callback threads have ended, every attempt that will ever be made is recorded.
+    (test_callback_is_not_retried_on_http_errors shows the thread is found.)"""
+    wait_until(lambda: not callback_threads(execution_id), timeout=5,
+               message=lambda: 'callback threads to end: %s' % callback_threads(execution_id))
 
 
 def free_port():
@@ -892,9 +924,10 @@ def test_callback_without_action_execution_id_is_recorded_and_not_sent(st2, rece
 def test_callback_is_retried_on_connection_errors_then_given_up():
     url = 'http://127.0.0.1:%d/v2/action_executions/a' % free_port()
     with St2Emulator(callback_attempts=3, callback_retry_wait=0.01) as emulator:
-        post(emulator, {'action': 'core.local', 'callback': mistral_callback(url)})
+        child = post(emulator, {'action': 'core.local',
+                                'callback': mistral_callback(url)}).json()['id']
         emulator.wait_for(lambda e: len(e.callbacks) == 3, timeout=3)
-        time.sleep(0.05)  # would a 4th attempt come? (not an assertion of timing)
+        wait_callbacks_settled(child)      # no 4th attempt can come after this
         attempts = emulator.callbacks
     assert [a['attempt'] for a in attempts] == [1, 2, 3]
     assert all(a['status'] is None and a['error'].startswith('ConnectionError')
@@ -903,10 +936,13 @@ def test_callback_is_retried_on_connection_errors_then_given_up():
 
 def test_callback_is_not_retried_on_http_errors(st2, receiver):
     receiver.status = 500
-    post(st2, {'action': 'core.local',
-               'callback': mistral_callback(receiver.url + '/v2/action_executions/a')})
-    st2.wait_for(lambda emulator: emulator.callbacks, timeout=2)
-    time.sleep(0.05)
+    receiver.hold = threading.Event()
+    child = post(st2, {'action': 'core.local', 'callback': mistral_callback(
+        receiver.url + '/v2/action_executions/a')}).json()['id']
+    wait_until(lambda: receiver.calls, timeout=2, message='the callback to reach Mistral')
+    assert callback_threads(child), 'the flush below would not see the callback thread'
+    receiver.hold.set()
+    wait_callbacks_settled(child)          # no retry can come after this
     assert [a['status'] for a in st2.callbacks] == [500]
     assert len(receiver.calls) == 1
 
@@ -928,7 +964,8 @@ def test_no_callback_for_other_sources_or_running_status(st2, receiver):
     put(st2, parent, {'status': 'running'})
     st2.wait_for(lambda emulator: all(ex['status'] in ('succeeded', 'running')
                                       for ex in emulator.executions()), timeout=2)
-    time.sleep(0.05)
+    # A callback thread starts when the status is set, so none started yet means none.
+    wait_callbacks_settled()
     assert st2.callbacks == [] and receiver.calls == []
 
 
@@ -1437,8 +1474,10 @@ def test_stream_refuses_an_expired_token(st2):
 def test_stream_accepts_headers_and_the_query_parameters_eventsource_uses(st2, params,
                                                                          headers):
     reader = open_stream(st2, params, headers)
-    st2.add_execution()
+    ex_id = st2.add_execution()
     st2.wait_for(lambda emulator: reader.events(), timeout=5)
+    (name, data), = reader.events()
+    assert name == 'st2.execution__create' and data['id'] == ex_id
 
 
 @pytest.mark.parametrize('name', ['end_event', 'end_execution_id'])

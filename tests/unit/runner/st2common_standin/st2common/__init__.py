@@ -1,8 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A MINIMAL STAND-IN for st2common, for tests only. It is not st2.
 
 st2 (st2common) cannot be installed here: it needs MongoDB. This package has
 only the names st2mistral.runner.st2_adapter imports, with the behaviour
-CONTRACTS.md section 6 describes (read from st2 v3.2.0 and v3.9.0):
+docs/contracts.rst, section 8 describes (read from st2 v3.2.0 and v3.9.0):
 
 - ``runners.base``: ActionRunner / AsyncActionRunner / PollingAsyncActionRunner
   with the attributes st2's runner container sets before calling the runner;
