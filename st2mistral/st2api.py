@@ -9,13 +9,13 @@ text or ``repr`` here contains a header value or a request body.
 """
 
 import dataclasses
+import logging
 import os
 import threading
 import urllib.parse
 import uuid
 
 from oslo_config import cfg
-from oslo_log import log as logging
 import requests
 from requests import adapters
 import tenacity

@@ -16,8 +16,7 @@ Every Mistral call is retried on transient failures (clients.retrying).
 
 import copy
 import dataclasses
-
-from oslo_log import log as logging
+import logging
 
 from st2mistral import st2env
 from st2mistral.runner import clients
@@ -144,7 +143,7 @@ def _mistral_id(context, operation):
 
 
 class Launcher:
-    """Runner operations against one Mistral (a python-mistralclient client)."""
+    """Runner operations against one Mistral (a mistral_api.Client)."""
 
     def __init__(self, client, conf, lookup=None, sleep=None):
         self._client = client

@@ -20,9 +20,8 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
   task never stays RUNNING.
 """
 
+import logging
 import re
-
-from oslo_log import log as logging
 
 from st2mistral import results
 from st2mistral.runner import clients

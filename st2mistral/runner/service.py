@@ -18,12 +18,12 @@ Run one instance, with the same st2.conf as st2:
 """
 
 import concurrent.futures
+import logging
 import sys
 import threading
 import time
 
 from oslo_config import cfg
-from oslo_log import log as logging
 
 from st2mistral.runner import clients
 from st2mistral.runner import config
@@ -135,7 +135,7 @@ def main(argv=None):
     conf = config.load(sys.argv[1:] if argv is None else argv, prog='st2mistral-relay',
                        description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS,
                        with_logging=True)
-    logging.setup(conf, 'st2mistral-relay')
+    config.setup_logging(conf)
     service = Service(conf)
     if conf.once:
         outcomes = service.poll_tracked()

@@ -18,12 +18,12 @@ runner loads on st2 3.2 through 3.9.
 
 import functools
 import importlib.resources
+import logging
 import random
 import time
 import uuid
 
 from oslo_config import cfg
-from oslo_log import log as logging
 from st2common.runners import base as runners_base
 import yaml
 

@@ -7,10 +7,10 @@ internals, only an API key (or token).
 """
 
 import json
+import logging
 import socket
 import threading
 
-from oslo_log import log as logging
 import requests
 
 LOG = logging.getLogger(__name__)

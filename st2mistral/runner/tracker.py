@@ -26,10 +26,9 @@ retried POST, st2 issue #3871) is ignored.
 
 import dataclasses
 import json
+import logging
 import random
 import time
-
-from oslo_log import log as logging
 
 from st2mistral import results
 from st2mistral.runner import clients
