@@ -8,6 +8,8 @@ Secrets: tokens and API keys travel only in headers. No log line, exception
 text or ``repr`` here contains a header value or a request body.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import logging
 import os

@@ -14,6 +14,8 @@ feeds it plain values and turns its answers into st2 statuses.
 Every Mistral call is retried on transient failures (clients.retrying).
 """
 
+from __future__ import annotations
+
 import copy
 import dataclasses
 import logging

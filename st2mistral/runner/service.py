@@ -105,7 +105,7 @@ class Service:
             for execution_id in ids:
                 outcomes[execution_id] = poll(execution_id)
         else:
-            for execution_id, outcome in zip(ids, pool.map(poll, ids), strict=True):
+            for execution_id, outcome in zip(ids, pool.map(poll, ids)):
                 outcomes[execution_id] = outcome
         return outcomes
 

@@ -17,8 +17,8 @@ runner loads on st2 3.2 through 3.9.
 """
 
 import functools
-import importlib.resources
 import logging
+import pkgutil
 import random
 import time
 import uuid
@@ -46,8 +46,8 @@ _RUNNER_BASE = getattr(runners_base, 'PollingAsyncActionRunner', None) or \
 
 def get_metadata():
     """The runner type st2 registers: the first entry of runner.yaml."""
-    text = importlib.resources.files('st2mistral.runner').joinpath('runner.yaml').read_text(
-        encoding='utf-8')
+    # pkgutil, not importlib.resources.files: st2 runs on Python 3.8 too.
+    text = pkgutil.get_data('st2mistral.runner', 'runner.yaml').decode('utf-8')
     return yaml.safe_load(text)[0]
 
 
@@ -178,7 +178,7 @@ class MistralRunner(_RUNNER_BASE):
 # -- st2 <= 3.3: results tracker (querier) and callback ------------------------------
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _querier_class():
     from st2common.query.base import Querier
 
@@ -230,7 +230,7 @@ def query(liveaction_id, query_context):
     return status, result if result is not None else (liveaction.result or {'tasks': []})
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def _callback_class():
     from st2common.callback import base as callback_base
 

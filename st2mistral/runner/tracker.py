@@ -24,6 +24,8 @@ stuck in ``requested`` after the workflow finished (a duplicate from a
 retried POST, st2 issue #3871) is ignored.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import logging
