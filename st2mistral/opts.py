@@ -16,11 +16,14 @@ api_opts = [
              'or notify entry names no st2 API URL.'),
     cfg.URIOpt(
         'auth_url', default='http://127.0.0.1:9100', schemes=['http', 'https'],
-        help='Base URL of the st2 auth API, used to validate tokens.'),
+        help='Base URL of the st2 auth API.'),
     cfg.StrOpt(
         'api_key', secret=True,
-        help='st2 API key. Sent as St2-Api-Key when a request has no token, '
-             'and used once more when st2 answers 401 to an expired token.'),
+        help='st2 API key (St2-Api-Key). Used for a workflow only when it has no '
+             'st2 token or st2 refuses it, and only when st2\'s record of the '
+             'workflow\'s st2 execution names the workflow (its context.mistral.'
+             'execution_id); otherwise nothing is sent. Not used by the st2 auth '
+             'handler.'),
     cfg.ListOpt(
         'allowed_api_urls', default=[],
         help='st2 API base URLs that updates may be sent to, besides api_url. '
@@ -117,6 +120,14 @@ auth_opts = [
     cfg.IntOpt(
         'auth_cache_size', default=1024, min=1,
         help='Most tokens the st2 auth handler remembers at once.'),
+    cfg.ListOpt(
+        'admin_users', default=[],
+        help='st2 user names that Mistral treats as admins under auth_type = st2: '
+             'they see and change the executions of every st2 user (Mistral\'s '
+             'admin role). Put here the user of the st2 side\'s [mistral] '
+             'st2_service_token (relay and results tracking), and nobody else. '
+             'Empty: every st2 user sees only their own executions. st2\'s own '
+             'admin flag is not used (with RBAC off st2 calls every user an admin).'),
 ]
 
 

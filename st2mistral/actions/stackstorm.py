@@ -34,6 +34,14 @@ cut, 502/504) the child may exist: the action never posts again, it asks st2
 adopts, or ``[st2] action_retry_give_up_after`` passes, which fails the task.
 If st2 cannot answer that question (an error answer), the task fails at once.
 
+Whose identity: the child is created with the workflow's st2 token (its
+user's own rights in st2). The site's ``[st2] api_key`` is used only when that
+token is missing or refused (HTTP 401) AND st2 vouches for the workflow: the
+st2 execution in ``st2_context.parent.execution_id`` names this workflow's
+root Mistral execution in its ``context.mistral.execution_id``
+(:mod:`st2mistral.binding`). st2 then records the key's user as the child's
+user. Otherwise the task fails and nothing is created.
+
 Secrets: the st2 token is sent as a header only; no log line, error message
 or task result here holds it, and the action parameters are never logged.
 (Mistral itself stores the action input, st2_context included, with the
@@ -48,6 +56,7 @@ from mistral_lib import actions
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral import binding
 from st2mistral import opts
 from st2mistral import st2api
 from st2mistral import targets
@@ -228,17 +237,25 @@ class ChildStarter:
     asked for it until it shows up (adopted) or the time is up (task fails).
     """
 
-    def __init__(self, client, conf=CONF, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, client, conf=CONF, sleep=time.sleep, clock=time.monotonic,
+                 verifier=None, root_id=None):
         self._client = client
         self._conf = conf
         self._sleep = sleep
         self._clock = clock
+        self._verifier = verifier or binding.Verifier(client, conf)
+        # () -> the root Mistral execution id of this action's workflow (a DB read,
+        # made only when the API key is wanted).
+        self._root_id = root_id
 
     def start(self, ref, ctx, headers, body, action_execution_id):
         """Return the st2 execution id of the child; raise StartFailed."""
         group = self._conf[opts.GROUP]
-        credentials = st2api.Credentials(token=ctx.auth_token, api_key=group.api_key)
         deadline = self._clock() + group.action_retry_give_up_after
+        if ctx.auth_token:
+            credentials = st2api.Credentials(token=ctx.auth_token)
+        else:
+            credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline)
         delay = group.retry_initial_delay
         posted_maybe = False  # a failed POST may have reached st2: never POST again
         last_error = None
@@ -254,6 +271,12 @@ class ChildStarter:
                                                json_body=body, headers=headers)
                     return (answer or {}).get('id')
             except st2api.St2Error as e:
+                if e.status_code == 401 and credentials.token:
+                    # st2 took nothing (it refused the credential): send it again
+                    # with the key, if st2 vouches for this workflow.
+                    credentials = self._key_credentials(
+                        ctx, "st2 refused the workflow's st2 token (HTTP 401)", deadline)
+                    continue
                 if not is_transient(e):
                     raise StartFailed(self._refusal(ref, e, posted_maybe)) from None
                 last_error = e
@@ -284,6 +307,47 @@ class ChildStarter:
             'st2 could not be reached; gave up after %.1f s ([st2] action_retry_give_up_after). '
             'Last error: %s' % (group.action_retry_give_up_after, last_error))
 
+    def _key_credentials(self, ctx, why, deadline):
+        """The API key, once st2 vouches that this workflow is its parent execution's.
+
+        ``why`` says why the token cannot be used; raise StartFailed naming it
+        when st2 does not vouch. A record that names no workflow yet (st2
+        stores the runner's context only after the runner has started the
+        workflow) is read again until ``deadline``.
+        """
+        refusal = ('%s, and the API key ([st2] api_key) acts only for a workflow whose st2 '
+                   'execution names it' % why)
+        parent_id = ctx.parent_execution_id
+        if not isinstance(parent_id, str) or not parent_id:
+            raise StartFailed('%s: st2_context.parent.execution_id is missing' % refusal)
+        try:
+            root_id = self._root_id()
+        except Exception as e:
+            raise StartFailed('%s: the root workflow execution cannot be read from Mistral '
+                              '(%s)' % (refusal, type(e).__name__)) from None
+        delay = self._conf[opts.GROUP].retry_initial_delay
+        while True:
+            try:
+                self._verifier.verify(ctx.api_url, parent_id, root_id)
+                break
+            except binding.NotBound as e:
+                if e.final or self._clock() >= deadline:
+                    raise StartFailed('%s: %s' % (refusal, e)) from None
+                problem = e
+            except st2api.St2Error as e:
+                if not is_transient(e) or self._clock() >= deadline:
+                    raise StartFailed('%s: st2 cannot say whether it does: %s'
+                                      % (refusal, e)) from None
+                problem = e
+            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+            delay = min(max(delay * 2, 0.1), self._conf[opts.GROUP].retry_max_delay)
+            LOG.info('st2.action: asking st2 again whether st2 execution %s names workflow %s '
+                     '(%s).', parent_id, root_id, problem)
+        LOG.info('st2.action for workflow %s: %s; st2 execution %s names this workflow, so '
+                 'the API key is used (st2 records its user as the child\'s user).',
+                 root_id, why, parent_id)
+        return self._verifier.key_credentials()
+
     @staticmethod
     def _refusal(ref, error, posted_maybe):
         if posted_maybe:
@@ -306,6 +370,15 @@ class ChildStarter:
         LOG.info('st2.action %s: the earlier request did create st2 execution %s for action '
                  'execution %s.', ref, child.get('id'), action_execution_id)
         return child.get('id')
+
+
+def root_execution_id_of(workflow_execution_id):
+    """The root workflow execution of ``workflow_execution_id``, from Mistral's DB."""
+    from mistral.db.v2 import api as db_api
+
+    with db_api.transaction(read_only=True):
+        wf_ex = db_api.get_workflow_execution(workflow_execution_id)
+        return wf_ex.root_execution_id or wf_ex.id
 
 
 def task_name_of(task_execution_id):
@@ -341,7 +414,8 @@ class St2Action(actions.Action):
 
 
 def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
-        task_name_lookup=task_name_of, sleep=time.sleep, clock=time.monotonic):
+        task_name_lookup=task_name_of, sleep=time.sleep, clock=time.monotonic,
+        verifier=None, root_lookup=root_execution_id_of):
     """Start the st2 child; None on success, a Mistral error Result otherwise."""
     try:
         check_inputs(ref, parameters)
@@ -350,8 +424,12 @@ def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
         task_name = task_name_lookup(execution.task_execution_id)
         url = callback_url(mistral_api_base_url(conf), execution.action_execution_id)
         headers, body = build_request(ref, parameters, ctx, execution, task_name, url)
-        starter = ChildStarter(client or st2api.get_client(), conf=conf, sleep=sleep,
-                               clock=clock)
+        if verifier is None:   # one process-wide cache of verified bindings
+            verifier = (binding.get_verifier() if client is None and conf is CONF
+                        else binding.Verifier(client, conf))
+        client = client or st2api.get_client()
+        starter = ChildStarter(client, conf=conf, sleep=sleep, clock=clock, verifier=verifier,
+                               root_id=lambda: root_lookup(execution.workflow_execution_id))
         child_id = starter.start(ref, ctx, headers, body, execution.action_execution_id)
     except (InvalidSt2Context, st2api.DestinationNotAllowed, StartFailed) as e:
         message = 'st2.action %s cannot run: %s' % (ref, e)

@@ -5,6 +5,11 @@ execution at most one request is in flight, a newer update supersedes one
 still waiting (see ordering.py) and a failed try is retried with backoff
 until st2 takes it, says the execution is already completed, or the update
 expires.
+
+Credentials: the workflow's own st2 token. The site's ``[st2] api_key`` is
+used only when there is no token or st2 refuses it (HTTP 401), and only for an
+st2 execution whose record names this workflow (:mod:`st2mistral.binding`);
+otherwise nothing is sent and one ERROR line says why.
 """
 
 import collections
@@ -17,6 +22,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral import binding
 from st2mistral import opts
 from st2mistral import st2api
 from st2mistral import targets
@@ -78,9 +84,11 @@ class Outgoing:
 class Sender:
     """Delivers Outgoing updates with a small pool of worker threads."""
 
-    def __init__(self, client=None, conf=CONF, workers=None, clock=time.time, store=None):
+    def __init__(self, client=None, conf=CONF, workers=None, clock=time.time, store=None,
+                 verifier=None):
         self._client = client or st2api.get_client()
         self._conf = conf
+        self._verifier = verifier or binding.Verifier(self._client, conf)
         self._clock = clock
         self._store = store
         self._lock = threading.Condition()
@@ -222,18 +230,15 @@ class Sender:
         Returns ('done', st2 status) or (failure outcome, None).
         """
         item.attempts += 1
-        credentials = self._client.default_credentials(item.target.token)
         failure = None
         try:
-            status = self._put(item, credentials)
-            # st2 takes pause and cancel in two steps: the first PUT is a request
-            # (pausing/canceling), a second confirms it once nothing is active.
-            if status == _REQUESTED.get(item.status):
-                status = self._put(item, credentials)
+            status = self._update(item)
         except Exception as e:
             failure = e
         # Logged outside the except block: oslo.log appends the exception being
         # handled to ERROR lines, and some texts quote a header value (the token).
+        if isinstance(failure, binding.NotBound):
+            return self._classify_not_bound(item, failure), None
         if isinstance(failure, st2api.St2Error):
             return self._classify_failure(item, failure), None
         if failure is not None:
@@ -252,6 +257,29 @@ class Sender:
             TRACE.info('[%s] st2 keeps execution %s %s while its children are active.',
                        item.root_id, item.target.execution_id, status)
         return 'done', status
+
+    def _update(self, item):
+        """PUT with the workflow's token, or with the key for a workflow st2 vouches for."""
+        token = item.target.token
+        if token:
+            try:
+                return self._put_twice(item, st2api.Credentials(token=token))
+            except st2api.St2Error as e:
+                if e.status_code != 401:
+                    raise
+            TRACE.info('[%s] st2 refused the token of %s for st2 execution %s (HTTP 401); the '
+                       'API key is used if st2 says that execution is this workflow\'s.',
+                       item.root_id, item.ex_id, item.target.execution_id)
+        self._verifier.verify(item.target.api_url, item.target.execution_id, item.root_id)
+        return self._put_twice(item, self._verifier.key_credentials())
+
+    def _put_twice(self, item, credentials):
+        status = self._put(item, credentials)
+        # st2 takes pause and cancel in two steps: the first PUT is a request
+        # (pausing/canceling), a second confirms it once nothing is active.
+        if status == _REQUESTED.get(item.status):
+            status = self._put(item, credentials)
+        return status
 
     def _put(self, item, credentials):
         answer = self._client.update_execution(item.target.api_url, item.target.execution_id,
@@ -280,6 +308,31 @@ class Sender:
                     'execution %s (HTTP %s): %s. When st2 is reachable again: %s',
                     item.root_id, item.event, item.ex_id, item.target.execution_id,
                     error.status_code or 'none', error, reconcile_hint(item.target.execution_id))
+        return 'give_up'
+
+    def _classify_not_bound(self, item, error):
+        """No token st2 accepts, and st2 does not (yet) say the execution is this workflow's."""
+        now = self._clock()
+        if not error.final:
+            # st2 stores the runner's context once the runner has started the
+            # workflow: the first events can come before it. Wait as for a 404.
+            if item.first_404_at is None:
+                item.first_404_at = now
+            if now - item.first_404_at < self._group.unknown_execution_grace:
+                TRACE.warning('[%s] The workflow event %s for %s is not yet published to st2 '
+                              '(try %d): %s. Will retry.', item.root_id, item.event, item.ex_id,
+                              item.attempts, error)
+                return 'retry'
+        if error.repeated:
+            TRACE.info('[%s] The workflow event %s for %s is not published to st2 execution %s '
+                       'either: %s.', item.root_id, item.event, item.ex_id,
+                       item.target.execution_id, error)
+            return 'give_up'
+        TRACE.error('[%s] The workflow event %s for %s is not published to st2 execution %s: '
+                    'the workflow has no st2 token st2 accepts, and %s. The API key ([st2] '
+                    'api_key) acts only for a workflow whose st2 execution names it; see '
+                    '"Security" in the st2mistral README.', item.root_id, item.event,
+                    item.ex_id, item.target.execution_id, error)
         return 'give_up'
 
     def _finish_locked(self, item, outcome, st2_status):

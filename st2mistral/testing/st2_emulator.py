@@ -12,11 +12,13 @@
 
 """A strict, recording emulator of the StackStorm (st2) REST API, for tests.
 
-st2 cannot be installed here (it needs MongoDB and RabbitMQ), so code that talks to st2 is
-tested against this emulator: a real HTTP server on 127.0.0.1 (stdlib ``http.server`` in a
-daemon thread) that answers the few endpoints st2mistral uses **the way st2 v3.2 answers
-them**, records every request, and can misbehave on demand (refuse, hang, be slow, answer
-5xx/429/401/404/400, go down and come back on the same port).
+Code that talks to st2 is tested against this emulator: a real HTTP server on 127.0.0.1
+(stdlib ``http.server`` in a daemon thread) that answers the few endpoints st2mistral uses
+**the way st2 answers them** (v3.2 by default; ``version`` selects the per-version rules),
+records every request, and can misbehave on demand (refuse, hang, be slow, answer
+5xx/429/401/404/400, go down and come back on the same port). tests/contract runs the same
+tests on this emulator and on StackStorm's own code (v3.2.0 and v3.9.0, see
+:mod:`st2mistral.testing.real_st2`), so a rule that drifts from st2 fails there.
 
 It is strict on purpose. A double that accepts anything hides exactly the bugs users hit on
 a real st2: an unknown property in an update, a late update of a completed execution, a
@@ -34,9 +36,18 @@ builds its router with auth enabled, so ``/auth/v1/tokens/validate`` needs crede
   None -> 401 ``Unauthorized - One of Token or API key required.``; unknown token -> 401
   ``Unauthorized`` (st2's TokenNotFoundError has no message); expired token (see
   :meth:`St2Emulator.expire_token`) -> 401 ``Unauthorized - Token has expired.``; unknown API
-  key -> 401 ``Unauthorized - ApiKey with key_hash=<sha256> not found.``. Every credential
-  authenticates as the user ``st2admin`` (:attr:`St2Emulator.user`). Route matching comes
-  first, so an unknown route answers 404 even without credentials.
+  key -> 401 ``Unauthorized - ApiKey with key_hash=<hash> not found.`` (st2's salted sha512,
+  :func:`api_key_hash`). API keys and the tokens given as a sequence authenticate as the user
+  ``st2admin`` (:attr:`St2Emulator.user`); ``tokens`` given as a mapping, or
+  :meth:`St2Emulator.add_token`, name each token's user (st2 resolves a token to the user it
+  was issued to). Route matching comes first, so an unknown route answers 404 even without
+  credentials.
+
+``GET /api/v1/user`` (``st2api/controllers/v1/user.py`` @ v3.2.0 and v3.9.0; the router sets
+  ``auth_info`` in ``st2common/st2common/router.py``): ``{"username": <user>,
+  "authentication": {"method": "authentication token" | "API key", "location": "header" |
+  "query"}, "rbac": {"enabled": false, "roles": [], "is_admin": true}}`` (RBAC off: st2's
+  NoOp backend calls every user an admin). The token's expiry time is not emulated.
 
 Request bodies (``router.py``): a missing Content-Type means JSON; an empty body is ``{}``;
   unparsable JSON -> 400 ``Failed to parse request body: <error>``; any other content type ->
@@ -52,7 +63,9 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   ``status`` -> 500 ``Failed updating execution due to unexpected error.`` (st2 dereferences
   it); then, as st2's controller branches:
 
-  * canceling + canceled: canceled, or stays canceling while children are active;
+  * canceling + canceled: canceled, or stays canceling while children are active
+    (``is_children_active``: only for the version's workflow runners; children completed,
+    paused or pending are inactive);
   * canceling/canceled otherwise: a cancellation request. From canceling -> 500 (st2's
     ``request_cancellation`` returns a bare liveaction there); from a non-cancelable status
     -> 500; otherwise canceling (running, or has a ``parent`` in its context) or canceled,
@@ -61,7 +74,10 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   * pausing + paused: paused, or stays pausing while children are active;
   * pausing/paused otherwise: a pause request: 400 ``Failed updating execution. Unable to
     pause liveaction "<liveaction id>" because it is not supported by the "<runner>"
-    runner.`` unless the runner is a workflow runner (action-chain, mistral-v2, orquesta);
+    runner.`` unless the runner is one of st2's workflow runners for the emulated ``version``
+    (:func:`workflow_runners`: action-chain, mistral-v2, orquesta up to 3.2; action-chain,
+    orquesta from 3.3, so a mistral-v2 pause or resume is refused there, as real st2 v3.9.0
+    answers in tests/contract);
     no-op when already pausing/paused; 400 ``... because it is not in a running state.``
     unless running; else pausing (so ``running`` + PUT ``paused`` gives **pausing**);
   * resuming: a resume request (same runner rule; no-op when running; 400 ``... because it
@@ -73,16 +89,27 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   applied change is appended to the execution's ``history``. The answer is 200 with the
   execution JSON, also for a no-op.
 
-``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above.
+``GET /api/v1/executions/{id}``: the execution JSON, or the 404 above. Its ``context`` holds
+  what a runner returned from ``run()`` (the mistral-v2 runner: ``{"mistral": {"execution_id":
+  ...}}``) once :meth:`St2Emulator.update_context` is called where a real runner would return:
+  st2's action container hands that context to ``update_liveaction_status``
+  (``st2actions/st2actions/container/base.py`` ``_update_status``), which does
+  ``liveaction_db.context.update(context)`` (``st2common/st2common/util/action_db.py``), and
+  ``update_execution`` copies it onto the execution's top-level ``context``
+  (``st2common/st2common/services/executions.py``; ``context`` is not one of the
+  ``LIVEACTION_ATTRIBUTES``), both @ v3.2.0 and v3.9.0.
 
 ``POST /api/v1/executions`` (``ExecutionRequest``/``LiveAction``; ``actionexecutions.py``
 ``_handle_schedule_execution``): ``action`` (required ``pack.name`` string), ``parameters``,
   ``context`` (objects), ``notify`` (``on-complete``/``on-failure``/``on-success`` with
   ``message``/``data``/``routes``/``channels`` only), ``delay`` (integer), ``user``. STRICTER
   THAN st2: other top-level properties (st2 silently ignores them) -> 400, and ``callback``
-  must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref
-  -> 400 ``Action "<ref>" cannot be found.``; header ``st2-context`` that is not a JSON object
-  -> 400 ``Unable to convert st2-context from the headers into JSON.``. The child's context is
+  must be exactly ``{"source": str, "url": str}`` (what st2's callback reads). A malformed ref,
+  or one outside the emulator's ``actions`` when that is set (st2 looks the action up,
+  ``actionexecutions.py`` @ v3.9.0), -> 400 ``Action "<ref>" cannot be found.``; header
+  ``st2-context`` that is not a JSON object -> 400 ``Unable to convert st2-context from the
+  headers into JSON.`` (@ v3.2.0; @ v3.9.0 the text ends ``JSON (was <class 'str'>).``, the
+  type of what the header parsed to). The child's context is
   the body's ``context``, then ``user`` and ``pack`` set, then ``dict.update`` with the parsed
   header (``_schedule_execution``), so the header's ``parent`` and ``mistral`` keys are stored
   as sent and listed back. A non-empty ``parent`` that is not an object with ``execution_id``
@@ -117,13 +144,15 @@ Request bodies (``router.py``): a missing Content-Type means JSON; an empty body
   400 ``st2 emulator: query parameter "<name>" is not implemented``: ``sort``,
   ``timestamp``, ``timestamp_gt``, ``timestamp_lt``, ``filter``. Secrets are never masked.
 
-Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py``): whenever an
-  execution with ``callback.source == "mistral_v2"`` reaches a completed status or paused (by
-  its outcome or by a PUT), st2 sends ``{"state": S, "output": json.dumps(result)}`` with
-  S from succeeded->SUCCESS, failed/timeout/abandoned->ERROR, canceled->CANCELLED,
-  paused->PAUSED. st2 takes the action execution id from the URL with
-  ``(.+)/action_executions/(.+)`` (no match: nothing is sent) and calls
-  ``[mistral] v2_base_url``; the emulator PUTs the callback URL itself, or
+Mistral callback (``contrib/runners/mistral_v2/mistral_v2/callback.py`` @ v3.2.0, called by
+  ``runners/base.py`` ``post_run`` from ``services/action.py`` ``update_status``; st2 3.4+ has no
+  callback in ``post_run`` (``runners/base.py`` @ v3.9.0), so from ``version`` 3.4 nothing is
+  ever sent): up to 3.3, whenever an execution with ``callback.source == "mistral_v2"``
+  reaches a completed status or paused (by its outcome or by a PUT), st2 sends
+  ``{"state": S, "output": json.dumps(result)}`` with S from succeeded->SUCCESS,
+  failed/timeout/abandoned->ERROR, canceled->CANCELLED, paused->PAUSED. st2 takes the action
+  execution id from the URL with ``(.+)/action_executions/(.+)`` (no match: nothing is
+  sent) and calls ``[mistral] v2_base_url``; the emulator PUTs the callback URL itself, or
   ``mistral_url + /action_executions/<id>`` when ``mistral_url`` is given. No auth header,
   5 s timeout, retried on connection errors only (st2's ``retry_on_exceptions``); HTTP
   errors are not retried. Each attempt is recorded in :attr:`St2Emulator.callbacks`.
@@ -229,6 +258,20 @@ CANCELABLE_STATUSES = frozenset({
     'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused', 'resuming',
 })
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
+# st2's is_children_active: children in these statuses do not hold a parent in
+# pausing/canceling (st2common/st2common/services/action.py @ v3.2.0 and @ v3.9.0).
+CHILD_INACTIVE_STATUSES = COMPLETED_STATUSES | {'paused', 'pending'}
+
+
+def workflow_runners(version):
+    """st2's WORKFLOW_RUNNER_TYPES for an st2 version (st2common/st2common/constants/action.py).
+
+    @ v3.2.0: action-chain, mistral-v2, orquesta; @ v3.9.0: action-chain, orquesta (st2 3.3
+    dropped its Mistral runner). It decides which runners may be paused and resumed
+    (services/action.py request_pause/request_resume) and whose children count in
+    is_children_active.
+    """
+    return WORKFLOW_RUNNERS if tuple(version) < (3, 3, 0) else WORKFLOW_RUNNERS - {'mistral-v2'}
 CHILD_RUNNER = 'local-shell-cmd'
 
 # st2 -> Mistral states sent by the mistral_v2 callback, and the statuses that are called back.
@@ -443,7 +486,8 @@ class UpdatePlan:
     result: object = None
 
 
-def plan_update(current, runner, context, liveaction_id, body, children_active, requester):
+def plan_update(current, runner, context, liveaction_id, body, children_active, requester,
+                workflow_runner_types=WORKFLOW_RUNNERS):
     """st2's ``ActionExecutionsController.put`` branches, as a pure decision.
 
     Returns an :class:`UpdatePlan` or raises :class:`_ApiError`.
@@ -467,7 +511,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     if current == 'pausing' and new == 'paused':
         return UpdatePlan('pausing' if children_active else 'paused', result)
     if new in ('pausing', 'paused'):
-        _check_workflow_runner('pause', runner, liveaction_id)
+        _check_workflow_runner('pause', runner, liveaction_id, workflow_runner_types)
         if current in ('pausing', 'paused'):
             return UpdatePlan(current)
         if current != 'running':
@@ -475,7 +519,7 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
                                  'because it is not in a running state.' % liveaction_id)
         return UpdatePlan('pausing')
     if new == 'resuming':
-        _check_workflow_runner('resume', runner, liveaction_id)
+        _check_workflow_runner('resume', runner, liveaction_id, workflow_runner_types)
         if current == 'running':
             return UpdatePlan(current)
         if current != 'paused':
@@ -485,8 +529,34 @@ def plan_update(current, runner, context, liveaction_id, body, children_active, 
     return UpdatePlan(new, result)
 
 
-def _check_workflow_runner(verb, runner, liveaction_id):
-    if runner not in WORKFLOW_RUNNERS:
+def api_key_hash(key):
+    """How st2 hashes an API key: sha512 of a fixed salt and the key
+    (st2common/st2common/util/hash.py @ v3.2.0 and @ v3.9.0)."""
+    return hashlib.sha512(b'saltnpepper' + key.encode('utf-8')).hexdigest()
+
+
+def context_header_error(parsed, version):
+    """st2api/st2api/controllers/v1/actionexecutions.py: @ v3.2.0 a fixed text; @ v3.9.0 it
+    names the type of what the header parsed to (releases in between not checked)."""
+    if tuple(version) < (3, 9, 0):
+        return 'Unable to convert st2-context from the headers into JSON.'
+    return ("Unable to convert st2-context from the headers into JSON (was <class '%s'>)."
+            % type(parsed).__name__)
+
+
+def parse_version(version):
+    """'3.9.0' (or 'v3.9.0') -> (3, 9, 0): the st2 release whose rules apply."""
+    try:
+        parts = tuple(int(p) for p in str(version).lstrip('v').split('.'))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise ValueError('version must look like "3.9.0", got %r' % (version,))
+    return parts
+
+
+def _check_workflow_runner(verb, runner, liveaction_id, workflow_runner_types):
+    if runner not in workflow_runner_types:
         raise _ApiError(400, 'Failed updating execution. Unable to %s liveaction "%s" because '
                              'it is not supported by the "%s" runner.'
                         % (verb, liveaction_id, runner))
@@ -862,12 +932,17 @@ class St2Emulator:
     def __init__(self, tokens=('st2-token',), api_keys=('st2-key',), port=0,
                  mistral_url=None, callback_output='string', callback_attempts=3,
                  callback_retry_wait=0.1, callback_timeout=5.0, admin=True,
-                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT):
+                 max_page_size=MAX_PAGE_SIZE, stream_heartbeat=STREAM_HEARTBEAT,
+                 version='3.2.0', actions=None):
         """``admin``: whether the caller is an st2 admin. True is st2 with RBAC off (its NoOp
         backend makes every user an admin); False emulates a non-admin under RBAC, for whom
         listing limits above ``max_page_size`` or of -1 are 403. Nothing else depends on it.
         ``stream_heartbeat``: seconds without an event after which the stream sends its
         keep-alive newline (st2's ``[stream] heartbeat``).
+        ``version``: the st2 release whose per-version rules apply (``'3.2.0'``, ``'3.9.0'``;
+        see :func:`workflow_runners`). The default keeps the 3.2 rules this emulator began with.
+        ``actions``: the action refs st2 has registered; ``None`` (the default) takes every
+        well-formed ``pack.name`` as registered.
         """
         if stream_heartbeat <= 0:
             raise ValueError('stream_heartbeat must be > 0')
@@ -875,7 +950,9 @@ class St2Emulator:
             raise ValueError("callback_output must be 'string' or 'object'")
         self.admin = admin
         self.max_page_size = max_page_size
-        self._tokens = set(tokens)
+        # token -> the st2 user it was issued to
+        self._tokens = (dict(tokens) if isinstance(tokens, collections.abc.Mapping)
+                        else dict.fromkeys(tokens, self.user))
         self._api_keys = set(api_keys)
         self._port = port
         self.mistral_url = mistral_url
@@ -884,6 +961,8 @@ class St2Emulator:
         self.callback_retry_wait = callback_retry_wait
         self.callback_timeout = callback_timeout
         self.stream_heartbeat = float(stream_heartbeat)
+        self.version = parse_version(version)
+        self.actions = None if actions is None else frozenset(actions)
 
         self._lock = threading.RLock()
         self._subscribers = []
@@ -1029,7 +1108,8 @@ class St2Emulator:
             self._listen()
 
     def add_execution(self, execution_id=None, status='running', action='examples.mistral',
-                      parameters=None, context=None, runner='mistral-v2', start_timestamp=None):
+                      parameters=None, context=None, runner='mistral-v2', start_timestamp=None,
+                      callback=None):
         """Create an st2 execution (as the mistral-v2 runner's parent would be); returns its id.
 
         ``history[0]`` records this initial status. ``start_timestamp`` (seconds since the
@@ -1045,7 +1125,8 @@ class St2Emulator:
             if execution_id in self._executions:
                 raise ValueError('execution %s already exists' % execution_id)
             self._create(execution_id, action, runner, status, parameters or {},
-                         context or {}, None, None, started=start_timestamp)
+                         context or {}, copy.deepcopy(callback), None,
+                         started=start_timestamp)
         return execution_id
 
     def set_key(self, name, value, scope='user', user='st2admin', encrypted=False):
@@ -1074,7 +1155,11 @@ class St2Emulator:
         st2's action container passes the context a runner returns to
         ``update_liveaction_status`` (``liveaction.context.update(context)``: top-level keys
         replaced, not merged deeper), then ``update_execution`` copies it onto the execution
-        and publishes an ``st2.execution__update``. Status and history do not change.
+        and publishes an ``st2.execution__update`` (``st2actions/st2actions/container/base.py``,
+        ``st2common/st2common/util/action_db.py``, ``st2common/st2common/services/
+        executions.py`` @ v3.2.0 and v3.9.0). Status and history do not change. Tests that
+        start a workflow the way the mistral-v2 runner does call it with ``{"mistral":
+        {"execution_id": <Mistral execution id>}}`` right after creating the execution.
         """
         if not isinstance(context, dict):
             raise TypeError('context must be a dict, got %r' % type(context).__name__)
@@ -1084,6 +1169,11 @@ class St2Emulator:
                 raise KeyError('no execution %s in the emulator' % execution_id)
             ex.context.update(copy.deepcopy(context))
             self._publish(EXECUTION_UPDATE, ex)
+
+    def add_token(self, token, user):
+        """Make ``token`` a valid token of st2 user ``user`` (kept by :meth:`reset`)."""
+        with self._lock:
+            self._tokens[token] = user
 
     def expire_token(self, token):
         """Make ``token`` answer 401 "Token has expired." (and validate as invalid)."""
@@ -1317,6 +1407,7 @@ class St2Emulator:
         ('GET', re.compile(r'^/api/v1/executions$'), '_list_executions'),
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
+        ('GET', re.compile(r'^/api/v1/user$'), '_get_user'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
         ('GET', re.compile(r'^/stream/v1/stream$'), '_open_stream'),
     )
@@ -1342,14 +1433,17 @@ class St2Emulator:
             return exc.status, {'faultstring': exc.faultstring}, {}
         return answer if len(answer) == 3 else (answer[0], answer[1], {})
 
-    def _authenticate(self, record):
-        sources = (
-            ('token', record.headers.get('X-Auth-Token')),
-            ('key', record.headers.get('St2-Api-Key')),
-            ('token', record.query.get('x-auth-token')),
-            ('key', record.query.get('st2-api-key')),
+    @staticmethod
+    def _credential_sources(record):
+        return (
+            ('token', 'header', record.headers.get('X-Auth-Token')),
+            ('key', 'header', record.headers.get('St2-Api-Key')),
+            ('token', 'query', record.query.get('x-auth-token')),
+            ('key', 'query', record.query.get('st2-api-key')),
         )
-        for kind, credential in sources:
+
+    def _authenticate(self, record):
+        for kind, _, credential in self._credential_sources(record):
             if not credential:
                 continue
             if kind == 'token':
@@ -1357,8 +1451,9 @@ class St2Emulator:
                     raise _ApiError(401, 'Unauthorized')
                 if credential in self._expired:
                     raise _ApiError(401, 'Unauthorized - Token has expired.')
-            elif credential not in self._api_keys:
-                key_hash = hashlib.sha256(credential.encode('utf-8')).hexdigest()
+                return self._tokens[credential]
+            if credential not in self._api_keys:
+                key_hash = api_key_hash(credential)
                 raise _ApiError(401, 'Unauthorized - ApiKey with key_hash=%s not found.'
                                 % key_hash)
             return self.user
@@ -1389,7 +1484,8 @@ class St2Emulator:
         validate_update_body(body)
         ex = self._find(execution_id)
         plan = plan_update(ex.status, ex.runner, ex.context, ex.liveaction_id, body,
-                           self._children_active(ex), requester)
+                           self._children_active(ex), requester,
+                           workflow_runners(self.version))
         self._apply_status(ex, plan.status, plan.result)
         return 200, ex.to_api()
 
@@ -1398,7 +1494,8 @@ class St2Emulator:
         validate_create_body(body)
         ref = body['action']
         pack, dot, name = ref.partition('.')
-        if not (pack and dot and name):
+        if not (pack and dot and name) or (self.actions is not None
+                                           and ref not in self.actions):
             raise _ApiError(400, 'Action "%s" cannot be found.' % ref)
 
         header = record.headers.get('st2-context')
@@ -1409,7 +1506,7 @@ class St2Emulator:
             except ValueError:
                 extra_context = header
             if not isinstance(extra_context, dict):
-                raise _ApiError(400, 'Unable to convert st2-context from the headers into JSON.')
+                raise _ApiError(400, context_header_error(extra_context, self.version))
         context = copy.deepcopy(body.get('context') or {})
         context['user'] = body.get('user') or requester
         context['pack'] = pack
@@ -1458,6 +1555,14 @@ class St2Emulator:
             doc['user'] = user
         return 200, doc
 
+    def _get_user(self, record, requester, *unused):
+        kind, location = next((kind, location) for kind, location, credential
+                              in self._credential_sources(record) if credential)
+        method = 'authentication token' if kind == 'token' else 'API key'
+        return 200, {'username': requester,
+                     'authentication': {'method': method, 'location': location},
+                     'rbac': {'enabled': False, 'roles': [], 'is_admin': True}}
+
     def _validate_token(self, record, requester, *unused):
         body = parse_json_body(record.headers, record.raw)
         if not _is_object(body):
@@ -1500,10 +1605,9 @@ class St2Emulator:
 
     def _children_active(self, ex):
         # st2's is_children_active: only workflow runners have children that count.
-        if ex.runner not in WORKFLOW_RUNNERS:
+        if ex.runner not in workflow_runners(self.version):
             return False
-        inactive = COMPLETED_STATUSES | {'paused'}
-        return any(self._executions[child].status not in inactive
+        return any(self._executions[child].status not in CHILD_INACTIVE_STATUSES
                    for child in ex.children if child in self._executions)
 
     def _apply_status(self, ex, status, result):
@@ -1518,7 +1622,8 @@ class St2Emulator:
             ex.ended = now
         ex.record(now)
         self._publish(EXECUTION_UPDATE, ex)
-        if (status in MISTRAL_STATES and isinstance(ex.callback, dict)
+        if (self.version < (3, 4, 0) and status in MISTRAL_STATES
+                and isinstance(ex.callback, dict)
                 and ex.callback.get('source') == 'mistral_v2'):
             threading.Thread(target=self._send_callback,
                              args=(ex.id, ex.callback['url'], status,

@@ -71,6 +71,11 @@ class Run:
         self.execution = self.client.executions.create(
             workflow, workflow_input=workflow_input or {}, **params)
         self.id = self.execution.id
+        if st2_context:
+            # What st2 stores once the mistral-v2 runner returns: the st2 execution
+            # names its Mistral workflow (the proof the API key may act for it).
+            st2.update_context(self.st2_id, {'mistral': {'execution_id': self.id,
+                                                         'workflow_name': workflow}})
 
 
 @pytest.fixture

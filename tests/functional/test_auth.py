@@ -33,7 +33,8 @@ def get_workflows(mistral, token=None):
 
 
 def validations(st2):
-    return st2.requests_for('POST', '/auth/v1/tokens/validate')
+    """The handler's questions to st2: whose token is this (GET /user, with the token)."""
+    return st2.requests_for('GET', '/api/v1/user')
 
 
 def test_request_without_token_is_rejected(mistral, st2):
@@ -48,11 +49,11 @@ def test_bad_token_is_rejected_every_time(mistral, st2):
         answer = get_workflows(mistral, 'not-a-token')
         assert answer.status_code == 401
         assert 'invalid or has expired' in answer.text
-    # Checked with Mistral's API key, and never cached.
+    # Checked with the token itself (never the API key), and never cached.
     calls = validations(st2)
     assert len(calls) == 2
-    assert calls[0].headers['St2-Api-Key'] == API_KEY
-    assert calls[0].body == {'token': 'not-a-token'}
+    assert calls[0].headers['X-Auth-Token'] == 'not-a-token'
+    assert 'St2-Api-Key' not in calls[0].headers
 
 
 def test_valid_token_runs_a_workflow_through_the_st2_client_plugin(mistral, st2):
@@ -100,7 +101,7 @@ def test_valid_answer_is_cached_for_the_ttl_only(mistral, st2):
     assert get_workflows(mistral, TOKEN).status_code == 200  # still cached
     refused_after = refused_within(mistral, TOKEN, CACHE_TTL + 5)
     assert refused_after <= CACHE_TTL + 0.5
-    assert validations(st2)[-1].status == 200  # st2 said "valid": false, Mistral said 401
+    assert validations(st2)[-1].status == 401  # st2 refused the token, so did Mistral
     print('auth: first request %.3f s, cached %.3f s, revoked token refused after %.2f s '
           '(ttl %.1f s)' % (first, cached, refused_after, CACHE_TTL))
 

@@ -44,6 +44,9 @@ def start_execution(client, st2, workflow, workflow_input=None):
         workflow, workflow_input=workflow_input or {},
         env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
         notify=[st2env.ST2_NOTIFY_ENTRY])
+    # As st2 stores the runner's context: the st2 execution names its workflow.
+    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id,
+                                            'workflow_name': workflow}})
     return execution.id, st2_id
 
 

@@ -75,7 +75,7 @@ def start(conf, clock):
             ref, {'cmd': 'echo hi'} if parameters is None else parameters,
             st2_context() if ctx is None else ctx, execution(action_ex_id), client=client,
             conf=conf, task_name_lookup=lambda task_ex_id: task_name, sleep=clock.sleep,
-            clock=clock)
+            clock=clock, root_lookup=lambda wf_ex_id: 'root-' + wf_ex_id)
     return run
 
 
@@ -146,10 +146,80 @@ def test_no_parameters_sends_empty_object(start, requests_mock):
     assert requests_mock.request_history[0].json()['parameters'] == {}
 
 
-def test_api_key_used_without_token(start, requests_mock):
+PARENT_URL = API + '/executions/' + PARENT['execution_id']
+
+
+def parent_record(mistral_execution_id='root-wf-1'):
+    """st2's record of the workflow's own st2 execution (the runner's context stored)."""
+    mistral = {'execution_id': mistral_execution_id} if mistral_execution_id else {}
+    return {'status_code': 200, 'json': {'id': PARENT['execution_id'], 'status': 'running',
+                                         'context': {'user': 'alice', 'mistral': mistral}}}
+
+
+def test_without_token_the_key_is_used_once_st2_vouches_for_the_root_workflow(
+        start, requests_mock):
+    requests_mock.get(PARENT_URL, **parent_record())
     requests_mock.post(POST_URL, **created())
-    start(ctx=st2_context(auth_token=None))
-    assert requests_mock.request_history[0].headers['St2-Api-Key'] == API_KEY
+    assert start(ctx=st2_context(auth_token=None)) is None
+    get, post = requests_mock.request_history
+    assert get.headers['St2-Api-Key'] == API_KEY and get.url == PARENT_URL
+    assert post.headers['St2-Api-Key'] == API_KEY and 'X-Auth-Token' not in post.headers
+
+
+def test_refused_token_is_replaced_by_the_key_only_after_st2_vouches(start, requests_mock):
+    requests_mock.get(PARENT_URL, **parent_record())
+    requests_mock.post(POST_URL, [{'status_code': 401, 'json': {'faultstring': 'Unauthorized'}},
+                                  created()])
+    assert start() is None
+    first, get, second = requests_mock.request_history
+    assert first.headers['X-Auth-Token'] == TOKEN and 'St2-Api-Key' not in first.headers
+    assert get.method == 'GET'
+    assert second.headers['St2-Api-Key'] == API_KEY and 'X-Auth-Token' not in second.headers
+
+
+@pytest.mark.parametrize('ctx, answers, named', [
+    (st2_context(auth_token=None, parent={}), [], 'st2_context.parent.execution_id is missing'),
+    (st2_context(auth_token=None), [parent_record('another-root')],
+     'belongs to another Mistral workflow execution, not to root-wf-1'),
+    (st2_context(auth_token=None), [{'status_code': 404, 'json': {'faultstring': 'nope'}}],
+     'st2 cannot say whether it does'),
+])
+def test_without_token_nothing_is_created_unless_st2_vouches(start, requests_mock, caplog, ctx,
+                                                             answers, named):
+    if answers:
+        requests_mock.get(PARENT_URL, answers)
+    requests_mock.post(POST_URL, **created())
+    error = error_of(start(ctx=ctx))
+    assert posts(requests_mock) == []
+    assert 'the workflow has no st2 token, and the API key ([st2] api_key) acts only' in error
+    assert named in error
+    assert API_KEY not in error and API_KEY not in caplog.text
+
+
+def test_refused_token_fails_the_task_when_st2_does_not_vouch(start, requests_mock):
+    requests_mock.get(PARENT_URL, **parent_record('another-root'))
+    requests_mock.post(POST_URL, status_code=401, json={'faultstring': 'Unauthorized'})
+    error = error_of(start())
+    assert len(posts(requests_mock)) == 1
+    assert "st2 refused the workflow's st2 token (HTTP 401)" in error
+    assert TOKEN not in error
+
+
+def test_binding_not_stored_yet_is_read_again_until_the_deadline(start, requests_mock, clock):
+    # st2 stores the runner's context once the runner returns: the task may run first.
+    requests_mock.get(PARENT_URL, [parent_record(None), parent_record(None), parent_record()])
+    requests_mock.post(POST_URL, **created())
+    assert start(ctx=st2_context(auth_token=None)) is None
+    assert len(gets(requests_mock)) == 3 and len(posts(requests_mock)) == 1
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_binding_never_stored_fails_after_the_give_up_time(start, requests_mock, clock):
+    requests_mock.get(PARENT_URL, **parent_record(None))
+    error = error_of(start(ctx=st2_context(auth_token=None)))
+    assert 'names no Mistral workflow execution (yet)' in error
+    assert posts(requests_mock) == []
+    assert clock.now >= 10.0
 
 
 def test_configured_mistral_api_url_wins(start, conf, requests_mock):

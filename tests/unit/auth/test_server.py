@@ -10,7 +10,7 @@ import webob
 from st2mistral import st2api
 from st2mistral.auth import server
 
-VALIDATE_URL = 'http://st2.test/auth/v1/tokens/validate'
+USER_URL = 'http://st2.test/api/v1/user'
 TOKEN = 'user-token-abc'
 API_KEY = 'mistral-key-xyz'
 
@@ -25,6 +25,7 @@ class Clock:
 
 @pytest.fixture
 def conf(conf):
+    conf.set_override('api_url', 'http://st2.test/api/v1', group='st2')
     conf.set_override('api_key', API_KEY, group='st2')
     conf.set_override('auth_cache_ttl', 30.0, group='st2')
     return conf
@@ -40,33 +41,80 @@ def handler(conf, clock):
     return server.St2AuthHandler(client=st2api.St2Client(conf=conf), conf=conf, clock=clock)
 
 
+def whose(user='alice'):
+    """st2's GET /v1/user answer for a token of ``user``."""
+    return {'json': {'username': user, 'rbac': {'enabled': False, 'is_admin': True},
+                     'authentication': {'method': 'authentication token',
+                                        'location': 'header'}}}
+
+
+REFUSED = {'status_code': 401, 'json': {'faultstring': 'Unauthorized'}}
+
+
 def request(token=TOKEN, **headers):
     if token is not None:
         headers['X-Auth-Token'] = token
     return webob.Request.blank('/v2/workflows', headers=headers)
 
 
-def test_valid_token_is_accepted_and_checked_with_the_api_key(handler, requests_mock):
-    requests_mock.post(VALIDATE_URL, json={'valid': True})
+def test_valid_token_is_checked_with_itself_and_scoped_to_its_user(handler, requests_mock):
+    requests_mock.get(USER_URL, **whose('alice'))
     req = request()
     handler.authenticate(req)
     (call,) = requests_mock.request_history
-    assert call.json() == {'token': TOKEN}
-    assert call.headers['St2-Api-Key'] == API_KEY
-    assert 'X-Auth-Token' not in call.headers
+    assert call.headers['X-Auth-Token'] == TOKEN
+    assert 'St2-Api-Key' not in call.headers     # the API key plays no part
     assert req.headers['X-Identity-Status'] == 'Confirmed'
+    assert req.headers['X-Project-Id'] == 'st2:alice'
+    assert req.headers['X-User-Name'] == 'alice'
+    assert req.headers['X-Roles'] == ''
 
 
-def test_without_api_key_the_token_authenticates_its_own_check(handler, conf, requests_mock):
-    conf.clear_override('api_key', group='st2')
-    requests_mock.post(VALIDATE_URL, json={'valid': True})
-    handler.authenticate(request())
-    assert requests_mock.request_history[0].headers['X-Auth-Token'] == TOKEN
+@pytest.mark.parametrize('user, project', [
+    ('alice', 'st2:alice'),
+    ('alice@example.com', 'st2:alice@example.com'),
+    ('CN=Alice Smith,OU=x', 'st2~'),
+    ('st2:alice', 'st2~'),     # never the project of user "alice:" or similar
+    ('a' * 65, 'st2~'),
+])
+def test_project_of_a_user(user, project):
+    assert server.project_of(user).startswith(project)
+    assert len(server.project_of(user)) <= 80         # Mistral's project_id column
+
+
+def test_different_users_never_share_a_project():
+    names = ['alice', 'Alice', 'alice ', 'st2:alice', 'st2~alice', 'a' * 65, 'a' * 66]
+    assert len({server.project_of(n) for n in names}) == len(names)
+
+
+def test_only_configured_admin_users_get_the_admin_role(handler, conf, requests_mock):
+    conf.set_override('admin_users', ['st2mistral'], group='st2')
+    requests_mock.get(USER_URL, [whose('st2mistral'), whose('bob')])
+    service, bob = request(), request(token='bob-token')
+    handler.authenticate(service)
+    handler.authenticate(bob)
+    assert service.headers['X-Roles'] == 'admin'
+    assert bob.headers['X-Roles'] == ''      # st2's is_admin: true does not count
+
+
+@pytest.mark.parametrize('answer', [
+    {'json': {'valid': True}},
+    {'json': {'username': '', 'authentication': {'method': 'authentication token'}}},
+    {'json': {'username': 'stanley'}},   # st2 with auth disabled: no auth_info
+    {'json': {'username': 'x', 'authentication': {'method': 'API key'}}},
+    {'json': ['alice']},
+])
+def test_answer_without_the_tokens_user_is_refused(handler, requests_mock, caplog, answer):
+    requests_mock.get(USER_URL, **answer)
+    with pytest.raises(mistral_exc.UnauthorizedException) as raised:
+        handler.authenticate(request())
+    assert 'did not say whose token' in str(raised.value)
+    assert 'authentication enabled' in caplog.text
 
 
 def test_invalid_token_is_rejected(handler, requests_mock, caplog):
     caplog.set_level(logging.DEBUG)
-    requests_mock.post(VALIDATE_URL, json={'valid': False})
+    requests_mock.get(USER_URL, **REFUSED)
     with pytest.raises(mistral_exc.UnauthorizedException) as raised:
         handler.authenticate(request())
     assert 'invalid' in str(raised.value)
@@ -82,7 +130,7 @@ def test_missing_token_is_rejected_without_asking_st2(handler, requests_mock):
 
 
 def test_valid_answer_is_cached_for_the_ttl_only(handler, clock, requests_mock):
-    requests_mock.post(VALIDATE_URL, json={'valid': True})
+    requests_mock.get(USER_URL, **whose())
     handler.authenticate(request())
     clock.now += 29.9
     handler.authenticate(request())
@@ -93,7 +141,7 @@ def test_valid_answer_is_cached_for_the_ttl_only(handler, clock, requests_mock):
 
 
 def test_invalid_answer_is_never_cached(handler, requests_mock):
-    requests_mock.post(VALIDATE_URL, [{'json': {'valid': False}}, {'json': {'valid': True}}])
+    requests_mock.get(USER_URL, [REFUSED, whose()])
     with pytest.raises(mistral_exc.UnauthorizedException):
         handler.authenticate(request())
     handler.authenticate(request())  # st2 accepts it now: so does Mistral
@@ -101,7 +149,7 @@ def test_invalid_answer_is_never_cached(handler, requests_mock):
 
 
 def test_cached_token_revoked_later_is_refused_after_the_ttl(handler, clock, requests_mock):
-    requests_mock.post(VALIDATE_URL, [{'json': {'valid': True}}, {'json': {'valid': False}}])
+    requests_mock.get(USER_URL, [whose(), REFUSED])
     handler.authenticate(request())
     clock.now += 31
     with pytest.raises(mistral_exc.UnauthorizedException):
@@ -110,61 +158,79 @@ def test_cached_token_revoked_later_is_refused_after_the_ttl(handler, clock, req
 
 def test_ttl_zero_asks_every_time(handler, conf, requests_mock):
     conf.set_override('auth_cache_ttl', 0.0, group='st2')
-    requests_mock.post(VALIDATE_URL, json={'valid': True})
+    requests_mock.get(USER_URL, **whose())
     handler.authenticate(request())
     handler.authenticate(request())
     assert requests_mock.call_count == 2
 
 
 def test_another_token_is_checked_separately(handler, requests_mock):
-    requests_mock.post(VALIDATE_URL, [{'json': {'valid': True}}, {'json': {'valid': False}}])
-    handler.authenticate(request())
-    with pytest.raises(mistral_exc.UnauthorizedException):
-        handler.authenticate(request(token='other-token'))
+    requests_mock.get(USER_URL, [whose('alice'), whose('bob')])
+    alice, bob = request(), request(token='other-token')
+    handler.authenticate(alice)
+    handler.authenticate(bob)
+    handler.authenticate(request())    # cached: alice again
+    assert (alice.headers['X-Project-Id'], bob.headers['X-Project-Id']) == ('st2:alice',
+                                                                           'st2:bob')
+    assert requests_mock.call_count == 2
 
 
 def test_cache_is_bounded(conf, clock):
     cache = server.TokenCache(clock)
     for i in range(5):
-        cache.remember('t%d' % i, ttl=60, max_size=3)
-    assert [cache.is_valid('t%d' % i) for i in range(5)] == [False, False, True, True, True]
+        cache.remember('t%d' % i, 'u%d' % i, ttl=60, max_size=3)
+    assert [cache.user_of('t%d' % i) for i in range(5)] == [None, None, 'u2', 'u3', 'u4']
 
 
 @pytest.mark.parametrize('answer, expected', [
-    ({'status_code': 401, 'json': {'faultstring': 'Unauthorized - ApiKey with key_hash=ab '
-                                                  'not found.'}}, 'API key'),
+    ({'status_code': 401, 'json': {'faultstring': 'Unauthorized - Token has expired.'}},
+     'invalid or has expired'),
     ({'status_code': 503, 'json': {}}, 'HTTP 503'),
     ({'exc': requests.exceptions.ConnectionError('refused')}, 'HTTP none'),
-    ({'status_code': 200, 'text': 'not json'}, 'invalid'),
+    ({'status_code': 200, 'text': 'not json'}, 'did not say whose token'),
 ])
 def test_st2_failures_reject_without_leaking(handler, requests_mock, caplog, answer, expected):
     caplog.set_level(logging.DEBUG)
-    requests_mock.post(VALIDATE_URL, [answer, {'json': {'valid': True}}])
+    requests_mock.get(USER_URL, [answer, whose()])
     with pytest.raises(mistral_exc.UnauthorizedException) as raised:
         handler.authenticate(request())
     assert expected in str(raised.value)
-    assert 'key_hash' not in str(raised.value)
+    assert 'faultstring' not in str(raised.value)
     assert TOKEN not in caplog.text and API_KEY not in caplog.text
     handler.authenticate(request())  # a failure is not remembered either
     assert requests_mock.call_count == 2
 
 
-def test_client_supplied_identity_headers_are_dropped(handler, requests_mock):
-    requests_mock.post(VALIDATE_URL, json={'valid': True})
+def test_client_supplied_identity_headers_are_replaced(handler, requests_mock):
+    requests_mock.get(USER_URL, **whose('bob'))
     req = request(**{'X-Roles': 'admin', 'X-Project-Id': 'someone-else', 'X-User-Id': 'root',
-                     'X-Identity-Status': 'Confirmed'})
+                     'X-Tenant-Id': 't', 'X-Service-Roles': 'admin', 'X-Role': 'admin',
+                     'X-Target-Auth-Uri': 'http://k', 'X-Target-Auth-Token': 'x',
+                     'X-Target-Project-Id': 'st2:alice', 'X-Target-Service-Catalog': '{}',
+                     'OpenStack-System-Scope': 'all', 'X-Is-Admin-Project': 'True'})
     handler.authenticate(req)
-    assert 'X-Roles' not in req.headers
-    assert 'X-Project-Id' not in req.headers
-    assert 'X-User-Id' not in req.headers
+    assert not [h for h in req.headers if h.lower().startswith(('x-target', 'x-service',
+                                                                'openstack', 'x-tenant',
+                                                                'x-is-admin', 'x-role:'))]
+    assert req.headers['X-Roles'] == ''
+    assert req.headers['X-Project-Id'] == 'st2:bob'
+    assert req.headers['X-User-Id'] == 'bob'
     assert req.headers['X-Auth-Token'] == TOKEN
 
 
-def test_only_configured_auth_url_is_used(handler, conf, requests_mock):
-    conf.set_override('auth_url', 'http://auth.test/auth/v1/', group='st2')
-    requests_mock.post('http://auth.test/auth/v1/tokens/validate', json={'valid': True})
+def test_identity_headers_are_dropped_even_when_the_token_is_refused(handler, requests_mock):
+    requests_mock.get(USER_URL, **REFUSED)
+    req = request(**{'X-Target-Project-Id': 'p', 'X-Roles': 'admin'})
+    with pytest.raises(mistral_exc.UnauthorizedException):
+        handler.authenticate(req)
+    assert 'X-Target-Project-Id' not in req.headers and 'X-Roles' not in req.headers
+
+
+def test_only_configured_api_url_is_used(handler, conf, requests_mock):
+    conf.set_override('api_url', 'http://st2b.test/api/v1/', group='st2')
+    requests_mock.get('http://st2b.test/api/v1/user', **whose())
     handler.authenticate(request())
-    assert requests_mock.request_history[0].url == 'http://auth.test/auth/v1/tokens/validate'
+    assert requests_mock.request_history[0].url == 'http://st2b.test/api/v1/user'
 
 
 def test_loaded_by_mistral_through_stevedore():

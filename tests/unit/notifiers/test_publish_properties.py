@@ -480,14 +480,15 @@ def test_no_client_failure_kills_a_sender_thread(conf, plan):
     try:
         for execution_id in plan:
             sender.submit(delivery.Outgoing(
-                target=targets.Target(execution_id=execution_id, api_url=DEAD_API_URL),
+                target=targets.Target(execution_id=execution_id, api_url=DEAD_API_URL,
+                                      token='t'),
                 status='succeeded', result={'r': 1}, root_id='root', event='WORKFLOW_SUCCEEDED',
                 ex_id='root'))
         assert sender.flush(5), 'an update is stuck in flight'
         assert all(thread.is_alive() for thread in sender._threads)
         # ...and they still deliver.
         probe = delivery.Outgoing(
-            target=targets.Target(execution_id='probe', api_url=DEAD_API_URL),
+            target=targets.Target(execution_id='probe', api_url=DEAD_API_URL, token='t'),
             status='running', result=None, root_id='root', event='WORKFLOW_LAUNCHED',
             ex_id='root')
         assert sender.submit(probe) and sender.flush(5)

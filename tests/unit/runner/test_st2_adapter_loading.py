@@ -77,4 +77,5 @@ def test_st2common_is_imported_by_the_adapter_only():
     importing = sorted(str(path.relative_to(package)) for path in package.rglob('*.py')
                        if re.search(r'^\s*(from|import)\s+st2common\b', path.read_text(),
                                     re.MULTILINE))
-    assert importing == ['runner/st2_adapter.py']
+    # testing/real_st2/server.py is not the product: it IS st2's process in the tests.
+    assert importing == ['runner/st2_adapter.py', 'testing/real_st2/server.py']

@@ -1,6 +1,5 @@
 """Tests of the strict st2 API emulator, over real HTTP with requests."""
 
-import hashlib
 import http.server
 import json
 import socket
@@ -165,7 +164,7 @@ def test_expire_token_rejects_unknown_token(st2):
 def test_unknown_api_key_is_401_naming_its_hash_not_the_key(st2):
     answer = put(st2, st2.add_execution(), {'status': 'running'},
                  headers={'St2-Api-Key': 'bad-key'})
-    key_hash = hashlib.sha256(b'bad-key').hexdigest()
+    key_hash = st2_emulator.api_key_hash('bad-key')
     assert answer.status_code == 401
     assert fault(answer) == 'Unauthorized - ApiKey with key_hash=%s not found.' % key_hash
     assert 'bad-key' not in answer.text
@@ -989,6 +988,40 @@ def test_validate_token_needs_credentials_and_a_token(st2):
     assert validate(st2, {'token': 5}).status_code == 400
 
 
+# -- who am I (GET /api/v1/user) -----------------------------------------------------------------
+
+def whoami(st2, headers=None, params=None):
+    return requests.get(st2.api_url + '/user', headers=headers, params=params, timeout=5)
+
+
+def test_user_names_the_tokens_user_and_how_it_authenticated(st2):
+    st2.add_token('alice-token', 'alice')
+    answer = whoami(st2, {'X-Auth-Token': 'alice-token'}).json()
+    assert answer == {'username': 'alice',
+                      'authentication': {'method': 'authentication token', 'location': 'header'},
+                      'rbac': {'enabled': False, 'roles': [], 'is_admin': True}}
+    assert whoami(st2, TOKEN).json()['username'] == 'st2admin'
+    by_key = whoami(st2, params={'st2-api-key': 'st2-key'}).json()
+    assert by_key['authentication'] == {'method': 'API key', 'location': 'query'}
+    st2.reset()
+    assert whoami(st2, {'X-Auth-Token': 'alice-token'}).status_code == 200   # kept
+
+
+def test_user_refuses_unknown_and_expired_tokens(st2):
+    assert whoami(st2, {'X-Auth-Token': 'nope'}).status_code == 401
+    assert whoami(st2).status_code == 401
+    st2.expire_token('st2-token')
+    assert fault(whoami(st2, TOKEN)) == 'Unauthorized - Token has expired.'
+
+
+def test_tokens_given_as_a_mapping_name_their_users():
+    with St2Emulator(tokens={'a': 'alice', 'b': 'bob'}) as st2:
+        assert whoami(st2, {'X-Auth-Token': 'b'}).json()['username'] == 'bob'
+        created = requests.post(st2.api_url + '/executions', json={'action': 'core.local'},
+                                headers={'X-Auth-Token': 'a'}, timeout=5).json()
+        assert created['context']['user'] == 'alice'
+
+
 # -- faults ------------------------------------------------------------------------------------
 
 def test_fail_next_answers_the_next_requests_without_applying_them(st2):
@@ -1338,7 +1371,7 @@ def test_stream_filter_and_query_parsing_are_pure():
     ({}, {}, 'Unauthorized - One of Token or API key required.'),
     ({}, {'X-Auth-Token': 'nope'}, 'Unauthorized'),
     ({'st2-api-key': 'nope'}, {}, 'Unauthorized - ApiKey with key_hash=%s not found.'
-     % hashlib.sha256(b'nope').hexdigest()),
+     % st2_emulator.api_key_hash('nope')),
 ])
 def test_stream_needs_credentials(st2, params, headers, message):
     answer = requests.get(st2.stream_url + '/stream', params=params, headers=headers,

@@ -1,0 +1,160 @@
+"""Per-user isolation under ``auth_type = st2`` on a real Mistral 23 (issue 9, findings 2, 9).
+
+Each st2 user gets a Mistral project of their own, so one user's token cannot
+read another user's executions (whose env holds the other user's st2 token),
+and no header a client sends can move a request to another project.
+"""
+
+import time
+
+from mistralclient.api import base as mistral_api
+import pytest
+import requests
+
+from st2mistral import st2env
+from st2mistral.testing import mistral_launcher
+from st2mistral.testing.st2_emulator import St2Emulator
+from tests.functional.conftest import unique
+
+ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
+WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    t:\n      action: std.noop\n"
+
+
+@pytest.fixture(scope='module')
+def st2():
+    tokens = {ALICE: 'alice', BOB: 'bob', SERVICE: 'st2mistral-service'}
+    with St2Emulator(tokens=tokens, api_keys=('st2-key',)) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope='module')
+def mistral(st2, tmp_path_factory):
+    config = {'DEFAULT': {'auth_type': 'st2'},
+              'st2': {'api_url': st2.api_url, 'auth_url': st2.auth_url,
+                      'admin_users': 'st2mistral-service'}}
+    workdir = str(tmp_path_factory.mktemp('mistral_trust_auth'))
+    with mistral_launcher.MistralServer(workdir, config=config, auth_enable=True) as server:
+        yield server
+
+
+def client_of(mistral, st2, token):
+    return mistral.client(auth_type='st2', auth_url=st2.auth_url, auth_token=token)
+
+
+@pytest.fixture(scope='module')
+def alice_run(mistral, st2):
+    """A workflow Alice runs the way st2 does: her token in the execution's env."""
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_wf')
+    alice.workflows.create(WORKFLOW % name)
+    env = st2env.build_env('5f0c4d1e2a3b4c5d6e7f8091', st2.api_url, auth_token=ALICE)
+    execution = alice.executions.create(name, env=env)
+    assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'
+    return execution
+
+
+def get(mistral, path, token, **headers):
+    headers['X-Auth-Token'] = token
+    return requests.get(mistral.api_url + path, headers=headers, timeout=10)
+
+
+def test_trust_another_user_cannot_read_executions_tasks_or_action_executions(
+        mistral, alice_run):
+    ex_id = alice_run.id
+    assert get(mistral, '/executions/%s' % ex_id, ALICE).status_code == 200
+    tasks = get(mistral, '/executions/%s/tasks' % ex_id, ALICE).json()['tasks']
+    assert tasks  # Alice sees her own task
+
+    seen_by_bob = [
+        get(mistral, '/executions/%s' % ex_id, BOB),
+        get(mistral, '/executions', BOB),
+        get(mistral, '/executions/%s/tasks' % ex_id, BOB),
+        get(mistral, '/tasks', BOB),
+        get(mistral, '/tasks/%s' % tasks[0]['id'], BOB),
+        get(mistral, '/action_executions', BOB),
+        get(mistral, '/tasks/%s/action_executions' % tasks[0]['id'], BOB),
+    ]
+    assert seen_by_bob[0].status_code == 404
+    assert seen_by_bob[4].status_code == 404
+    for answer in seen_by_bob:
+        assert ALICE not in answer.text, answer.request.url
+        if answer.status_code == 200:   # a list: none of Alice's rows in it
+            assert ex_id not in answer.text, answer.request.url
+
+
+def test_trust_each_user_has_a_project_of_their_own(mistral, st2, alice_run):
+    bob = client_of(mistral, st2, BOB)
+    name = unique('bob_wf')
+    bob.workflows.create(WORKFLOW % name)
+    bob_ex = bob.executions.create(name)
+    assert mistral.wait_for_execution(bob_ex.id, client=bob).state == 'SUCCESS'
+
+    alice_project = get(mistral, '/executions/%s' % alice_run.id, ALICE).json()['project_id']
+    bob_project = get(mistral, '/executions/%s' % bob_ex.id, BOB).json()['project_id']
+    assert alice_project and bob_project and alice_project != bob_project
+    assert 'alice' in alice_project and 'bob' in bob_project   # readable for operators
+    # Workflow definitions are private to their project too.
+    assert name not in {w.name for w in client_of(mistral, st2, ALICE).workflows.list()}
+
+
+def test_trust_a_configured_admin_user_sees_every_project(mistral, st2, alice_run):
+    # [st2] admin_users: the runner's service identity (relay, results tracking).
+    service = client_of(mistral, st2, SERVICE)
+    assert service.executions.get(alice_run.id).id == alice_run.id
+    # Every other user is denied by default, whatever st2 says about admins.
+    with pytest.raises(mistral_api.APIException) as raised:
+        client_of(mistral, st2, BOB).executions.get(alice_run.id)
+    assert raised.value.error_code == 404
+
+
+@pytest.mark.parametrize('headers', [
+    {'X-Target-Auth-Uri': 'http://keystone.invalid/v3', 'X-Target-Auth-Token': 'x',
+     'X-Target-Project-Id': '{alice_project}'},
+    {'X-Project-Id': '{alice_project}', 'X-Roles': 'admin'},
+    {'X-Tenant-Id': '{alice_project}', 'X-Role': 'admin', 'X-Is-Admin-Project': 'True'},
+    {'X-Target-Auth-Uri': 'http://keystone.invalid/v3', 'X-Target-Auth-Token': 'x',
+     'X-Target-Project-Id': '{alice_project}', 'X-Roles': 'admin',
+     'X-Target-Service-Catalog': '{{}}'},
+], ids=['x-target', 'x-project-and-roles', 'x-tenant-and-role', 'x-target-and-roles'])
+def test_trust_identity_headers_cannot_rescope_a_valid_token(mistral, alice_run, headers):
+    alice_project = get(mistral, '/executions/%s' % alice_run.id, ALICE).json()['project_id']
+    headers = {k: v.format(alice_project=alice_project) for k, v in headers.items()}
+
+    answer = get(mistral, '/executions/%s' % alice_run.id, BOB, **headers)
+    assert answer.status_code == 404
+    assert ALICE not in answer.text
+    # Nor do they move the token holder out of their own project.
+    own = get(mistral, '/executions/%s' % alice_run.id, ALICE, **headers)
+    assert own.status_code == 200, own.text
+
+
+ASYNC_WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    wait:\n      action: std.async_noop\n"
+
+
+def test_trust_only_an_admin_user_completes_another_users_action(mistral, st2):
+    # What the relay does for an st2 child of Alice's workflow, with its service token.
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_async')
+    alice.workflows.create(ASYNC_WORKFLOW % name)
+    execution = alice.executions.create(name)
+    deadline = time.monotonic() + 20
+    while True:
+        running = [a for a in alice.action_executions.list()
+                   if a.workflow_name == name and a.state == 'RUNNING']
+        if running:
+            break
+        assert time.monotonic() < deadline, 'the async action never started'
+        time.sleep(0.05)
+    (action,) = running
+
+    def complete(token):
+        return requests.put(mistral.api_url + '/action_executions/' + action.id, timeout=10,
+                            json={'state': 'SUCCESS', 'output': '{"result": "done"}'},
+                            headers={'X-Auth-Token': token})
+
+    refused = complete(BOB)
+    # Mistral's engine does not find it in Bob's project (its RPC error is a 500).
+    assert refused.status_code != 200 and 'not found' in refused.text, refused.text
+    assert alice.executions.get(execution.id).state == 'RUNNING'
+    assert complete(SERVICE).status_code == 200
+    assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'

@@ -1,0 +1,74 @@
+"""The real-st2 fixture's pure parts (no st2 needed): settings, requirements, overlay."""
+
+import configparser
+import importlib.metadata
+
+import pytest
+
+from st2mistral.testing.real_st2 import build
+from st2mistral.testing.real_st2 import launcher
+from st2mistral.testing.real_st2 import settings
+
+
+def test_tags_come_from_the_tarballs_or_the_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv(build.SRC_ENV, raising=False)
+    monkeypatch.delenv('ST2MISTRAL_ST2_TAGS', raising=False)
+    assert settings.tags() == []
+    (tmp_path / 'st2-v3.9.0.tar.gz').write_bytes(b'')
+    (tmp_path / 'st2-v3.2.0.tar.gz').write_bytes(b'')
+    (tmp_path / 'orquesta-v1.1.1.tar.gz').write_bytes(b'')
+    monkeypatch.setenv(build.SRC_ENV, str(tmp_path))
+    assert settings.tags() == ['v3.2.0', 'v3.9.0']
+    monkeypatch.setenv('ST2MISTRAL_ST2_TAGS', 'v3.9.0')
+    assert settings.tags() == ['v3.9.0']
+
+
+def test_a_checkout_is_one_tag(tmp_path):
+    (tmp_path / 'st2common').mkdir()
+    assert build.available_tags(tmp_path) == ['checkout']
+    assert settings.version_of('checkout') > settings.version_of('v3.9.0')
+
+
+def test_git_requirements_become_local_tarballs_or_are_dropped(tmp_path):
+    tree = tmp_path / 'st2'
+    (tree / 'st2common').mkdir(parents=True)
+    (tree / 'st2common' / 'requirements.txt').write_text(
+        'kombu==5.5.4\n'
+        'orquesta@ git+https://github.com/StackStorm/orquesta.git@5ba1467614b2ef8b\n'
+        'st2-rbac-backend@ git+https://github.com/StackStorm/st2-rbac-backend.git@master\n')
+    (tree / 'fixed-requirements.txt').write_text(
+        'requests[security]==2.23.0\n-e git+https://x/y.git#egg=y\nkombu==5.5.4\n')
+    tarball = tmp_path / 'orquesta-5ba1467614b2ef8b4709b2ca89e68baa671e8975.tar.gz'
+    tarball.write_bytes(b'')
+    reqs = build._requirements(tmp_path, tree, tmp_path).read_text().splitlines()
+    assert reqs == ['kombu==5.5.4', 'orquesta @ file://%s' % tarball]
+    cons = build._constraints(tree, tmp_path).read_text().splitlines()
+    assert cons == ['requests==2.23.0', 'kombu==5.5.4']
+
+
+def test_a_missing_orquesta_tarball_is_named(tmp_path):
+    tree = tmp_path / 'st2'
+    (tree / 'st2common').mkdir(parents=True)
+    (tree / 'st2common' / 'requirements.txt').write_text(
+        'git+https://github.com/StackStorm/orquesta.git@v1.1.1#egg=orquesta\n')
+    with pytest.raises(build.BuildError, match='no matching orquesta-<ref>.tar.gz'):
+        build._requirements(tmp_path, tree, tmp_path)
+
+
+def test_the_overlay_offers_this_checkout_and_its_st2_entry_points(tmp_path):
+    overlay = launcher.write_overlay(tmp_path / 'overlay')
+    assert (overlay / 'st2mistral' / 'runner' / 'st2_adapter.py').is_file()
+    dist = next(importlib.metadata.distributions(path=[str(overlay)]))
+    runners = {ep.name: ep.value for ep in dist.entry_points
+               if ep.group == 'st2common.runners.runner'}
+    assert runners == {'mistral-v2': 'st2mistral.runner.st2_adapter'}
+    assert {ep.group for ep in dist.entry_points} <= set(launcher.ENTRY_POINT_GROUPS)
+
+
+def test_st2_conf_uses_memory_transport_and_takes_overrides(tmp_path):
+    path = launcher.render_config(tmp_path, 9101, {'mistral': {'v2_base_url': 'http://m/v2'}})
+    conf = configparser.ConfigParser()
+    conf.read(path)
+    assert conf['messaging']['url'] == 'memory://'
+    assert conf['auth']['api_url'] == 'http://127.0.0.1:9101/api'
+    assert conf['mistral']['v2_base_url'] == 'http://m/v2'
