@@ -17,6 +17,8 @@ reading Mistral's REST API) both fill a ``Snapshot`` and call
 ``build_update``, so the same Mistral state always gives the same st2 update.
 """
 
+from __future__ import annotations
+
 import copy
 import dataclasses
 import json

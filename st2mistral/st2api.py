@@ -28,14 +28,16 @@ Only a JSON answer is st2's answer; an empty one, a proxy's page or a redirect
 is an error (:class:`UnexpectedAnswer`), never a success.
 """
 
+from __future__ import annotations
+
 import dataclasses
+import logging
 import os
 import threading
 import urllib.parse
 import uuid
 
 from oslo_config import cfg
-from oslo_log import log as logging
 import requests
 from requests import adapters
 import tenacity

@@ -18,6 +18,8 @@ the target itself (``{"type": "st2", "st2_execution_id": ..., "api_url": ...}``)
 which wins over the env.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import re
 

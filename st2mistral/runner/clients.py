@@ -1,7 +1,8 @@
 """The two HTTP clients of the st2 side, built from st2.conf.
 
-- Mistral: python-mistralclient, with request timeouts (mistralclient sets
-  none of its own) and TLS verified unless ``[mistral] insecure``;
+- Mistral: mistral_api.Client (requests; python-mistralclient would change
+  st2's pinned packages), with request timeouts and TLS verified unless
+  ``[mistral] insecure``;
 - st2: st2mistral.st2api.St2Client, given a private ConfigOpts whose ``[st2]``
   group is filled from st2.conf, so its allow-list contains exactly the
   configured st2 URLs.
@@ -10,8 +11,6 @@ Also the retry policy for Mistral calls (``[mistral] retry_*``), read at call
 time, and the classification of Mistral's error answers.
 """
 
-from mistralclient.api import base as mistral_base
-from mistralclient.api import client as mistral_client
 from oslo_config import cfg
 import requests
 import tenacity
@@ -19,42 +18,29 @@ import tenacity
 from st2mistral import opts as st2_opts
 from st2mistral import st2api
 from st2mistral.runner import config
-
-
-class _TimeoutSession(requests.Session):
-    """A requests session that never waits forever."""
-
-    def __init__(self, timeout):
-        super().__init__()
-        self._timeout = timeout
-
-    def request(self, *args, **kwargs):
-        kwargs.setdefault('timeout', self._timeout)
-        return super().request(*args, **kwargs)
+from st2mistral.runner import mistral_api
 
 
 def mistral(conf, auth_token=None):
-    """A python-mistralclient v2 client for ``[mistral] v2_base_url``.
+    """A Mistral v2 API client for ``[mistral] v2_base_url``.
 
     ``auth_token``: the st2 token of the user the call is made for; sent only
     when Mistral authenticates st2 tokens (``[mistral] use_st2_token``).
+    With ``[mistral] keystone_auth_url`` set, a Keystone token is sent instead.
     """
     group = conf[config.MISTRAL]
-    kwargs = {'mistral_url': config.mistral_base_url(conf), 'cacert': group.cacert,
-              'insecure': group.insecure}
+    verify = False if group.insecure else (group.cacert or True)
+    timeout = (group.connect_timeout, group.read_timeout)
+    session = requests.Session()
+    keystone, token = None, None
     if group.keystone_auth_url:
-        kwargs.update(auth_type='keystone', username=group.keystone_username,
-                      api_key=group.keystone_password,
-                      project_name=group.keystone_project_name,
-                      auth_url=group.keystone_auth_url)
-    else:
-        kwargs.update(auth_type='none',
-                      session=_TimeoutSession((group.connect_timeout, group.read_timeout)))
-        if group.use_st2_token:
-            token = auth_token or group.st2_service_token
-            if token:
-                kwargs['auth_token'] = token  # sent as X-Auth-Token
-    return mistral_client.client(**kwargs)
+        keystone = mistral_api.KeystoneToken(
+            session, group.keystone_auth_url, group.keystone_username,
+            group.keystone_password, group.keystone_project_name, timeout, verify)
+    elif group.use_st2_token:
+        token = auth_token or group.st2_service_token
+    return mistral_api.Client(config.mistral_base_url(conf), verify=verify, timeout=timeout,
+                              auth_token=token, keystone=keystone, session=session)
 
 
 def st2_conf(conf, api_url=None, give_up_after=None):
@@ -91,12 +77,12 @@ def st2_credentials(conf, token=None):
 
 
 def is_not_found(error):
-    return isinstance(error, mistral_base.APIException) and error.error_code == 404
+    return isinstance(error, mistral_api.MistralError) and error.error_code == 404
 
 
 def is_already_completed(error):
     """Mistral 23 answers a second completion of an action execution with a 500."""
-    return (isinstance(error, mistral_base.APIException)
+    return (isinstance(error, mistral_api.MistralError)
             and 'is already completed' in str(error.error_message or ''))
 
 
@@ -104,7 +90,7 @@ def is_transient(error):
     """Worth retrying: Mistral unreachable, overloaded, or an engine RPC timeout."""
     if isinstance(error, (requests.ConnectionError, requests.Timeout)):
         return True
-    if not isinstance(error, mistral_base.APIException):
+    if not isinstance(error, mistral_api.MistralError):
         return False
     message = str(error.error_message or '')
     return (error.error_code in (502, 503, 504)

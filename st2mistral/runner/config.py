@@ -12,10 +12,11 @@ st2's definition stays and ours is skipped.
 ``list_opts()`` feeds oslo-config-generator (namespace ``st2mistral.st2``).
 """
 
+import logging
+import logging.config
 import os
 
 from oslo_config import cfg
-from oslo_log import log as logging
 
 MISTRAL = 'mistral'
 RESULTSTRACKER = 'resultstracker'
@@ -190,6 +191,29 @@ def config_args(conf):
     return args
 
 
+# Command-line options of a long-running st2-side command (st2mistral-relay).
+# Standard-library logging, as st2's own services use: st2's venv has no oslo.log.
+logging_cli_opts = [
+    cfg.BoolOpt('debug', default=False, help='Log at DEBUG level (default INFO).'),
+    cfg.StrOpt('log-config', metavar='PATH',
+               help='A logging configuration file (Python logging.config.fileConfig '
+                    'format, like st2\'s /etc/st2/logging.*.conf). Default: to stderr.'),
+]
+
+LOG_FORMAT = '%(asctime)s %(process)d %(levelname)s %(name)s %(message)s'
+
+
+def setup_logging(conf):
+    """Configure standard-library logging from ``--log-config`` / ``--debug``."""
+    if conf.log_config:
+        logging.config.fileConfig(conf.log_config, disable_existing_loggers=False)
+    else:
+        logging.basicConfig(level=logging.DEBUG if conf.debug else logging.INFO,
+                            format=LOG_FORMAT)
+    if conf.debug:
+        logging.getLogger('st2mistral').setLevel(logging.DEBUG)
+
+
 def load(argv=None, prog=None, description=None, cli_opts=(), with_logging=False):
     """A ConfigOpts with these options, parsed from st2.conf and ``argv``.
 
@@ -200,7 +224,7 @@ def load(argv=None, prog=None, description=None, cli_opts=(), with_logging=False
     register_opts(conf)
     conf.register_cli_opts(list(cli_opts))
     if with_logging:
-        logging.register_options(conf)
+        conf.register_cli_opts(logging_cli_opts)
     defaults = [DEFAULT_ST2_CONF] if os.path.exists(DEFAULT_ST2_CONF) else []
     conf(argv, project='st2', prog=prog, description=description,
          default_config_files=defaults, default_config_dirs=[], validate_default_values=True)

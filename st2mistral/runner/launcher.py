@@ -14,10 +14,11 @@ feeds it plain values and turns its answers into st2 statuses.
 Every Mistral call is retried on transient failures (clients.retrying).
 """
 
+from __future__ import annotations
+
 import copy
 import dataclasses
-
-from oslo_log import log as logging
+import logging
 
 from st2mistral import results
 from st2mistral import st2env
@@ -145,7 +146,7 @@ def _mistral_id(context, operation):
 
 
 class Launcher:
-    """Runner operations against one Mistral (a python-mistralclient client)."""
+    """Runner operations against one Mistral (a mistral_api.Client)."""
 
     def __init__(self, client, conf, lookup=None, sleep=None):
         self._client = client

@@ -336,11 +336,11 @@ def _fail(message):
 def main(argv=None):
     try:
         conf = config.load(sys.argv[1:] if argv is None else argv, prog='st2mistral-relay',
-                           description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS)
+                           description=__doc__.split('\n\n')[0], cli_opts=CLI_OPTS,
+                           with_logging=True)
     except cfg.Error as e:
         return _fail('%s. Give st2\'s configuration: --config-file /etc/st2/st2.conf.' % e)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format='%(asctime)s %(process)d %(levelname)s %(name)s %(message)s')
+    config.setup_logging(conf)
     try:
         from st2mistral.runner import st2_adapter  # st2common: only in st2's venv
     except ImportError as e:

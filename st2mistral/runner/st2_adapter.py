@@ -21,8 +21,8 @@ so the runner loads on st2 3.2 through 3.9.
 """
 
 import functools
-import importlib.resources
 import logging
+import pkgutil
 import random
 import time
 import uuid
@@ -51,8 +51,8 @@ _RUNNER_BASE = getattr(runners_base, 'PollingAsyncActionRunner', None) or \
 
 def get_metadata():
     """The runner type st2 registers: the first entry of runner.yaml."""
-    text = importlib.resources.files('st2mistral.runner').joinpath('runner.yaml').read_text(
-        encoding='utf-8')
+    # pkgutil, not importlib.resources.files: st2 runs on Python 3.8 too.
+    text = pkgutil.get_data('st2mistral.runner', 'runner.yaml').decode('utf-8')
     return yaml.safe_load(text)[0]
 
 

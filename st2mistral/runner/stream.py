@@ -9,10 +9,10 @@ Redirects are not followed: requests would send the key to wherever one points.
 """
 
 import json
+import logging
 import socket
 import threading
 
-from oslo_log import log as logging
 import requests
 
 from st2mistral import st2api

@@ -57,6 +57,8 @@ CONF_FILE_NAME = 'mistral.conf'
 # With the fake transport, listeners are woken on delivery; this is only the
 # longest they sleep when a wake-up is missed (see mistral_single).
 DEFAULT_FAKE_POLL_INTERVAL = 0.01
+# The interpreter (of a virtualenv with Mistral 23) that runs Mistral, when not this one.
+MISTRAL_PYTHON_ENV = 'ST2MISTRAL_MISTRAL_PYTHON'
 
 # Log lines each stock service prints once it can take work.
 _STARTED_MARKERS = {
@@ -97,14 +99,27 @@ def free_port(host='127.0.0.1'):
         return sock.getsockname()[1]
 
 
-def default_log_levels():
-    from oslo_log import log as oslo_log
+def default_log_levels(python=None):
+    """oslo.log's default levels plus ours, from the interpreter that runs Mistral.
 
-    return oslo_log.get_default_log_levels() + _EXTRA_LOG_LEVELS
+    The st2-side tests run without oslo.log (st2's virtualenv) and start Mistral
+    with another interpreter (``python``): that one is asked.
+    """
+    try:
+        from oslo_log import log as oslo_log
+    except ImportError:
+        if python is None:
+            raise
+    else:
+        return oslo_log.get_default_log_levels() + _EXTRA_LOG_LEVELS
+    levels = subprocess.run(
+        [python, '-c', 'from oslo_log import log; print(",".join(log.get_default_log_levels()))'],
+        check=True, stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
+    return levels.strip().split(',') + _EXTRA_LOG_LEVELS
 
 
 def build_config(*, topology, workdir, port, notifier_type, notify, database_url,
-                 transport_url, auth_enable, instance_id, config=None):
+                 transport_url, auth_enable, instance_id, config=None, python=None):
     """Return mistral.conf as ``{section: {option: str}}``; caller's ``config`` wins."""
     log_path = os.path.join(workdir, LOG_FILE_NAME)
     conf = {
@@ -114,7 +129,7 @@ def build_config(*, topology, workdir, port, notifier_type, notify, database_url
             'log_file': log_path,
             'use_stderr': 'False',
             'debug': 'False',
-            'default_log_levels': ','.join(default_log_levels()),
+            'default_log_levels': ','.join(default_log_levels(python)),
         },
         'api': {'host': '127.0.0.1', 'port': str(port)},
         'pecan': {'auth_enable': str(bool(auth_enable))},
@@ -304,7 +319,7 @@ class MistralServer:
 
     def __init__(self, workdir, *, topology='single', notifier_type='local', notify=None,
                  config=None, database_url=None, transport_url=None, auth_enable=False,
-                 env=None, python=sys.executable,
+                 env=None, python=None,
                  fake_poll_interval=DEFAULT_FAKE_POLL_INTERVAL):
         if topology not in TOPOLOGIES:
             raise ValueError('topology must be one of %s' % (TOPOLOGIES,))
@@ -319,7 +334,9 @@ class MistralServer:
         self.transport_url = transport_url
         self.auth_enable = auth_enable
         self.env = env or {}
-        self.python = python
+        # Mistral 23 needs Python >= 3.10: tests of the st2 side on Python 3.8 name
+        # another interpreter (with Mistral installed) in ST2MISTRAL_MISTRAL_PYTHON.
+        self.python = python or os.environ.get(MISTRAL_PYTHON_ENV) or sys.executable
         self.fake_poll_interval = fake_poll_interval
 
         self.instance_id = uuid.uuid4().hex[:12]
@@ -421,9 +438,17 @@ class MistralServer:
     # -- using the server
 
     def client(self, **kwargs):
-        """A python-mistralclient v2 client for this server (no Keystone)."""
-        from mistralclient.api.v2 import client as mistral_client
+        """A python-mistralclient v2 client for this server (no Keystone).
 
+        Where python-mistralclient is not installed (st2's virtualenv), the st2
+        side's own REST client, which has the same calls.
+        """
+        try:
+            from mistralclient.api.v2 import client as mistral_client
+        except ImportError:
+            from st2mistral.runner import mistral_api
+
+            return mistral_api.Client(self.api_url, auth_token=kwargs.get('auth_token'))
         kwargs.setdefault('auth_type', 'none')
         return mistral_client.Client(mistral_url=self.api_url, **kwargs)
 
@@ -480,7 +505,8 @@ class MistralServer:
             topology=self.topology, workdir=self.workdir, port=self.port,
             notifier_type=self.notifier_type, notify=self.notify,
             database_url=self._database_url(), transport_url=transport_url,
-            auth_enable=self.auth_enable, instance_id=self.instance_id, config=self.config)
+            auth_enable=self.auth_enable, instance_id=self.instance_id, config=self.config,
+            python=self.python)
         fd = os.open(self.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as f:
             f.write(render_config(conf))

@@ -10,18 +10,18 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The callback relay against a recording stand-in of python-mistralclient.
+"""The callback relay against a recording stand-in of the Mistral client.
 
 The real Mistral answers are tested in tests/functional/runner/test_relay.py.
 """
 
-from mistralclient.api import base as mistral_base
 from oslo_config import cfg
 import pytest
 import requests
 
 from st2mistral.runner import child_results as r
 from st2mistral.runner import config
+from st2mistral.runner import mistral_api
 
 URL = 'http://mistral:8989/v2/action_executions/ae-1'
 
@@ -104,7 +104,7 @@ def test_deliver_skips_statuses_st2_does_not_call_back(conf):
 
 
 def test_already_completed_is_done(conf):
-    error = mistral_base.APIException(500, 'ValueError: Action ae-1 is already completed')
+    error = mistral_api.MistralError(500, 'ValueError: Action ae-1 is already completed')
     client = Client([error])
     assert r.ChildResults(client, conf).deliver('ae-1', 'succeeded', {}) == r.ALREADY_COMPLETED
     assert len(client.action_executions.calls) == 1
@@ -113,8 +113,8 @@ def test_already_completed_is_done(conf):
 def test_connection_errors_are_retried(conf):
     sleeps = []
     client = Client([requests.ConnectionError('refused'),
-                     mistral_base.APIException(503, 'Service Unavailable'),
-                     mistral_base.APIException(500, 'MessagingTimeout: no reply')])
+                     mistral_api.MistralError(503, 'Service Unavailable'),
+                     mistral_api.MistralError(500, 'MessagingTimeout: no reply')])
     relay = r.ChildResults(client, conf, sleep=sleeps.append)
     assert relay.deliver('ae-1', 'failed', {'stderr': 'boom'}) == r.DELIVERED
     assert len(client.action_executions.calls) == 4
@@ -122,7 +122,7 @@ def test_connection_errors_are_retried(conf):
 
 
 def test_errors_that_cannot_heal_are_not_retried(conf):
-    client = Client([mistral_base.APIException(404, 'not found')])
+    client = Client([mistral_api.MistralError(404, 'not found')])
     assert r.ChildResults(client, conf).deliver('ae-1', 'succeeded', {}) == r.FAILED
     assert len(client.action_executions.calls) == 1
 

@@ -10,7 +10,6 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-from mistralclient.api import base as mistral_base
 from oslo_config import cfg
 import pytest
 import requests
@@ -19,6 +18,7 @@ import requests_mock
 from st2mistral import st2api
 from st2mistral.runner import clients
 from st2mistral.runner import config
+from st2mistral.runner import mistral_api
 
 
 def fresh(**overrides):
@@ -33,12 +33,12 @@ def fresh(**overrides):
 @pytest.mark.parametrize('error, transient', [
     (requests.ConnectionError(), True),
     (requests.Timeout(), True),
-    (mistral_base.APIException(503, 'down'), True),
-    (mistral_base.APIException(500, 'MessagingTimeout: Timed out waiting for a reply'), True),
-    (mistral_base.APIException(409, 'Duplicate entry for WorkflowDefinition'), True),
-    (mistral_base.APIException(500, 'Action x is already completed'), False),
-    (mistral_base.APIException(404, 'not found'), False),
-    (mistral_base.APIException(400, 'bad'), False),
+    (mistral_api.MistralError(503, 'down'), True),
+    (mistral_api.MistralError(500, 'MessagingTimeout: Timed out waiting for a reply'), True),
+    (mistral_api.MistralError(409, 'Duplicate entry for WorkflowDefinition'), True),
+    (mistral_api.MistralError(500, 'Action x is already completed'), False),
+    (mistral_api.MistralError(404, 'not found'), False),
+    (mistral_api.MistralError(400, 'bad'), False),
     (ValueError(), False),
 ])
 def test_is_transient(error, transient):
@@ -46,10 +46,10 @@ def test_is_transient(error, transient):
 
 
 def test_error_kinds():
-    assert clients.is_not_found(mistral_base.APIException(404, 'x'))
-    assert not clients.is_not_found(mistral_base.APIException(400, 'x'))
+    assert clients.is_not_found(mistral_api.MistralError(404, 'x'))
+    assert not clients.is_not_found(mistral_api.MistralError(400, 'x'))
     assert clients.is_already_completed(
-        mistral_base.APIException(500, 'ValueError: Action a is already completed'))
+        mistral_api.MistralError(500, 'ValueError: Action a is already completed'))
 
 
 def test_retrying_reads_the_config_now():

@@ -12,10 +12,9 @@
 
 """Reconciler.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
 
-from mistralclient.api import base as mistral_base
-
 from st2mistral import results
 from st2mistral import st2api
+from st2mistral.runner import mistral_api
 from st2mistral.runner import reconcile as t
 
 API = 'http://st2/v1'
@@ -122,7 +121,7 @@ def test_running_workflow_sends_nothing():
 def test_missing_mistral_execution_fails_the_st2_execution():
     class Gone(Reader):
         def read(self, ex_id, known=None):
-            raise mistral_base.APIException(404, 'not found')
+            raise mistral_api.MistralError(404, 'not found')
 
     st2 = St2({'p': parent()})
     tracker = t.Reconciler(Gone([]), st2, API, st2api.Credentials(api_key='k'))

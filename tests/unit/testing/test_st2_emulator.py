@@ -746,9 +746,17 @@ def test_child_of_an_unknown_parent_is_not_linked(st2):
     assert listed_ids(list_executions(st2, parent='null')) == [child['id']]
 
 
+def _python_error(fn):
+    """The text of the error ``fn`` raises: st2 shows Python's own, which differs by version."""
+    try:
+        fn()
+    except Exception as e:
+        return str(e)
+
+
 @pytest.mark.parametrize('parent, message', [
     ({'user': 'st2admin'}, "'execution_id'"),
-    ('ex-1', 'string indices must be integers, not \'str\''),
+    ('ex-1', _python_error(lambda: 'ex-1'['execution_id'])),
 ])
 def test_post_with_a_parent_st2_cannot_read_is_500(st2, parent, message):
     answer = post(st2, {'action': 'core.local'}, context={'parent': parent})
@@ -1588,7 +1596,11 @@ def test_reset_ends_streams(st2):
 def test_a_client_that_went_away_is_dropped_at_the_next_heartbeat():
     with St2Emulator(stream_heartbeat=0.05) as emulator:
         reader = open_stream(emulator)
-        reader.response.raw.shutdown()
+        raw = reader.response.raw
+        if hasattr(raw, 'shutdown'):
+            raw.shutdown()
+        else:  # urllib3 < 2.3 (st2 3.9 pins 2.2.3): shut the socket itself
+            raw._connection.sock.shutdown(socket.SHUT_RDWR)
         reader.response.close()
         emulator.wait_for(lambda e: e.stream_clients == 0, timeout=5)
         emulator.add_execution()

@@ -1,0 +1,54 @@
+"""tools/st2_pins.py: the check that installing st2mistral changes none of st2's pins."""
+
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location(
+        'st2_pins', os.path.join(ROOT, 'tools', 'st2_pins.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_changed_or_removed_package_fails(tool):
+    before = {'stevedore': '5.3.0', 'pyyaml': '6.0.3', 'six': '1.17.0'}
+    after = {'stevedore': '5.10.0', 'pyyaml': '6.0.3', 'st2mistral': '4.0.0'}
+    assert tool.compare(before, after, pins={}) == [
+        'six 1.17.0 was removed', 'stevedore changed 5.3.0 -> 5.10.0']
+
+
+def test_an_installed_package_off_its_pin_fails_and_ignored_ones_do_not(tool):
+    after = {'oslo-config': '10.7.0', 'pytest': '8.3.5', 'st2mistral': '4.0.0'}
+    pins = {'oslo-config': '9.6.0', 'pytest': '7.0.1', 'gunicorn': '23.0.0'}
+    assert tool.compare(after, after, pins, ignore={'pytest'}) == [
+        'oslo-config is 10.7.0, st2 pins 9.6.0']
+
+
+def test_pins_are_read_with_names_normalised_and_markers_honoured(tool, tmp_path):
+    (tmp_path / 'constraints.txt').write_text(
+        '# comment\noslo.config==9.6.0\nPyYAML==6.0.3  # note\npyOpenSSL<25.2\n'
+        'typing-extensions>=4.13.2; python_version < "3.0"\n'
+        'pyinotify==0.9.6 ; platform_system=="NoSuchSystem"\n')
+    (tmp_path / 'requirements.txt').write_text(
+        'backports.zoneinfo[tzdata]; python_version<"3.9"\nrequests[security]==2.32.4\n')
+    assert tool.read_pins(str(tmp_path)) == {
+        'oslo-config': '9.6.0', 'pyyaml': '6.0.3', 'requests': '2.32.4'}
+
+
+def test_the_stored_st2_pins_parse(tool):
+    pins = tool.read_pins(os.path.join(ROOT, 'tests', 'st2-pins', 'v3.9.0'))
+    assert pins['stevedore'] == '5.3.0' and pins['oslo-config'] == '9.6.0'
+    assert pins['urllib3'] == '2.2.3' and pins['tenacity'] == '9.0.0'
+
+
+def test_without_pip_arguments_it_says_how_to_call_it(tool, capsys):
+    with pytest.raises(SystemExit):
+        tool.main([os.path.join(ROOT, 'tests', 'st2-pins', 'v3.9.0')])
+    assert 'after --' in capsys.readouterr().err
