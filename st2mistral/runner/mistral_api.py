@@ -20,6 +20,8 @@ import uuid
 
 import requests
 
+from st2mistral import st2api
+
 
 class MistralError(Exception):
     """Mistral answered with an error: ``error_code`` (HTTP status) and its message."""
@@ -90,18 +92,20 @@ class KeystoneToken:
             'scope': {'project': {'name': project_name, 'domain': {'id': 'default'}}}}}
         self._timeout = timeout
         self._verify = verify
-        self._token = None
+        self.password = password
+        self.token = None
 
     def get(self, renew=False):
-        if self._token is None or renew:
+        if self.token is None or renew:
+            # No redirect is followed: the password would go along.
             response = self._session.post(self._url, json=self._body, timeout=self._timeout,
-                                          verify=self._verify)
+                                          verify=self._verify, allow_redirects=False)
             if response.status_code != 201 or not response.headers.get('X-Subject-Token'):
                 raise MistralError(response.status_code,
                                    'Keystone refused the [mistral] keystone_* credentials '
                                    '(%s %s)' % (response.status_code, response.reason))
-            self._token = response.headers['X-Subject-Token']
-        return self._token
+            self.token = response.headers['X-Subject-Token']
+        return self.token
 
 
 class Client:
@@ -142,19 +146,34 @@ class Client:
         response = self._send(method, path, params, data, headers, renew=False)
         if response.status_code == 401 and self._keystone is not None:
             response = self._send(method, path, params, data, headers, renew=True)
-        if response.status_code >= 400:
-            raise MistralError(response.status_code, _error_message(response))
+        if response.is_redirect or response.status_code >= 400:
+            raise MistralError(response.status_code, self._error_message(response))
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def _error_message(self, response):
+        """Mistral's error text, with no credential in it (a proxy may echo headers)."""
+        if response.is_redirect:
+            text = ('a redirect (HTTP %d to %s), not followed: set [mistral] v2_base_url to '
+                    'the URL Mistral answers on' % (response.status_code,
+                                                    response.headers.get('Location')))
+        else:
+            text = _error_message(response)
+        secrets = [self._auth_token]
+        if self._keystone is not None:
+            secrets += [self._keystone.token, self._keystone.password]
+        return st2api.redact(text, secrets)
 
     def _send(self, method, path, params, data, headers, renew):
         headers = dict(headers)
         token = self._keystone.get(renew) if self._keystone is not None else self._auth_token
         if token:
             headers['X-Auth-Token'] = token
+        # No redirect is followed: the token would go along to wherever it points.
         return self.session.request(method, self.base_url + path, params=params, data=data,
-                                    headers=headers, timeout=self.timeout, verify=self.verify)
+                                    headers=headers, timeout=self.timeout, verify=self.verify,
+                                    allow_redirects=False)
 
 
 def _error_message(response):
