@@ -126,14 +126,14 @@ class Sender:
         self._workers = workers or self._group.delivery_workers
         if store is not None:
             with self._lock:
-                for data in store.load():
+                for key, data in store.load():
                     try:
                         item = Outgoing.from_dict(data)
                     except (TypeError, KeyError):
                         TRACE.error('A spooled st2 update is unreadable and is dropped: '
                                     'st2 execution %s.', (data.get('target') or {}).get(
                                         'execution_id', 'unknown'))
-                        store.discard(data)
+                        store.discard(key)
                         continue
                     self._enqueue_locked(item)
 

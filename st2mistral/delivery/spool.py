@@ -167,16 +167,18 @@ class Spool:
                 self._bytes -= row[0]
 
     def load(self):
-        """The waiting updates, oldest first, as dicts (``Outgoing.from_dict``)."""
+        """The waiting updates, oldest first, as ``(key, dict)`` pairs: the dict for
+        ``Outgoing.from_dict``, the key for :meth:`discard` if it cannot be read."""
         with self._lock:
-            rows = self._db.execute('SELECT payload FROM updates ORDER BY seq').fetchall()
-        return [json.loads(payload) for (payload,) in rows]
+            rows = self._db.execute(
+                'SELECT api_url, execution_id, payload FROM updates ORDER BY seq').fetchall()
+        return [((api_url, execution_id), json.loads(payload))
+                for api_url, execution_id, payload in rows]
 
-    def discard(self, data):
-        """Drop the row of an update dict that cannot be turned back into an update."""
+    def discard(self, key):
+        """Drop the update stored under ``key`` (one that cannot be read back)."""
         with self._lock:
-            self._db.execute('DELETE FROM updates WHERE payload = ?',
-                             (json.dumps(data, default=str),))
+            self._db.execute('DELETE FROM updates WHERE api_url = ? AND execution_id = ?', key)
             self._count, self._bytes = self._recount()
 
     def _recount(self):

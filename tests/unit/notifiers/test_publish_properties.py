@@ -362,7 +362,7 @@ def test_real_sender_on_a_dead_st2_keeps_every_update_and_never_raises(real_publ
                                'WORKFLOW_LAUNCHED', '2026-01-01T00:00:00')
     _wait_processed(real_publisher)
     assert _failures(records) == []
-    spooled = [u for u in real_publisher._spool.load()
+    spooled = [u for _, u in real_publisher._spool.load()
                if u['target']['execution_id'] == st2_id]
     # ordering.py's rule: the newest update replaces a waiting one, except that
     # nothing but another completed status replaces a completed one.
