@@ -42,7 +42,7 @@ CACHE_ENV = 'ST2MISTRAL_REAL_ST2_CACHE'
 DEFAULT_CACHE = pathlib.Path('~/.cache/st2mistral/real-st2')
 
 # Bump when the recipe below changes: old venvs are then rebuilt, not reused.
-RECIPE = '1'
+RECIPE = '2'
 # st2 components installed with --no-deps (paths inside the st2 tree).
 COMPONENTS = ('st2common', 'st2api', 'st2stream', 'st2auth', 'st2actions',
               'contrib/runners/noop_runner', 'contrib/runners/local_runner')
@@ -54,9 +54,6 @@ OLD_FIXTURE_PACKAGES = ('mongomock<4',)  # mongomock 4 imports importlib.metadat
 # mistral-v2 execution when it completes, and that is what a 3.2 site runs.
 ST2_MISTRAL_RUNNER = 'contrib/runners/mistral_v2'
 ST2_MISTRAL_RUNNER_PACKAGES = ('python-mistralclient',)
-# The project's st2 side still imports these (issue 8 point 1 removes them). st2 pins
-# neither; they are installed under st2's frozen pins (pip backtracks rather than move one).
-INTERIM_PACKAGES = ('oslo.log', 'python-mistralclient')
 # What st2's pkg_resources-based code needs on new Pythons (the shared README); on 3.6
 # (st2 3.2) the last setuptools that still builds mongoengine 0.18's setup.py.
 SETUPTOOLS = 'setuptools>=70.1,<78'
@@ -111,7 +108,7 @@ def venv_dir(src, tag, python):
     tarball = src / ('st2-%s.tar.gz' % tag)
     key = _digest([tarball if tag != 'checkout' else src],
                   '|'.join((RECIPE, tag, ver) + COMPONENTS + FIXTURE_PACKAGES
-                           + OLD_FIXTURE_PACKAGES + INTERIM_PACKAGES + (ST2_MISTRAL_RUNNER,)))
+                           + OLD_FIXTURE_PACKAGES + (ST2_MISTRAL_RUNNER,)))
     return cache_root() / ('%s-py%s-%s' % (tag, ver, key))
 
 
@@ -217,7 +214,7 @@ def build(src, tag, python, log=None):
                   if '==' in line and not line.startswith(('st2', 'orquesta'))]
         frozen.write_text('\n'.join(pinned) + '\n')
         if new_python:
-            extras = FIXTURE_PACKAGES + INTERIM_PACKAGES
+            extras = FIXTURE_PACKAGES
         else:
             extras = OLD_FIXTURE_PACKAGES + ST2_MISTRAL_RUNNER_PACKAGES
         _run(pip + ['-c', frozen] + list(extras), log)

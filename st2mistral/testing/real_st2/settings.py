@@ -16,11 +16,13 @@
 - ``ST2MISTRAL_ST2_TAGS``: comma list of tags to run (default: every
   ``st2-<tag>.tar.gz`` in the folder);
 - ``ST2MISTRAL_ST2_PYTHON_<TAG>`` (e.g. ``ST2MISTRAL_ST2_PYTHON_V3_9_0``): the
-  interpreter for a tag's venv (default: the first of :data:`PYTHONS` found).
+  interpreter for a tag's venv, a path or a version such as ``3.8`` (default: the
+  first of :data:`PYTHONS` found).
 """
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 
@@ -60,6 +62,8 @@ def find_python(version):
 def python_for(tag):
     """The interpreter to build ``tag`` with, or None when none is available."""
     setting = os.environ.get('ST2MISTRAL_ST2_PYTHON_' + tag.upper().replace('.', '_'))
+    if setting and re.fullmatch(r'\d+\.\d+', setting):
+        return find_python(setting)
     if setting:
         return setting
     for version in PYTHONS.get(tag, ('3.11',)):

@@ -84,3 +84,13 @@ def test_st2_conf_uses_memory_transport_and_takes_overrides(tmp_path):
     assert conf['messaging']['url'] == 'memory://'
     assert conf['auth']['api_url'] == 'http://127.0.0.1:9101/api'
     assert conf['mistral']['v2_base_url'] == 'http://m/v2'
+
+
+def test_a_tags_python_may_be_named_by_version(monkeypatch):
+    from st2mistral.testing.real_st2 import settings
+
+    monkeypatch.setenv('ST2MISTRAL_ST2_PYTHON_V3_9_0', '3.8')
+    monkeypatch.setattr(settings, 'find_python', lambda version: '/py/%s' % version)
+    assert settings.python_for('v3.9.0') == '/py/3.8'
+    monkeypatch.setenv('ST2MISTRAL_ST2_PYTHON_V3_9_0', '/opt/python3.10')
+    assert settings.python_for('v3.9.0') == '/opt/python3.10'
