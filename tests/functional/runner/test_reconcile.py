@@ -22,13 +22,13 @@ and deletes the row once st2 shows the execution completed.
 """
 
 import threading
-import time
 import types
 
 from st2mistral import results
 from st2mistral.runner import reconcile
 from st2mistral.runner import relay_service
 from st2mistral.testing import st2_emulator
+from st2mistral.testing import waiting
 from tests.functional.runner.conftest import st2_conf_file
 from tests.functional.runner.conftest import tracked_rows
 from tests.functional.runner.conftest import unique
@@ -85,11 +85,15 @@ def start_unpushed(side, name, definition):
 
 
 def track_until_done(svc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while tracked_rows():
-        assert time.monotonic() < deadline, 'still tracked: %s' % tracked_rows()
+    """Poll st2-track-result's rows until the relay has deleted them all."""
+    def done():
+        if not tracked_rows():
+            return True
         svc.poll_tracked()
-        time.sleep(0.05)
+        return False
+
+    waiting.wait_until(done, timeout=timeout,
+                       message=lambda: 'still tracked: %s' % tracked_rows())
 
 
 def test_st2_track_result_row_is_reconciled_and_deleted(side, st2):
