@@ -44,6 +44,7 @@ import random
 import time
 
 from st2mistral import results
+from st2mistral import st2update
 from st2mistral.runner import child_results
 from st2mistral.runner import clients
 
@@ -55,9 +56,8 @@ DONE_STATES = results.STATES_WITH_RESULT
 ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
 CANCELING = frozenset({'canceling', 'canceled'})
 # Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause,
-# st2common/services/action.py @ v3.9.0), and the text of that refusal.
+# st2common/services/action.py @ v3.9.0).
 PAUSE_STATUSES = frozenset({'pausing', 'paused'})
-RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
 ST2_PAGE = 100     # st2's default page size for non-admin users
 
 
@@ -348,13 +348,6 @@ class Reconciler:
                     child.get('status') in ST2_COMPLETED:
                 relayed.add(child.get('id'))
 
-    def _put(self, execution_id, status, result):
-        body = {'status': status}
-        if result is not None:
-            body['result'] = result
-        return self._st2.call('PUT', '%s/executions/%s' % (self._api_url, execution_id),
-                              self._credentials, json_body=body)
-
     def _finish(self, execution_id, status, result, current):
         # From pausing/paused, st2's API would turn a cancel into its own request and
         # complete it with {message, user} at once (request_cancellation): what follows
@@ -369,21 +362,19 @@ class Reconciler:
                      'execution through its API).', execution_id, current, new)
             return PollOutcome(new in ST2_COMPLETED, new)
         try:
-            answer = self._put(execution_id, status, result) or {}
-            # st2 turns "paused"/"canceled" of a running execution into a request
-            # (pausing/canceling); a second update completes it when nothing runs.
-            if status in ('paused', 'canceled') and answer.get('status') != status:
-                answer = self._put(execution_id, status, result) or {}
+            new = st2update.update(lambda: st2update.put(
+                self._st2.call, self._api_url, execution_id, status, result,
+                self._credentials), status)
         except Exception as e:
-            if 'already in completed state' in str(e):
+            refusal = st2update.refusal(e)
+            if refusal == st2update.ALREADY_COMPLETED:
                 return PollOutcome(True, None, 'already completed in st2')
-            if RUNNER_REFUSED in str(e):
+            if refusal == st2update.RUNNER_REFUSED:
                 LOG.info('[%s] st2 (3.3 and later) refuses %s for a mistral-v2 execution '
                          'through its API; without st2\'s records the relay cannot set it.',
                          execution_id, status)
                 return PollOutcome(False, current, 'refused by st2')
             raise
-        new = answer.get('status', status)
         LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',
                  execution_id, current, new)
         return PollOutcome(new in ST2_COMPLETED, new)
