@@ -70,10 +70,15 @@ retry_opts = [
     cfg.FloatOpt(
         'retry_max_delay', default=60.0, min=0.0,
         help='Longest wait, in seconds, between two tries.'),
+]
+
+# Read only by St2Client.call, which only the st2 side uses (runner/clients.py
+# sets it per use); the publisher retries through its queue until
+# delivery_expire_after instead. Registered, not in the Mistral-side sample.
+st2_side_opts = [
     cfg.FloatOpt(
         'retry_give_up_after', default=600.0, min=0.0,
-        help='Seconds after which a request that keeps failing is given up '
-             '(the delivery spool may still hold the update, see spool_*).'),
+        help='Seconds after which a request St2Client.call retries is given up.'),
 ]
 
 delivery_opts = [
@@ -151,8 +156,8 @@ auth_opts = [
 
 
 def register_opts(conf=cfg.CONF):
-    conf.register_opts(api_opts + retry_opts + delivery_opts + mistral_opts + action_opts
-                       + auth_opts, group=GROUP)
+    conf.register_opts(api_opts + retry_opts + st2_side_opts + delivery_opts + mistral_opts
+                       + action_opts + auth_opts, group=GROUP)
 
 
 def list_opts():

@@ -44,6 +44,7 @@ import tenacity
 import urllib3
 
 from st2mistral import opts
+from st2mistral import st2update
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -371,11 +372,8 @@ class St2Client:
 
     def update_execution(self, api_url, execution_id, status, result, credentials):
         """PUT {api_url}/executions/{id} with st2's {status, result} body (one attempt)."""
-        body = {'status': status}
-        if result is not None:
-            body['result'] = result
-        return self.send('PUT', '%s/executions/%s' % (api_url.rstrip('/'), execution_id),
-                         credentials, json_body=body, expect=dict)
+        return st2update.put(self.send, api_url, execution_id, status, result, credentials,
+                             expect=dict)
 
 
 _default_client = None

@@ -47,6 +47,67 @@ def st2_context(env):
     return ctx if isinstance(ctx, dict) else {}
 
 
+def is_http_url(value):
+    return isinstance(value, str) and value.startswith(('http://', 'https://'))
+
+
+def context_token(ctx):
+    """``st2_context.auth_token``, checked: a string, or None."""
+    token = ctx.get('auth_token')
+    if token is not None and not isinstance(token, str):
+        raise InvalidSt2Context('st2_context.auth_token must be a string')
+    return token
+
+
+@dataclasses.dataclass(frozen=True)
+class St2Context:
+    """The ``st2_context`` st2 put into the workflow env, validated."""
+
+    api_url: str
+    auth_token: str | None = dataclasses.field(default=None, repr=False)
+    parent: dict = dataclasses.field(default_factory=dict)
+    notify: dict | None = None
+    skip_notify_tasks: tuple = ()
+
+    @property
+    def parent_execution_id(self):
+        return self.parent.get('execution_id')
+
+
+def parse_st2_context(raw):
+    """Validate the raw ``st2_context``; InvalidSt2Context names what is wrong."""
+    if not raw:
+        raise InvalidSt2Context(
+            'the workflow has no st2 context: the input st2_context (from the workflow env '
+            '__actions.st2.action.st2_context, which st2 sets when it starts the workflow) '
+            'is missing')
+    if not isinstance(raw, dict):
+        raise InvalidSt2Context('st2_context must be an object, got %s' % type(raw).__name__)
+
+    api_url = raw.get('api_url')
+    if not api_url:
+        raise InvalidSt2Context('st2_context.api_url is missing')
+    if not is_http_url(api_url):
+        raise InvalidSt2Context('st2_context.api_url %r is not an http(s) URL' % (api_url,))
+
+    token = context_token(raw)
+
+    parent = raw.get('parent') or {}
+    if not isinstance(parent, dict):
+        raise InvalidSt2Context('st2_context.parent must be an object')
+
+    notify = raw.get('notify') or None
+    if notify is not None and not isinstance(notify, dict):
+        raise InvalidSt2Context('st2_context.notify must be an object')
+
+    skip = raw.get('skip_notify_tasks') or []
+    if not isinstance(skip, (list, tuple)) or not all(isinstance(t, str) for t in skip):
+        raise InvalidSt2Context('st2_context.skip_notify_tasks must be a list of task names')
+
+    return St2Context(api_url=api_url.rstrip('/'), auth_token=token or None, parent=parent,
+                      notify=notify, skip_notify_tasks=tuple(skip))
+
+
 def parent_workflow_execution_id(env):
     """The Mistral workflow that started this one through st2, if any."""
     parent = st2_context(env).get('parent') or {}
@@ -71,11 +132,9 @@ def resolve(notify_kwargs, env, default_api_url):
 
     api_url = (notify_kwargs.get('api_url') or env.get('st2_action_api_url')
                or ctx.get('api_url') or default_api_url)
-    if not isinstance(api_url, str) or not api_url.startswith(('http://', 'https://')):
+    if not is_http_url(api_url):
         raise InvalidSt2Context('st2 API URL %r is not an http(s) URL' % (api_url,))
 
-    token = ctx.get('auth_token')
-    if token is not None and not isinstance(token, str):
-        raise InvalidSt2Context('st2_context.auth_token is not a string')
+    token = context_token(ctx)
 
     return Target(execution_id=execution_id, api_url=api_url.rstrip('/'), token=token)

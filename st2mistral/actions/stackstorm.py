@@ -60,7 +60,6 @@ or task result here holds it, and the action parameters are never logged.
 action execution, as it does for every action.)
 """
 
-import dataclasses
 import json
 import time
 
@@ -99,55 +98,9 @@ class StartFailed(Exception):
 # --------------------------------------------------------------------- pure
 
 
-@dataclasses.dataclass(frozen=True)
-class St2Context:
-    """The ``st2_context`` st2 put into the workflow env, validated."""
-
-    api_url: str
-    auth_token: str | None = dataclasses.field(default=None, repr=False)
-    parent: dict = dataclasses.field(default_factory=dict)
-    notify: dict | None = None
-    skip_notify_tasks: tuple = ()
-
-    @property
-    def parent_execution_id(self):
-        return self.parent.get('execution_id')
-
-
-def parse_st2_context(raw):
-    """Validate the raw ``st2_context``; InvalidSt2Context names what is wrong."""
-    if not raw:
-        raise InvalidSt2Context(
-            'the workflow has no st2 context: the input st2_context (from the workflow env '
-            '__actions.st2.action.st2_context, which st2 sets when it starts the workflow) '
-            'is missing')
-    if not isinstance(raw, dict):
-        raise InvalidSt2Context('st2_context must be an object, got %s' % type(raw).__name__)
-
-    api_url = raw.get('api_url')
-    if not api_url:
-        raise InvalidSt2Context('st2_context.api_url is missing')
-    if not isinstance(api_url, str) or not api_url.startswith(('http://', 'https://')):
-        raise InvalidSt2Context('st2_context.api_url %r is not an http(s) URL' % (api_url,))
-
-    token = raw.get('auth_token')
-    if token is not None and not isinstance(token, str):
-        raise InvalidSt2Context('st2_context.auth_token must be a string')
-
-    parent = raw.get('parent') or {}
-    if not isinstance(parent, dict):
-        raise InvalidSt2Context('st2_context.parent must be an object')
-
-    notify = raw.get('notify') or None
-    if notify is not None and not isinstance(notify, dict):
-        raise InvalidSt2Context('st2_context.notify must be an object')
-
-    skip = raw.get('skip_notify_tasks') or []
-    if not isinstance(skip, (list, tuple)) or not all(isinstance(t, str) for t in skip):
-        raise InvalidSt2Context('st2_context.skip_notify_tasks must be a list of task names')
-
-    return St2Context(api_url=api_url.rstrip('/'), auth_token=token or None, parent=parent,
-                      notify=notify, skip_notify_tasks=tuple(skip))
+# The st2_context checks are targets.py's, shared with the publisher.
+St2Context = targets.St2Context
+parse_st2_context = targets.parse_st2_context
 
 
 def check_inputs(ref, parameters):

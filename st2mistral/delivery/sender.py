@@ -38,6 +38,7 @@ from st2mistral import binding
 from st2mistral import opts
 from st2mistral import results
 from st2mistral import st2api
+from st2mistral import st2update
 from st2mistral import targets
 from st2mistral.delivery import ordering
 from st2mistral.delivery import spool as spool_mod
@@ -47,18 +48,10 @@ CONF = cfg.CONF
 # The operator trace (docs/contracts.rst, section 9.1) comes from the notifier's logger.
 TRACE = logging.getLogger('st2mistral.notifiers.stackstorm_notifier')
 
-_ALREADY_COMPLETED = 'already in completed state'
-# What st2 answers while a pause or cancel request is still in progress.
-_REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
 # _update's answer when the relay, not this publisher, completes the execution.
 _HELD_BY_RELAY = object()
 # Unique across restarts too, so a replayed spool row never clashes with a new one.
 _seq = itertools.count(time.time_ns())
-
-
-# st2 3.3+ refuses to pause a mistral-v2 execution through its API
-# (request_pause, st2common/services/action.py @ v3.9.0).
-_RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
 
 
 def reconcile_hint(execution_id):
@@ -279,7 +272,7 @@ class Sender:
             return 'give_up', None
         TRACE.info('[%s] The workflow event %s for %s is published to st2.',
                    item.root_id, item.event, item.ex_id)
-        if status == _REQUESTED.get(item.status):
+        if status == st2update.REQUESTED.get(item.status):
             TRACE.info('[%s] st2 keeps execution %s %s while its children are active.',
                        item.root_id, item.target.execution_id, status)
         return 'done', status
@@ -302,12 +295,9 @@ class Sender:
     def _put_twice(self, item, credentials):
         if item.status in results.ST2_COMPLETED and self._held_by_relay(item, credentials):
             return _HELD_BY_RELAY
-        status = self._put(item, credentials)
-        # st2 takes pause and cancel in two steps: the first PUT is a request
-        # (pausing/canceling), a second confirms it once nothing is active.
-        if status == _REQUESTED.get(item.status):
-            status = self._put(item, credentials)
-        return status
+        return st2update.update(lambda: self._client.update_execution(
+            item.target.api_url, item.target.execution_id, item.status, item.result,
+            credentials), item.status)
 
     def _held_by_relay(self, item, credentials):
         """Whether st2 shows paused an execution whose pause its API refused: the relay
@@ -326,18 +316,14 @@ class Sender:
                    item.target.execution_id, answer.get('status'))
         return True
 
-    def _put(self, item, credentials):
-        answer = self._client.update_execution(item.target.api_url, item.target.execution_id,
-                                               item.status, item.result, credentials)
-        return answer.get('status', item.status) if isinstance(answer, dict) else item.status
-
     def _classify_failure(self, item, error):
-        if error.status_code == 400 and _ALREADY_COMPLETED in str(error):
+        refusal = st2update.refusal(error)
+        if refusal == st2update.ALREADY_COMPLETED:
             TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
                        'execution %s is already completed.', item.root_id, item.event,
                        item.ex_id, item.target.execution_id)
             return 'completed'
-        if error.status_code == 400 and _RUNNER_REFUSED in str(error):
+        if refusal == st2update.RUNNER_REFUSED:
             TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '
                        '(3.3 and later) cannot hold a mistral-v2 execution %s through its '
                        'API; the st2mistral relay service reflects it in st2 execution %s.',

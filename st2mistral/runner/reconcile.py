@@ -44,20 +44,17 @@ import random
 import time
 
 from st2mistral import results
+from st2mistral import st2update
 from st2mistral.runner import child_results
 from st2mistral.runner import clients
 
 LOG = logging.getLogger(__name__)
 
-ST2_COMPLETED = results.ST2_COMPLETED
-# Mistral workflow states the querier treats as done (PAUSED included, as st2 did).
-DONE_STATES = results.STATES_WITH_RESULT
 ACTIVE_TASK_STATES = frozenset({'RUNNING', 'RUNNING_DELAYED', 'WAITING'})
 CANCELING = frozenset({'canceling', 'canceled'})
 # Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause,
-# st2common/services/action.py @ v3.9.0), and the text of that refusal.
+# st2common/services/action.py @ v3.9.0).
 PAUSE_STATUSES = frozenset({'pausing', 'paused'})
-RUNNER_REFUSED = 'because it is not supported by the "mistral-v2" runner'
 ST2_PAGE = 100     # st2's default page size for non-admin users
 
 
@@ -67,11 +64,11 @@ ST2_PAGE = 100     # st2's default page size for non-admin users
 def st2_children_active(workflow_state, children_statuses):
     """True if an st2 child of the workflow still runs."""
     for status in children_statuses:
-        if workflow_state in DONE_STATES and status == 'requested':
+        if workflow_state in results.STATES_WITH_RESULT and status == 'requested':
             continue  # duplicate child left in requested by a retried POST (#3871)
         # Paused and pending children are inactive, as in st2's is_children_active
         # (st2common/services/action.py @ v3.2.0 and v3.9.0).
-        if status not in ST2_COMPLETED and status not in ('paused', 'pending'):
+        if status not in results.ST2_COMPLETED and status not in ('paused', 'pending'):
             return True
     return False
 
@@ -82,17 +79,17 @@ def decide_status(st2_status, workflow_state, active):
     # Only a pause st2 asked for and has not confirmed waits for Mistral; an st2
     # "paused" with Mistral RUNNING was resumed in Mistral.
     paused = st2_status == 'pausing'
-    if canceled and (active or workflow_state not in DONE_STATES):
+    if canceled and (active or workflow_state not in results.STATES_WITH_RESULT):
         return 'canceling'
     if not canceled and active and workflow_state == 'CANCELLED':
         return 'canceling'
-    if paused and (active or workflow_state not in DONE_STATES):
+    if paused and (active or workflow_state not in results.STATES_WITH_RESULT):
         return 'pausing'
     if not paused and active and workflow_state == 'PAUSED':
         return 'pausing'
     if st2_status == 'resuming' and workflow_state == 'PAUSED':
         return 'resuming'
-    if workflow_state in DONE_STATES and not active:
+    if workflow_state in results.STATES_WITH_RESULT and not active:
         return results.st2_status(workflow_state)
     return 'running'
 
@@ -106,7 +103,7 @@ class Reading:
 
     state: str
     updated_at: str | None
-    snapshot: results.Snapshot | None = None   # set when state in DONE_STATES
+    snapshot: results.Snapshot | None = None   # set when the state has a result
     tasks_active: bool = False
     calls: int = 0
 
@@ -133,7 +130,8 @@ class MistralReader:
         start = self.calls
         execution = self._call(self._client.executions.get, ex_id)
         reading = Reading(state=execution.state, updated_at=execution.updated_at)
-        if execution.state in DONE_STATES and known != (execution.state, execution.updated_at):
+        if execution.state in results.STATES_WITH_RESULT and \
+                known != (execution.state, execution.updated_at):
             reading.snapshot, reading.tasks_active = self._snapshot(execution)
         reading.calls = self.calls - start
         return reading
@@ -280,7 +278,7 @@ class Reconciler:
         if execution is None:
             execution = self.get(execution_id)
         status = execution.get('status')
-        if status in ST2_COMPLETED:
+        if status in results.ST2_COMPLETED:
             return PollOutcome(True, status, 'already completed in st2')
         mistral_id = mistral_execution_id(execution)
         if not mistral_id:
@@ -345,15 +343,8 @@ class Reconciler:
                 continue
             outcome = self._children_results.deliver_execution(self.get(child['id']))
             if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED) and \
-                    child.get('status') in ST2_COMPLETED:
+                    child.get('status') in results.ST2_COMPLETED:
                 relayed.add(child.get('id'))
-
-    def _put(self, execution_id, status, result):
-        body = {'status': status}
-        if result is not None:
-            body['result'] = result
-        return self._st2.call('PUT', '%s/executions/%s' % (self._api_url, execution_id),
-                              self._credentials, json_body=body)
 
     def _finish(self, execution_id, status, result, current):
         # From pausing/paused, st2's API would turn a cancel into its own request and
@@ -362,28 +353,26 @@ class Reconciler:
         through_records = status in PAUSE_STATUSES or current in PAUSE_STATUSES
         if through_records and self._records is not None:
             new = self._records.set_status(execution_id, status, result)
-            if new in ST2_COMPLETED and new != status:
+            if new in results.ST2_COMPLETED and new != status:
                 return PollOutcome(True, new, 'already completed in st2')
             LOG.info('[%s] The relay set the st2 execution from %s to %s as Mistral shows it '
                      '(through st2\'s update_status: st2 3.3+ cannot pause a mistral-v2 '
                      'execution through its API).', execution_id, current, new)
-            return PollOutcome(new in ST2_COMPLETED, new)
+            return PollOutcome(new in results.ST2_COMPLETED, new)
         try:
-            answer = self._put(execution_id, status, result) or {}
-            # st2 turns "paused"/"canceled" of a running execution into a request
-            # (pausing/canceling); a second update completes it when nothing runs.
-            if status in ('paused', 'canceled') and answer.get('status') != status:
-                answer = self._put(execution_id, status, result) or {}
+            new = st2update.update(lambda: st2update.put(
+                self._st2.call, self._api_url, execution_id, status, result,
+                self._credentials), status)
         except Exception as e:
-            if 'already in completed state' in str(e):
+            refusal = st2update.refusal(e)
+            if refusal == st2update.ALREADY_COMPLETED:
                 return PollOutcome(True, None, 'already completed in st2')
-            if RUNNER_REFUSED in str(e):
+            if refusal == st2update.RUNNER_REFUSED:
                 LOG.info('[%s] st2 (3.3 and later) refuses %s for a mistral-v2 execution '
                          'through its API; without st2\'s records the relay cannot set it.',
                          execution_id, status)
                 return PollOutcome(False, current, 'refused by st2')
             raise
-        new = answer.get('status', status)
         LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',
                  execution_id, current, new)
-        return PollOutcome(new in ST2_COMPLETED, new)
+        return PollOutcome(new in results.ST2_COMPLETED, new)
