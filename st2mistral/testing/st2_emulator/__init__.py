@@ -16,9 +16,10 @@ A real HTTP server on 127.0.0.1 that answers the endpoints st2mistral uses the w
 answers them (per st2 version), records every request and misbehaves on demand.
 docs/st2-emulator.rst describes the rules it follows and the st2 sources they come from.
 
-Modules: ``rules`` (st2's rules: constants and pure functions), ``server`` (the HTTP server
-and :class:`St2Emulator`), ``faults`` (the fault controls). Every public name is
-re-exported here, so ``st2_emulator.St2Emulator`` and the like keep working.
+Modules: ``rules`` (st2's rules: constants and pure functions), ``server`` (the HTTP
+server and :class:`St2Emulator`), ``stream`` (the event stream), ``faults`` (the fault
+controls). Every public name is re-exported here, so ``st2_emulator.St2Emulator`` and the
+like keep working.
 
 Example::
 

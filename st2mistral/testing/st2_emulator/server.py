@@ -12,7 +12,8 @@
 
 """The st2 emulator's HTTP server and state: :class:`St2Emulator`.
 
-The rules it applies are in rules.py (pure) and the fault controls in faults.py.
+The rules it applies are in rules.py (pure), the event stream in stream.py and the fault
+controls in faults.py.
 """
 
 import collections
@@ -22,7 +23,6 @@ import dataclasses
 import http
 import http.server
 import json
-import queue
 import re
 import socket
 import threading
@@ -46,12 +46,10 @@ from st2mistral.testing.st2_emulator.rules import EXECUTION_CREATE
 from st2mistral.testing.st2_emulator.rules import EXECUTION_UPDATE
 from st2mistral.testing.st2_emulator.rules import FULL_SYSTEM_SCOPE
 from st2mistral.testing.st2_emulator.rules import FULL_USER_SCOPE
-from st2mistral.testing.st2_emulator.rules import HEARTBEAT
 from st2mistral.testing.st2_emulator.rules import LIVEACTION_STATUSES
 from st2mistral.testing.st2_emulator.rules import MAX_PAGE_SIZE
 from st2mistral.testing.st2_emulator.rules import MISTRAL_STATES
 from st2mistral.testing.st2_emulator.rules import NOT_FOUND
-from st2mistral.testing.st2_emulator.rules import STREAM_CONTENT_TYPE
 from st2mistral.testing.st2_emulator.rules import STREAM_HEARTBEAT
 from st2mistral.testing.st2_emulator.rules import _ApiError
 from st2mistral.testing.st2_emulator.rules import _ciphertext
@@ -60,19 +58,19 @@ from st2mistral.testing.st2_emulator.rules import _isotime
 from st2mistral.testing.st2_emulator.rules import _type_error
 from st2mistral.testing.st2_emulator.rules import api_key_hash
 from st2mistral.testing.st2_emulator.rules import context_header_error
-from st2mistral.testing.st2_emulator.rules import format_event
 from st2mistral.testing.st2_emulator.rules import full_scope
 from st2mistral.testing.st2_emulator.rules import list_executions
 from st2mistral.testing.st2_emulator.rules import new_object_id
 from st2mistral.testing.st2_emulator.rules import parse_bool_param
 from st2mistral.testing.st2_emulator.rules import parse_json_body
 from st2mistral.testing.st2_emulator.rules import parse_list_query
-from st2mistral.testing.st2_emulator.rules import parse_stream_query
 from st2mistral.testing.st2_emulator.rules import parse_version
 from st2mistral.testing.st2_emulator.rules import plan_update
 from st2mistral.testing.st2_emulator.rules import validate_create_body
 from st2mistral.testing.st2_emulator.rules import validate_update_body
 from st2mistral.testing.st2_emulator.rules import workflow_runners
+from st2mistral.testing.st2_emulator.stream import EventStream
+from st2mistral.testing.st2_emulator.stream import _Subscriber
 
 # --------------------------------------------------------------------------------------------
 # Recorded requests
@@ -181,17 +179,6 @@ class _Execution:
         return copy.deepcopy(doc)
 
 
-_END_OF_STREAM = object()
-
-
-class _Subscriber:
-    """One connected stream client: its filter and the frames waiting to be written."""
-
-    def __init__(self, stream_filter):
-        self.filter = stream_filter
-        self.frames = queue.SimpleQueue()
-
-
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -228,7 +215,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 # The emulator
 # --------------------------------------------------------------------------------------------
 
-class St2Emulator(FaultControls):
+class St2Emulator(EventStream, FaultControls):
     """A strict st2 API on 127.0.0.1 that records requests; see docs/st2-emulator.rst."""
 
     #: the user every accepted credential authenticates as
@@ -366,18 +353,6 @@ class St2Emulator(FaultControls):
         self._end_streams()
         self._interrupt_connections()
 
-    def _end_streams(self, timeout=2.0):
-        """Finish every stream response and wait (bounded) for their writers to exit."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            for subscriber in self._subscribers:
-                subscriber.frames.put(_END_OF_STREAM)
-            while self._subscribers:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break  # a writer stuck on a full socket: the connection cut frees it
-                self._streams_ended.wait(remaining)
-
     def _interrupt_connections(self):
         # Wake requests held by hang() and cut every open connection.
         with self._lock:
@@ -492,19 +467,6 @@ class St2Emulator(FaultControls):
         """Callback attempts: dicts with execution_id, url, body, attempt, status, error, at."""
         with self._lock:
             return copy.deepcopy(self._callbacks)
-
-    @property
-    def stream_clients(self):
-        """How many stream clients are connected now."""
-        with self._lock:
-            return len(self._subscribers)
-
-    @property
-    def stream_events(self):
-        """Events published on the stream, in order: dicts with event, execution_id, status,
-        clients (how many connected clients it was sent to; 0: nobody got it) and at."""
-        with self._lock:
-            return copy.deepcopy(self._stream_events)
 
     def requests_for(self, method=None, path_prefix=None):
         with self._lock:
@@ -635,29 +597,6 @@ class St2Emulator(FaultControls):
         if length < 0:
             raise ValueError('negative Content-Length')
         return handler.rfile.read(length) if length else b''
-
-    def _stream(self, handler, subscriber):
-        """Write one client's server-sent events until its stream is ended."""
-        try:
-            handler.send_response(200)
-            handler.send_header('Content-Type', STREAM_CONTENT_TYPE)
-            handler.send_header('Transfer-Encoding', 'chunked')
-            handler.end_headers()
-            frame = HEARTBEAT  # st2 queues an empty message first: clients see it at once
-            while frame is not _END_OF_STREAM:
-                handler.wfile.write(b'%x\r\n%s\r\n' % (len(frame), frame))
-                try:
-                    frame = subscriber.frames.get(timeout=self.stream_heartbeat)
-                except queue.Empty:
-                    frame = HEARTBEAT
-            handler.wfile.write(b'0\r\n\r\n')  # the last chunk: a clean end of the response
-        except OSError:
-            pass  # the client went away, or the connection was cut
-        finally:
-            handler.close_connection = True
-            with self._lock:
-                self._subscribers.remove(subscriber)
-                self._streams_ended.notify_all()
 
     @staticmethod
     def _send(handler, status, answer, headers=None):
@@ -879,14 +818,6 @@ class St2Emulator(FaultControls):
             raise _ApiError(400, 'Token is not provided.')
         return 200, {'valid': token in self._tokens and token not in self._expired}
 
-    def _open_stream(self, record, requester, *unused):
-        # Subscribed under the lock: every change applied after this is sent to the client.
-        subscriber = _Subscriber(parse_stream_query(record.query))
-        self._subscribers.append(subscriber)
-        if self._server is None:
-            subscriber.frames.put(_END_OF_STREAM)  # going down: answer, then end at once
-        return 200, subscriber
-
     # -- execution state (called with the lock held) ---------------------------------------------
 
     def _create(self, execution_id, action, runner, status, parameters, context, callback,
@@ -935,18 +866,6 @@ class St2Emulator(FaultControls):
                                    copy.deepcopy(ex.result), self._generation),
                              name='st2-emulator-callback-%s' % ex.id, daemon=True).start()
         return True
-
-    def _publish(self, event, ex):
-        """Send one execution event to every connected client that wants it."""
-        targets = [subscriber for subscriber in self._subscribers
-                   if subscriber.filter.wants(event, ex.action, ex.id)]
-        if targets:
-            frame = format_event(event, ex.to_api())  # encoded once for all clients
-            for subscriber in targets:
-                subscriber.frames.put(frame)
-        self._stream_events.append({'event': event, 'execution_id': ex.id,
-                                    'status': ex.status, 'clients': len(targets),
-                                    'at': time.monotonic()})
 
     # -- background work --------------------------------------------------------------------------
 
