@@ -26,6 +26,7 @@ import pytest
 from st2mistral.runner import child_results
 from st2mistral.runner import relay_service
 from st2mistral.testing import st2_emulator
+from st2mistral.testing import waiting
 from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import SIZE_LIMIT_KB
 from tests.functional.runner.conftest import RelayThread
@@ -74,6 +75,16 @@ def record_deliveries(svc, monkeypatch):
     return delivered
 
 
+def delivery_of(delivered, child_id):
+    """The relay's record of handing ``child_id`` to Mistral. It is appended once
+    deliver_execution returns, which may be after Mistral has already finished
+    the workflow and st2 shows the parent succeeded: wait for it."""
+    (delivery,) = waiting.wait_until(
+        lambda: [d for d in delivered if d['id'] == child_id], timeout=10,
+        message=lambda: 'no delivery of %s recorded: %s' % (child_id, delivered))
+    return delivery
+
+
 def first_at(execution, status):
     return [entry['at'] for entry in execution['history'] if entry['status'] == status][0]
 
@@ -97,6 +108,7 @@ def test_child_result_travels_the_stream_to_mistral_and_back_to_st2(side, stream
                     if e['execution_id'] == child['id'] and e['status'] == 'succeeded']
     assert published['event'] == 'st2.execution__update' and published['clients'] == 1
     # 2. the relay took it from the stream (nothing else: no callback, nothing tracked);
+    delivery_of(delivered, child['id'])
     assert [(d['id'], d['status'], d['outcome']) for d in delivered] == [
         (child['id'], 'succeeded', child_results.DELIVERED)]
     assert delivered[0]['received'] >= published['at']
@@ -123,7 +135,7 @@ def test_loop_timing_through_the_real_stream(side, stream, st2, monkeypatch):
         st2_id, _ = run_child(side, st2, {'run': i})
         st2.wait_for_status(st2_id, 'succeeded', timeout=30)
         child = child_of(st2, st2_id)
-        (delivery,) = [d for d in delivered if d['id'] == child['id']]
+        delivery = delivery_of(delivered, child['id'])
         child_done = first_at(child, 'succeeded')
         parent_done = first_at(st2.execution(st2_id), 'succeeded')
         loops.append({'total': parent_done - child_done,
