@@ -19,16 +19,18 @@ mistral.conf (or a test's override) takes effect without re-importing.
 
 from oslo_config import cfg
 
+from st2mistral import cfgcompat
+
 GROUP = 'st2'
 
 api_opts = [
-    cfg.URIOpt(
+    cfgcompat.URIOpt(
         'api_url', default='http://127.0.0.1:9101/v1', schemes=['http', 'https'],
         help='Base URL of the st2 API (with /v1). Used when the workflow env '
              'or notify entry names no st2 API URL. Requests go under it only '
              'when it is set here: left at its default it allows nothing, as '
              'any local user could listen on that port.'),
-    cfg.URIOpt(
+    cfgcompat.URIOpt(
         'auth_url', default='http://127.0.0.1:9100', schemes=['http', 'https'],
         help='Base URL of the st2 auth API. Like api_url, it allows requests only '
              'when it is set here.'),
@@ -54,20 +56,20 @@ api_opts = [
     cfg.BoolOpt(
         'insecure', default=False,
         help='Do NOT verify the st2 API TLS certificate. For test labs only.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'connect_timeout', default=5.0, min=0.1,
         help='Seconds to wait for a TCP/TLS connection to st2.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'read_timeout', default=30.0, min=0.1,
         help='Seconds to wait for st2 to answer a request.'),
 ]
 
 retry_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'retry_initial_delay', default=1.0, min=0.0,
         help='First wait, in seconds, before a failed request to st2 is '
              'retried (connection error, timeout, 5xx or 429). Doubles each try.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'retry_max_delay', default=60.0, min=0.0,
         help='Longest wait, in seconds, between two tries.'),
 ]
@@ -76,22 +78,22 @@ retry_opts = [
 # sets it per use); the publisher retries through its queue until
 # delivery_expire_after instead. Registered, not in the Mistral-side sample.
 st2_side_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'retry_give_up_after', default=600.0, min=0.0,
         help='Seconds after which a request St2Client.call retries is given up.'),
 ]
 
 delivery_opts = [
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'delivery_workers', default=8, min=1,
         help='Threads per notifier process that send updates to st2. Each st2 '
              'execution has at most one request in flight.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'delivery_expire_after', default=86400.0, min=1.0,
         help='Seconds after which an update st2 has not accepted is given up '
              'and logged with the st2-track-result command to run (the st2mistral '
              'relay service also heals it within [mistral] reconcile_interval).'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'unknown_execution_grace', default=300.0, min=0.0,
         help='Seconds an update keeps being retried while st2 answers 404 '
              '(unknown execution) before it is given up.'),
@@ -101,21 +103,21 @@ delivery_opts = [
              'accepted by the publisher and updates st2 has not taken yet survive '
              'a restart of the Mistral process there. Empty: keep them in memory '
              'only (lost when the process dies).'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'spool_max_count', default=100000, min=1,
         help='Most events plus updates waiting for st2 per process (spool or '
              'memory). Beyond it new events are refused with an ERROR line.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'spool_max_bytes', default=256 * 1024 * 1024, min=1024,
         help='Most bytes of events plus updates waiting for st2 per process.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'max_result_size', default=1024 * 1024, min=1024,
         help='Largest st2 result (JSON bytes) sent. A larger one is cut down, '
              'biggest task results first, and marked with "st2mistral_truncated".'),
 ]
 
 mistral_opts = [
-    cfg.URIOpt(
+    cfgcompat.URIOpt(
         'mistral_api_url', schemes=['http', 'https'],
         help='Public base URL of this Mistral API (with /v2), as st2 must '
              'reach it for callbacks. Default: built from [api] host/port '
@@ -125,7 +127,7 @@ mistral_opts = [
 ]
 
 action_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'action_retry_give_up_after', default=60.0, min=0.0,
         help='Seconds st2.action keeps trying to create its st2 execution '
              'while st2 is unreachable or busy. A request is sent again only '
@@ -136,12 +138,12 @@ action_opts = [
 ]
 
 auth_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'auth_cache_ttl', default=60.0, min=0.0,
         help='Seconds the st2 auth handler (auth_type = st2) trusts a token '
              'st2 said was valid before asking st2 again. 0 asks st2 on every '
              'request. Invalid answers are never cached.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'auth_cache_size', default=1024, min=1,
         help='Most tokens the st2 auth handler remembers at once.'),
     cfg.ListOpt(

@@ -142,6 +142,11 @@ def _canonical(url):
 
 def _is_set(conf, name):
     """Whether ``[st2] name`` was given a value (config file, override, CLI)."""
+    if not hasattr(conf, 'get_location'):
+        # oslo.config before 5.3 (st2 up to 3.8 pins 1.12) cannot say where a value
+        # came from: a value equal to the option's default counts as not set (fails closed).
+        default = {opt.dest: opt.default for opt in opts.api_opts}[name]
+        return conf[opts.GROUP][name] != default
     try:
         location = conf.get_location(name, opts.GROUP).location
     except (AttributeError, cfg.Error):
@@ -362,8 +367,10 @@ class St2Client:
             stop=tenacity.stop_after_delay(self._group.retry_give_up_after),
             sleep=self._sleep,
             reraise=True,
-            before_sleep=lambda rs: LOG.warning(
-                'Retrying %s %s after: %s', method, url, rs.outcome.exception()),
+            # The parameter is named retry_state: tenacity 5-7 (st2 up to 3.8 pins <7)
+            # call a hook with any other name the pre-5 way.
+            before_sleep=lambda retry_state: LOG.warning(
+                'Retrying %s %s after: %s', method, url, retry_state.outcome.exception()),
         )
         return retrying(self.send, method, url, credentials, json_body, params, headers,
                         expect)

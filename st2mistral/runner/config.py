@@ -18,6 +18,8 @@ import os
 
 from oslo_config import cfg
 
+from st2mistral import cfgcompat
+
 MISTRAL = 'mistral'
 RESULTSTRACKER = 'resultstracker'
 AUTH = 'auth'
@@ -30,17 +32,17 @@ mistral_opts = [
     cfg.StrOpt(
         'v2_base_url', default='http://127.0.0.1:8989/v2',
         help='Mistral API v2 base URL.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'retry_exp_msec', default=1000, min=0,
         help='Multiplier (ms) of the exponential backoff between retries of a '
              'Mistral call that failed on a connection error or a transient answer.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'retry_exp_max_msec', default=300000, min=0,
         help='Longest wait (ms) between two retries of a Mistral call.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'retry_stop_max_msec', default=600000, min=0,
         help='Give a Mistral call up after this many ms of retries.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'jitter_interval', default=0.1, min=0.0,
         help='Up to this many seconds of random delay before each reconciliation of '
              'one execution, so many workflows do not query Mistral in bursts.'),
@@ -69,10 +71,10 @@ mistral_opts = [
 
 # Options this project adds to [mistral].
 st2mistral_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'connect_timeout', default=5.0, min=0.1,
         help='(st2mistral) Seconds to wait for a TCP/TLS connection to Mistral.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'read_timeout', default=60.0, min=0.1,
         help='(st2mistral) Seconds to wait for Mistral to answer a request.'),
     cfg.BoolOpt(
@@ -99,18 +101,18 @@ st2mistral_opts = [
     cfg.BoolOpt(
         'st2_insecure', default=False,
         help='(st2mistral) Do NOT verify the st2 API TLS certificate. Test labs only.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'max_result_size', default=1024 * 1024, min=1024,
         help='(st2mistral) Largest st2 result (JSON bytes) the relay and the runner\'s '
              'cancel write. A '
              'larger one is cut down and marked "st2mistral_truncated", exactly as the '
              'publisher does with mistral.conf [st2] max_result_size: keep both equal.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'reconcile_interval', default=60.0, min=0.0,
         help='(st2mistral) Every this many seconds the relay service reconciles every '
              'non-completed mistral-v2 execution in st2 with its Mistral execution, so a '
              'status that push missed is healed without an operator. 0 disables it.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'pause_check_interval', default=1.0, min=0.0,
         help='(st2mistral) Every this many seconds the relay service lists Mistral\'s '
              'PAUSED executions (one call) and reflects a pause or resume in st2: st2 3.3+ '
@@ -118,17 +120,17 @@ st2mistral_opts = [
 ]
 
 resultstracker_opts = [
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'query_interval', default=5.0, min=0.01,
         help='Seconds between two passes of the relay service over the executions '
              'st2-track-result tracks.'),
-    cfg.IntOpt(
+    cfgcompat.IntOpt(
         'thread_pool_size', default=10, min=1,
         help='Executions the relay service reconciles at the same time.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'empty_q_sleep_time', default=1.0, min=0.0,
         help='Seconds to sleep when nothing is due.'),
-    cfg.FloatOpt(
+    cfgcompat.FloatOpt(
         'no_workers_sleep_time', default=1.0, min=0.0,
         help='Seconds to sleep when every worker is busy.'),
 ]
@@ -226,6 +228,7 @@ def load(argv=None, prog=None, description=None, cli_opts=(), with_logging=False
     if with_logging:
         conf.register_cli_opts(logging_cli_opts)
     defaults = [DEFAULT_ST2_CONF] if os.path.exists(DEFAULT_ST2_CONF) else []
-    conf(argv, project='st2', prog=prog, description=description,
-         default_config_files=defaults, default_config_dirs=[], validate_default_values=True)
+    cfgcompat.parse(conf, argv, project='st2', prog=prog, description=description,
+                    default_config_files=defaults, default_config_dirs=[],
+                    validate_default_values=True)
     return conf

@@ -12,10 +12,12 @@
 
 import logging
 
+from oslo_config import cfg
 import pytest
 import requests
 import urllib3
 
+from st2mistral import opts
 from st2mistral import st2api
 
 URL = 'http://st2.test/api/v1/executions/e1'
@@ -181,3 +183,20 @@ def test_proxy_and_ca_variables_are_honoured_once_per_host(conf, requests_mock, 
     monkeypatch.setenv('HTTP_PROXY', 'http://other.test:1')       # read once, not per request
     client.send('PUT', URL, st2api.Credentials(token='t'))
     assert requests_mock.request_history[-1].proxies['http'] == 'http://proxy.test:3128'
+
+
+class _ConfigOptsWithoutGetLocation(cfg.ConfigOpts):
+    """ConfigOpts as oslo.config 1.12 (st2 up to 3.8) has it: no get_location."""
+
+    @property
+    def get_location(self):
+        raise AttributeError('get_location')
+
+
+def test_without_get_location_a_value_equal_to_the_default_is_not_allow_listed():
+    conf = _ConfigOptsWithoutGetLocation()
+    opts.register_opts(conf)
+    conf([], project='st2mistral-tests')
+    assert st2api.allowed_base_urls(conf) == []
+    conf.set_override('api_url', 'https://st2.test/api/v1', 'st2')
+    assert st2api.allowed_base_urls(conf) == ['https://st2.test/api/v1']
