@@ -43,6 +43,7 @@ import time
 import requests
 
 from st2mistral.testing.real_st2 import build
+from st2mistral.testing.st2_urls import St2Urls
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 SERVER = pathlib.Path(__file__).resolve().with_name('server.py')
@@ -155,7 +156,7 @@ def _kill_leftovers():
         server.stop()
 
 
-class RealSt2:
+class RealSt2(St2Urls):
     """st2's api, stream, auth, scheduler and action runner in one child process."""
 
     def __init__(self, workdir, venv, *, port=None, config=None, packs=(), python_path=(),
@@ -171,22 +172,6 @@ class RealSt2:
         self.runners = runners
         self.proc = None
         self.startup_seconds = None
-
-    @property
-    def base_url(self):
-        return 'http://127.0.0.1:%d' % self.port
-
-    @property
-    def api_url(self):
-        return self.base_url + '/api/v1'
-
-    @property
-    def auth_url(self):
-        return self.base_url + '/auth/v1'
-
-    @property
-    def stream_url(self):
-        return self.base_url + '/stream/v1'
 
     @property
     def log_path(self):

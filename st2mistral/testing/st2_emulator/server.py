@@ -71,6 +71,7 @@ from st2mistral.testing.st2_emulator.rules import validate_update_body
 from st2mistral.testing.st2_emulator.rules import workflow_runners
 from st2mistral.testing.st2_emulator.stream import EventStream
 from st2mistral.testing.st2_emulator.stream import _Subscriber
+from st2mistral.testing.st2_urls import St2Urls
 
 # --------------------------------------------------------------------------------------------
 # Recorded requests
@@ -215,7 +216,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 # The emulator
 # --------------------------------------------------------------------------------------------
 
-class St2Emulator(EventStream, FaultControls):
+class St2Emulator(St2Urls, EventStream, FaultControls):
     """A strict st2 API on 127.0.0.1 that records requests; see docs/st2-emulator.rst."""
 
     #: the user every accepted credential authenticates as
@@ -316,23 +317,6 @@ class St2Emulator(EventStream, FaultControls):
         if not self._port:
             raise RuntimeError('St2Emulator has no port yet: call start() first')
         return self._port
-
-    @property
-    def base_url(self):
-        return 'http://127.0.0.1:%d' % self.port
-
-    @property
-    def api_url(self):
-        return self.base_url + '/api/v1'
-
-    @property
-    def auth_url(self):
-        return self.base_url + '/auth/v1'
-
-    @property
-    def stream_url(self):
-        """st2's stream API behind nginx; the event stream is ``stream_url + '/stream'``."""
-        return self.base_url + '/stream/v1'
 
     def _listen(self):
         server = _Server(('127.0.0.1', self._port), _Handler)
