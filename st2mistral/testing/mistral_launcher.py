@@ -367,6 +367,10 @@ class MistralServer:
         """Write the config, prepare the database, spawn the server, wait for it."""
         if self.is_running():
             raise RuntimeError('Mistral is already running (pid %s)' % self.pid)
+        if not os.path.exists(self.python):
+            raise MistralStartError(
+                'the Python to run Mistral with, %s, does not exist (%s): build the py311 '
+                'env first (tools/test.sh -e py311 --notest)' % (self.python, MISTRAL_PYTHON_ENV))
         if self._proc is not None:  # it died on its own: reap it and its group
             self.stop(grace=0, drop_database=False)
         os.makedirs(self.workdir, exist_ok=True)
