@@ -114,8 +114,13 @@ def test_st2_down_60s_while_100_workflows_finish(mistral, st2):
         event = 'WORKFLOW_SUCCEEDED' if status == 'succeeded' else 'WORKFLOW_FAILED'
         assert len(wait_lines(mistral, '[%s] The workflow event %s for %s is published '
                                        'to st2.' % (ex_id, event, ex_id))) == 1
-        assert len(notifier_lines(mistral, '[%s] The workflow event WORKFLOW_LAUNCHED for %s '
-                                           'is superseded by %s' % (ex_id, ex_id, event))) == 1
+        # LAUNCHED never reaches st2: superseded by the final update while it waited,
+        # or, when the notifier handled it after the workflow had finished, skipped
+        # as stale (which of the two depends on timing).
+        launched = '[%s] The workflow event WORKFLOW_LAUNCHED for %s ' % (ex_id, ex_id)
+        assert len(notifier_lines(mistral, launched + 'is superseded by %s' % event)
+                   + notifier_lines(mistral, launched + 'is not published to st2: the '
+                                    'workflow is')) == 1
         assert notifier_lines(mistral, '[%s] ' % ex_id, 'is not yet published to st2 (try 1)',
                               'cannot connect to st2', 'Will retry.')
         assert not notifier_lines(mistral, 'WORKFLOW_LAUNCHED for %s is published' % ex_id)
