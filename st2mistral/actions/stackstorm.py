@@ -75,9 +75,6 @@ from st2mistral import targets
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-# The notifier's error for an unusable st2 context; st2.action raises the same.
-InvalidSt2Context = targets.InvalidSt2Context
-
 CALLBACK_SOURCE = 'mistral_v2'
 CONTEXT_HEADER = 'st2-context'
 
@@ -98,16 +95,12 @@ class StartFailed(Exception):
 # --------------------------------------------------------------------- pure
 
 
-# The st2_context checks are targets.py's, shared with the publisher.
-St2Context = targets.St2Context
-parse_st2_context = targets.parse_st2_context
-
-
 def check_inputs(ref, parameters):
     if not isinstance(ref, str) or '.' not in ref.strip('.'):
-        raise InvalidSt2Context('ref must name an st2 action as "pack.action", got %r' % (ref,))
+        raise targets.InvalidSt2Context('ref must name an st2 action as "pack.action", '
+                                        'got %r' % (ref,))
     if parameters is not None and not isinstance(parameters, dict):
-        raise InvalidSt2Context('parameters must be an object, got %s'
+        raise targets.InvalidSt2Context('parameters must be an object, got %s'
                                 % type(parameters).__name__)
 
 
@@ -400,7 +393,7 @@ def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
     """Start the st2 child; None on success, a Mistral error Result otherwise."""
     try:
         check_inputs(ref, parameters)
-        ctx = parse_st2_context(raw_st2_context)
+        ctx = targets.parse_st2_context(raw_st2_context)
         st2api.check_destination(ctx.api_url + '/executions', conf)
         task_name = task_name_lookup(execution.task_execution_id)
         url = callback_url(mistral_api_base_url(conf), execution.action_execution_id)
@@ -412,7 +405,7 @@ def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
         starter = ChildStarter(client, conf=conf, sleep=sleep, clock=clock, verifier=verifier,
                                root_id=lambda: root_lookup(execution.workflow_execution_id))
         child_id = starter.start(ref, ctx, headers, body, execution.action_execution_id)
-    except (InvalidSt2Context, st2api.DestinationNotAllowed, StartFailed) as e:
+    except (targets.InvalidSt2Context, st2api.DestinationNotAllowed, StartFailed) as e:
         message = 'st2.action %s cannot run: %s' % (ref, e)
         LOG.error('[%s] %s (action execution %s)', execution.workflow_execution_id, message,
                   execution.action_execution_id)
