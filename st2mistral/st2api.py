@@ -34,16 +34,17 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import uuid
 
 from oslo_config import cfg
 import requests
 from requests import adapters
-import tenacity
 import urllib3
 
 from st2mistral import opts
+from st2mistral import retry
 from st2mistral import st2update
 
 LOG = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ class St2Client:
                                or os.environ.get('CURL_CA_BUNDLE'))
         self._proxies = {}                      # (scheme, host:port) -> proxies
         # Tests inject a no-op sleep so retries cost no wall time.
-        self._sleep = sleep or tenacity.nap.sleep
+        self._sleep = sleep or time.sleep
 
     @staticmethod
     def _new_session():
@@ -356,24 +357,17 @@ class St2Client:
 
     def call(self, method, url, credentials, json_body=None, params=None, headers=None,
              expect=(dict, list)):
-        """Like send(), retried with exponential backoff while retryable.
+        """Like send(), retried by the retry policy (retry.py) while retryable.
 
         The policy is read from [st2] at call time, not at import.
         """
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, St2Error) and e.retryable),
-            wait=tenacity.wait_exponential(
-                multiplier=self._group.retry_initial_delay, max=self._group.retry_max_delay),
-            stop=tenacity.stop_after_delay(self._group.retry_give_up_after),
-            sleep=self._sleep,
-            reraise=True,
-            # The parameter is named retry_state: tenacity 5-7 (st2 up to 3.8 pins <7)
-            # call a hook with any other name the pre-5 way.
-            before_sleep=lambda retry_state: LOG.warning(
-                'Retrying %s %s after: %s', method, url, retry_state.outcome.exception()),
-        )
-        return retrying(self.send, method, url, credentials, json_body, params, headers,
-                        expect)
+        group = self._group
+        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay,
+                               give_up_after=group.retry_give_up_after)
+        return policy.call(
+            self.send, method, url, credentials, json_body, params, headers, expect,
+            retry_if=lambda e: isinstance(e, St2Error) and e.retryable, sleep=self._sleep,
+            on_retry=lambda e: LOG.warning('Retrying %s %s after: %s', method, url, e))
 
     # -- st2 endpoints -----------------------------------------------------
 

@@ -69,6 +69,7 @@ from oslo_log import log as logging
 
 from st2mistral import binding
 from st2mistral import opts
+from st2mistral import retry
 from st2mistral import st2api
 from st2mistral import targets
 
@@ -223,12 +224,14 @@ class ChildStarter:
     def start(self, ref, ctx, headers, body, action_execution_id):
         """Return the st2 execution id of the child; raise StartFailed."""
         group = self._conf[opts.GROUP]
-        deadline = self._clock() + group.action_retry_give_up_after
+        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay,
+                               give_up_after=group.action_retry_give_up_after)
+        deadline = self._clock() + policy.give_up_after
         if ctx.auth_token:
             credentials = st2api.Credentials(token=ctx.auth_token)
         else:
             credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline)
-        delay = group.retry_initial_delay
+        failures = 0
         posted_maybe = False  # a failed POST may have reached st2: never POST again
         last_error = None
 
@@ -266,12 +269,12 @@ class ChildStarter:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 break
-            wait = min(delay, remaining)
+            failures += 1
+            wait = min(policy.delay(failures), remaining)
             LOG.warning('st2.action %s for action execution %s: %s; %s in %.1f s.',
                         ref, action_execution_id, last_error or 'st2 has no such execution yet',
                         'looking for it again' if posted_maybe else 'trying again', wait)
             self._sleep(wait)
-            delay = min(max(delay * 2, 0.1), group.retry_max_delay)
 
         if posted_maybe:
             raise StartFailed(
@@ -303,7 +306,9 @@ class ChildStarter:
         except Exception as e:
             raise StartFailed('%s: the root workflow execution cannot be read from Mistral '
                               '(%s)' % (refusal, type(e).__name__)) from None
-        delay = self._conf[opts.GROUP].retry_initial_delay
+        group = self._conf[opts.GROUP]
+        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay)
+        failures = 0
         while True:
             try:
                 self._verifier.verify(ctx.api_url, parent_id, root_id)
@@ -317,8 +322,8 @@ class ChildStarter:
                     raise StartFailed('%s: st2 cannot say whether it does: %s'
                                       % (refusal, e)) from None
                 problem = e
-            self._sleep(max(0.0, min(delay, deadline - self._clock())))
-            delay = min(max(delay * 2, 0.1), self._conf[opts.GROUP].retry_max_delay)
+            failures += 1
+            self._sleep(max(0.0, min(policy.delay(failures), deadline - self._clock())))
             LOG.info('st2.action: asking st2 again whether st2 execution %s names workflow %s '
                      '(%s).', parent_id, root_id, problem)
         LOG.info('st2.action for workflow %s: %s; st2 execution %s names this workflow, so '

@@ -46,7 +46,3 @@ def decide(delivered_status, waiting_status, new_status):
         return Decision.DROP_REGRESSION
     return Decision.SUPERSEDE
 
-
-def backoff(attempt, initial, maximum):
-    """Seconds to wait before try number ``attempt + 1`` (attempt >= 1)."""
-    return min(maximum, initial * (2 ** (attempt - 1)))

@@ -14,8 +14,8 @@
 
 ``submit()`` only queues (microseconds): worker threads do the HTTP. Per st2
 execution at most one request is in flight, a newer update supersedes one
-still waiting (see ordering.py) and a failed try is retried with backoff
-until st2 takes it, says the execution is already completed, or the update
+still waiting (see ordering.py) and a failed try is retried by the retry
+policy (retry.py) until st2 takes it, says the execution is already completed, or the update
 expires.
 
 Credentials: the workflow's own st2 token. The site's ``[st2] api_key`` is
@@ -37,6 +37,7 @@ from oslo_log import log as logging
 from st2mistral import binding
 from st2mistral import opts
 from st2mistral import results
+from st2mistral import retry
 from st2mistral import st2api
 from st2mistral import st2update
 from st2mistral import targets
@@ -388,8 +389,8 @@ class Sender:
                 self._forget(item)
                 self._ready.append(key)
                 return
-            delay = ordering.backoff(item.attempts, self._group.retry_initial_delay,
-                                     self._group.retry_max_delay)
+            delay = retry.Backoff(self._group.retry_initial_delay,
+                                  self._group.retry_max_delay).delay(item.attempts)
             item.due = self._clock() + delay
             self._waiting[key] = item
             heapq.heappush(self._later, (item.due, item.seq, key))

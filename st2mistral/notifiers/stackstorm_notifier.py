@@ -40,6 +40,7 @@ from oslo_log import log as logging
 
 from st2mistral import opts
 from st2mistral import results
+from st2mistral import retry
 from st2mistral import st2api
 from st2mistral import targets
 from st2mistral.delivery import sender as delivery
@@ -173,7 +174,7 @@ class St2Publisher(base.NotificationPublisher):
             except mistral_db.TRANSIENT_ERRORS as e:
                 # Mistral's DB is away: keep the event and try it again later.
                 db_failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(db_failures, 6))
+                delay = retry.MISTRAL_DB.delay(db_failures)
                 LOG.warning('The event %s for %s will be processed for st2 again in %.1f s: '
                             "Mistral's database is not available (%s).", item.event,
                             item.ex_id, delay, type(e).__name__)

@@ -114,8 +114,8 @@ class ChildResults:
         state = mistral_state(st2_status)
         output = output_for(result) if state in ('SUCCESS', 'ERROR') else None
         try:
-            clients.retrying(self._conf, sleep=self._sleep)(
-                self._client.action_executions.update, action_execution_id, state, output)
+            clients.call_mistral(self._conf, self._sleep, self._client.action_executions.update,
+                                 action_execution_id, state, output)
         except Exception as e:
             if clients.is_already_completed(e):
                 LOG.info('[%s] Mistral action execution %s was already completed: the result '

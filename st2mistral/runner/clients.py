@@ -19,15 +19,17 @@
   group is filled from st2.conf, so its allow-list contains exactly the
   configured st2 URLs.
 
-Also the retry policy for Mistral calls (``[mistral] retry_*``), read at call
+Also the retry of Mistral calls (``[mistral] retry_*``), read at call
 time, and the classification of Mistral's error answers.
 """
 
+import time
+
 from oslo_config import cfg
 import requests
-import tenacity
 
 from st2mistral import opts as st2_opts
+from st2mistral import retry
 from st2mistral import st2api
 from st2mistral.runner import config
 from st2mistral.runner import mistral_api
@@ -110,18 +112,13 @@ def is_transient(error):
             or 'temporarily unavailable' in message)
 
 
-def retrying(conf, sleep=None):
-    """A tenacity policy from ``[mistral] retry_*`` (read now, not at import)."""
+def call_mistral(conf, sleep, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, retried on transient failures by the retry policy
+    (retry.py) with ``[mistral] retry_*`` (read now, not at import)."""
     group = conf[config.MISTRAL]
-    kwargs = {}
-    if sleep is not None:
-        kwargs['sleep'] = sleep
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_transient),
-        wait=tenacity.wait_exponential(multiplier=group.retry_exp_msec / 1000.0,
-                                       max=group.retry_exp_max_msec / 1000.0),
-        stop=tenacity.stop_after_delay(group.retry_stop_max_msec / 1000.0),
-        reraise=True, **kwargs)
+    policy = retry.Backoff(group.retry_exp_msec / 1000.0, group.retry_exp_max_msec / 1000.0,
+                           give_up_after=group.retry_stop_max_msec / 1000.0)
+    return policy.call(fn, *args, retry_if=is_transient, sleep=sleep or time.sleep, **kwargs)
 
 
 MISTRAL_PAGE = 1000   # rows per list call; Mistral caps a page at [api] max_limit

@@ -23,7 +23,7 @@ feeds it plain values and turns its answers into st2 statuses.
   (Mistral cascades to its own sub-workflows). Cascading to st2 children is
   the caller's (``children_to_cascade`` says which).
 
-Every Mistral call is retried on transient failures (clients.retrying).
+Every Mistral call is retried on transient failures (clients.call_mistral).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Launcher:
         self._sleep = sleep
 
     def _call(self, fn, *args, **kwargs):
-        return clients.retrying(self._conf, sleep=self._sleep)(fn, *args, **kwargs)
+        return clients.call_mistral(self._conf, self._sleep, fn, *args, **kwargs)
 
     # -- start ---------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ class MistralReader:
 
     def _call(self, fn, *args, **kwargs):
         self.calls += 1
-        return clients.retrying(self._conf, sleep=self._sleep)(fn, *args, **kwargs)
+        return clients.call_mistral(self._conf, self._sleep, fn, *args, **kwargs)
 
     def _list(self, fn, **kwargs):
         return clients.list_all(self._call, fn, **kwargs)

@@ -239,7 +239,7 @@ class Relay:
         return True
 
     def _mistral_call(self, fn, *args, **kwargs):
-        return clients.retrying(self.conf, sleep=self._sleep)(fn, *args, **kwargs)
+        return clients.call_mistral(self.conf, self._sleep, fn, *args, **kwargs)
 
     # -- running -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import threading
 
 import requests
 
+from st2mistral import retry
 from st2mistral import st2api
 
 LOG = logging.getLogger(__name__)
@@ -100,20 +101,21 @@ class StreamFollower:
             response.close()
 
     def run(self):
-        backoff = 0.5
+        policy = retry.Backoff(initial=0.5, maximum=self._max_backoff)
+        failures = 1
         while not self._stopping.is_set():
             try:
                 self._follow_once()
-                backoff = 0.5
+                failures = 1            # the stream ended cleanly: reconnect soon
             except Exception as e:
                 if self._stopping.is_set():
                     break
                 LOG.warning('The st2 stream at %s failed (%s: %s); reconnecting in %.1f s.',
-                            self._url, type(e).__name__, e, backoff)
+                            self._url, type(e).__name__, e, policy.delay(failures))
             self.connected.clear()
-            if self._stopping.wait(backoff):
+            if self._stopping.wait(policy.delay(failures)):
                 break
-            backoff = min(backoff * 2, self._max_backoff)
+            failures += 1
 
     def _follow_once(self):
         headers = dict(self._headers, Accept='text/event-stream')

@@ -29,8 +29,3 @@ D = ordering.Decision
 ])
 def test_decide(delivered, waiting, new, decision):
     assert ordering.decide(delivered, waiting, new) is decision
-
-
-def test_backoff_doubles_and_caps():
-    assert [ordering.backoff(n, 1.0, 5.0) for n in range(1, 6)] == [1, 2, 4, 5, 5]
-    assert ordering.backoff(3, 0.0, 5.0) == 0

@@ -52,7 +52,7 @@ def test_error_kinds():
         mistral_api.MistralError(500, 'ValueError: Action a is already completed'))
 
 
-def test_retrying_reads_the_config_now():
+def test_call_mistral_reads_the_config_now():
     conf = fresh(retry_exp_msec=0, retry_stop_max_msec=10000)
     attempts = []
 
@@ -62,12 +62,12 @@ def test_retrying_reads_the_config_now():
             raise requests.ConnectionError()
         return 'ok'
 
-    assert clients.retrying(conf, sleep=lambda s: None)(flaky) == 'ok'
+    assert clients.call_mistral(conf, lambda s: None, flaky) == 'ok'
     assert len(attempts) == 3
     conf.set_override('retry_stop_max_msec', 0, group='mistral')
     attempts.clear()
     with pytest.raises(requests.ConnectionError):
-        clients.retrying(conf, sleep=lambda s: None)(flaky)
+        clients.call_mistral(conf, lambda s: None, flaky)
 
 
 def test_mistral_client_has_timeouts_and_no_keystone_by_default():
