@@ -35,6 +35,7 @@ import threading
 from oslo_config import cfg
 
 from st2mistral import opts
+from st2mistral import singleton
 from st2mistral import st2api
 
 CONF = cfg.CONF
@@ -118,14 +119,7 @@ class Verifier:
                 entries.popitem(last=False)
 
 
-_default = None
-_default_lock = threading.Lock()
-
-
+@singleton.process_wide
 def get_verifier():
     """The process-wide verifier of st2.action (the publisher's Sender has its own)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Verifier()
-        return _default
+    return Verifier()

@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import threading
 import time
 import urllib.parse
 import uuid
@@ -45,6 +44,7 @@ import urllib3
 
 from st2mistral import opts
 from st2mistral import retry
+from st2mistral import singleton
 from st2mistral import st2update
 
 LOG = logging.getLogger(__name__)
@@ -377,14 +377,7 @@ class St2Client:
                              expect=dict)
 
 
-_default_client = None
-_default_client_lock = threading.Lock()
-
-
+@singleton.process_wide
 def get_client():
     """The process-wide client (one pooled session)."""
-    global _default_client
-    with _default_client_lock:
-        if _default_client is None:
-            _default_client = St2Client()
-        return _default_client
+    return St2Client()
