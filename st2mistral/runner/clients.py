@@ -100,6 +100,12 @@ def is_already_completed(error):
             and 'is already completed' in str(error.error_message or ''))
 
 
+def is_parse_error(error):
+    """Mistral could not parse an expression of a definition (its YaqlGrammarException)."""
+    return (isinstance(error, mistral_api.MistralError) and error.error_code == 400
+            and str(error.error_message or '').startswith('Parse error'))
+
+
 def is_transient(error):
     """Worth retrying: Mistral unreachable, overloaded, or an engine RPC timeout."""
     if isinstance(error, (requests.ConnectionError, requests.Timeout)):

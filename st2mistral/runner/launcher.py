@@ -222,12 +222,27 @@ class Launcher:
             except Exception as e2:
                 if not clients.is_not_found(e2):
                     raise
-            self._call(this.create, text)
+            self._send_definition(this.create, name, text)
             return 'created'
         if _same_definition(existing.definition, spec):
             return 'unchanged'
-        self._call(this.update, text)
+        self._send_definition(this.update, name, text)
         return 'updated'
+
+    def _send_definition(self, fn, name, text):
+        try:
+            return self._call(fn, text)
+        except Exception as e:
+            if not clients.is_parse_error(e):
+                raise
+            # Mistral 23 parses YAQL with one PLY parser shared by all its threads
+            # (mistral/expressions/yaql_expression.py), and PLY is not thread safe:
+            # under load a valid definition can fail to parse. A definition that
+            # really is wrong fails the same way again, and that error is raised.
+            LOG.warning('Mistral could not parse the definition of %s (%s); sending it once '
+                        'more, as Mistral 23 can fail to parse a valid expression under '
+                        'load.', name, e)
+            return self._call(fn, text)
 
     # -- re-run --------------------------------------------------------------------
 

@@ -10,12 +10,16 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The runner's pure decisions (the Mistral calls are tested in tests/functional/runner)."""
+"""The runner's pure decisions, and how it sends a definition (with a scripted Mistral;
+the real Mistral calls are tested in tests/functional/runner)."""
 
+from oslo_config import cfg
 import pytest
 
+from st2mistral.runner import config
 from st2mistral.runner import definitions
 from st2mistral.runner import launcher as l
+from st2mistral.runner import mistral_api
 
 
 def request(**kw):
@@ -105,3 +109,56 @@ def test_operations_need_the_mistral_execution_id():
     for operation in (launcher.pause, launcher.resume, launcher.cancel):
         with pytest.raises(l.RunnerError, match='mistral execution_id is missing'):
             operation({'mistral': {}})
+
+
+class Definitions:
+    """A Mistral workflows resource that answers each create/update from a script."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.sent = []
+
+    def get(self, name):
+        raise mistral_api.MistralError(404, 'Workflow not found [workflow_identifier=%s]' % name)
+
+    def delete(self, name):
+        self.get(name)
+
+    def create(self, text):
+        self.sent.append(text)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def launcher_with(answers):
+    conf = cfg.ConfigOpts()
+    config.register_opts(conf)
+    conf([], project='st2mistral-test')
+    conf.set_override('retry_stop_max_msec', 0, group='mistral')
+    workflows = Definitions(answers)
+    client = type('Client', (), {'workflows': workflows, 'workbooks': Definitions([])})()
+    return l.Launcher(client, conf, sleep=lambda s: None), workflows
+
+
+def parse_error():
+    return mistral_api.MistralError(400, 'Parse error: unexpected end of statement')
+
+
+def test_a_definition_mistral_failed_to_parse_once_is_sent_once_more(caplog):
+    # Mistral 23 parses YAQL with one PLY parser shared by its threads: under
+    # load a valid definition can fail to parse once.
+    launcher, workflows = launcher_with([parse_error(), 'created'])
+    spec = {'version': '2.0', 'examples.wf': {'tasks': {'t': {'action': 'std.noop'}}}}
+    assert launcher.save('examples.wf', spec, workbook=False) == 'created'
+    assert len(workflows.sent) == 2 and workflows.sent[0] == workflows.sent[1]
+    assert 'sending it once more' in caplog.text
+
+
+def test_a_definition_mistral_cannot_parse_twice_fails_with_mistrals_message():
+    launcher, workflows = launcher_with([parse_error(), parse_error(), 'never'])
+    spec = {'version': '2.0', 'examples.wf': {'tasks': {'t': {'action': 'std.noop'}}}}
+    with pytest.raises(mistral_api.MistralError, match='Parse error'):
+        launcher.save('examples.wf', spec, workbook=False)
+    assert len(workflows.sent) == 2
