@@ -29,7 +29,7 @@ Who uses it, and with which settings:
 - the st2 side's Mistral calls: ``[mistral] retry_exp_msec``,
   ``retry_exp_max_msec``, ``retry_stop_max_msec`` (st2's own option names);
 - fixed policies with no option: the publisher's wait for Mistral's database
-  (:data:`MISTRAL_DB`) and the relay's st2 stream reconnect.
+  (:data:`MISTRAL_DB`) and the relay's st2 stream reconnect (with jitter).
 """
 
 import random

@@ -101,19 +101,24 @@ class StreamFollower:
             response.close()
 
     def run(self):
-        policy = retry.Backoff(initial=0.5, maximum=self._max_backoff)
+        # Jitter: the relays of an st2 HA pair, cut off together, do not reconnect in step.
+        policy = retry.Backoff(initial=0.5, maximum=self._max_backoff, jitter=0.5)
         failures = 1
         while not self._stopping.is_set():
+            error = None
             try:
                 self._follow_once()
                 failures = 1            # the stream ended cleanly: reconnect soon
             except Exception as e:
                 if self._stopping.is_set():
                     break
+                error = e
+            wait = policy.delay(failures)
+            if error is not None:
                 LOG.warning('The st2 stream at %s failed (%s: %s); reconnecting in %.1f s.',
-                            self._url, type(e).__name__, e, policy.delay(failures))
+                            self._url, type(error).__name__, error, wait)
             self.connected.clear()
-            if self._stopping.wait(policy.delay(failures)):
+            if self._stopping.wait(wait):
                 break
             failures += 1
 
