@@ -266,3 +266,27 @@ def test_poll_mode_a_resume_while_a_task_still_runs_does_not_resume_in_st2_32(st
     stack32.cancel(ex_id)
     assert stack32.wait(ex_id, ('canceled', 'failed', 'succeeded'))['status'] == 'canceled'
     assert stack32.mistral.wait_for_execution(mistral_id, timeout=TIMEOUT).state == 'CANCELLED'
+
+
+def test_st2_track_result_has_st2_32s_own_querier_follow_the_execution(stack32):
+    """The README's recovery command on st2 3.2 (push mode, as a site runs it): st2's
+    ``st2-track-result`` writes a row and st2 3.2's results tracker follows the
+    execution with st2 3.2's querier (mistral_v2/query.py) until it completes.
+    Last in the module: the script parses st2's config again in st2's process
+    (server.py ``track_result``), which drops the ``set_option`` overrides."""
+    stack32.st2.control('set_option', group='mistral', name='enable_polling', value=False)
+    ex_id = stack32.run('st2mistral_tests.wf_nap_then_noop')
+    stack32.wait(ex_id, ('running',))
+    stack32.mistral_id(ex_id)
+    liveaction_id = stack32.execution(ex_id)['liveaction']['id']
+    assert tracked(stack32, liveaction_id) == []
+    assert stack32.st2.control('track_result', execution_id=ex_id)['exit_code'] == 0
+    (row,) = tracked(stack32, liveaction_id)
+    assert row['query_module'] == 'mistral_v2'
+    done = stack32.wait(ex_id, ('succeeded', 'failed'))
+    assert done['status'] == 'succeeded', done.get('result')
+    assert task_names(done['result']) == ['nap', 'wake']
+    wait_until(lambda: not tracked(stack32, liveaction_id), timeout=TIMEOUT,
+               message='st2 3.2 to drop the results-tracker row of %s' % ex_id)
+    log = stack32.st2.log_path.read_text(errors='replace')
+    assert '[%s] Determined execution status: running' % liveaction_id in log
