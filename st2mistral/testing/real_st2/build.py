@@ -233,6 +233,12 @@ def st2_tree(venv):
     return pathlib.Path((venv / 'st2-tree').read_text())
 
 
+def has_st2_mistral_runner(venv):
+    """Whether :func:`build` installed st2's OWN mistral_v2 runner into the venv (st2 3.2
+    on Python < 3.8: a tree that has it, where the project's st2 side cannot run)."""
+    return not runs_project(venv) and (st2_tree(venv) / ST2_MISTRAL_RUNNER).is_dir()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--tag', default='v3.9.0')

@@ -160,9 +160,18 @@ class RealSt2(St2Urls):
     """st2's api, stream, auth, scheduler and action runner in one child process."""
 
     def __init__(self, workdir, venv, *, port=None, config=None, packs=(), python_path=(),
-                 runners=True):
+                 runners=True, mistral_runner=None, results_tracker=False):
         """``runners=False``: st2's API, stream and auth only (no scheduler, no action
-        runner), so executions stay as the API leaves them."""
+        runner), so executions stay as the API leaves them.
+
+        ``mistral_runner``: which ``mistral-v2`` runner st2 must register, checked at
+        start: ``'project'`` (this checkout's), ``'st2'`` (st2's own, which build.py
+        installs for st2 3.2 on Python 3.6 only) or None (whichever the venv's Python
+        runs: the project's on 3.8+, else st2's own). ``results_tracker``: also run
+        st2's results tracker (st2 3.2's ``st2resultstracker``, which polls Mistral
+        through the runner's querier when ``[mistral] enable_polling`` is on)."""
+        if mistral_runner not in (None, 'project', 'st2'):
+            raise ValueError("mistral_runner must be None, 'project' or 'st2'")
         self.workdir = pathlib.Path(workdir)
         self.venv = pathlib.Path(venv)
         self.port = port or free_port()
@@ -170,6 +179,8 @@ class RealSt2(St2Urls):
         self.packs = list(packs)
         self.python_path = list(python_path)
         self.runners = runners
+        self.mistral_runner = mistral_runner
+        self.results_tracker = results_tracker
         self.proc = None
         self.startup_seconds = None
 
@@ -177,7 +188,18 @@ class RealSt2(St2Urls):
     def log_path(self):
         return self.workdir / LOG_NAME
 
+    def _check_mistral_runner(self):
+        if self.mistral_runner == 'st2' and not build.has_st2_mistral_runner(self.venv):
+            raise St2StartError("st2's own mistral_v2 runner is not in %s: build.py installs "
+                                "it for an st2 tree that has it (st2 3.2) on Python < 3.8 only"
+                                % self.venv)
+        if self.mistral_runner == 'project' and not build.runs_project(self.venv):
+            raise St2StartError("the project's st2 side needs Python 3.8+; %s has %s"
+                                % (self.venv, build.python_version(
+                                    str(build.venv_python(self.venv)))))
+
     def start(self, timeout=120):
+        self._check_mistral_runner()
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / 'packs').mkdir(exist_ok=True)
         overlay = write_overlay(self.workdir / 'overlay')
@@ -195,9 +217,13 @@ class RealSt2(St2Urls):
             cmd += ['--packs', str(copy)]
         if not self.runners:
             cmd.append('--no-runners')
-        if not build.runs_project(self.venv):
-            # The project's st2 side needs Python 3.8+: it stays off the path, and st2's
-            # own mistral-v2 runner (installed by build.py) is the one registered.
+        if self.mistral_runner:
+            cmd += ['--mistral-runner', self.mistral_runner]
+        if self.results_tracker:
+            cmd.append('--results-tracker')
+        if self.mistral_runner == 'st2' or not build.runs_project(self.venv):
+            # The project's st2 side stays off the path (it needs Python 3.8+), and
+            # st2's own mistral-v2 runner (installed by build.py) is the one registered.
             env['PYTHONPATH'] = os.pathsep.join(self.python_path)
         started = time.monotonic()
         out = open(self.workdir / 'server.out', 'w')

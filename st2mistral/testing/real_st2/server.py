@@ -19,7 +19,9 @@ st2's scheduler handler and entrypoint and its action-runner worker. MongoDB
 is mongomock (the database is in memory, hence one process); the message bus
 is kombu's in-memory transport. Runners, this project's ``mistral-v2``
 included, are registered by st2's own ``runnersregistrar`` from their entry
-points.
+points; in an st2 3.2 venv on Python 3.6 the ``mistral-v2`` registered is st2's
+OWN runner (``--mistral-runner st2`` makes sure), and ``--results-tracker``
+also runs st2 3.2's ``st2resultstracker`` (its querier polls Mistral).
 
 A small control channel on the same port (``POST /_control/<command>``,
 JSON in and out, loopback only) does what tests need inside the process:
@@ -160,8 +162,10 @@ def control_app(environ, start_response):
     return [data]
 
 
-def start_services():
-    """st2's scheduler (handler + entrypoint) and action-runner worker, as their cmds do."""
+def start_services(results_tracker=False):
+    """st2's scheduler (handler + entrypoint) and action-runner worker, as their cmds do;
+    with ``results_tracker``, st2 3.2's ``st2resultstracker`` too (st2actions/cmd/
+    st2resultstracker.py: ``resultstracker.get_tracker().start()``)."""
     from st2actions import worker
     from st2actions.scheduler import entrypoint as scheduler_entrypoint
     from st2actions.scheduler import handler as scheduler_handler
@@ -169,9 +173,26 @@ def start_services():
     handler = scheduler_handler.get_handler()
     entrypoint = scheduler_entrypoint.get_scheduler_entrypoint()
     action_worker = worker.get_worker()
-    for service in (handler, entrypoint, action_worker):
+    services = [handler, entrypoint, action_worker]
+    if results_tracker:
+        from st2actions.resultstracker import resultstracker
+
+        services.append(resultstracker.get_tracker())
+    for service in services:
         service.start()
-    return [handler, entrypoint, action_worker]
+    return services
+
+
+# Which module st2's registrar loaded for mistral-v2: st2's own runner (st2 3.2's
+# contrib/runners/mistral_v2) or this project's (setup.cfg's entry point).
+MISTRAL_RUNNER_MODULES = {'st2': 'mistral_v2.', 'project': 'st2mistral.'}
+
+
+@control
+def mistral_runner_module():
+    from st2common.runners.base import get_runner_module
+
+    return get_runner_module('mistral-v2').__name__
 
 
 # -- control commands -------------------------------------------------------------------
@@ -235,6 +256,14 @@ def new_execution(action, status='running', context=None, parameters=None, callb
     if status != lv.status:
         lv = action_service.update_status(lv, status, publish=False)
     return {'id': str(ex.id), 'liveaction_id': str(lv.id)}
+
+
+@control
+def set_option(group, name, value):
+    """``cfg.CONF.set_override`` in this process (e.g. ``[mistral] enable_polling``, which
+    st2 3.2's runner reads on every run)."""
+    cfg.CONF.set_override(name, value, group=group)
+    return getattr(cfg.CONF[group], name)
 
 
 @control
@@ -360,6 +389,11 @@ def main():
     parser.add_argument('--packs', action='append', default=[])
     parser.add_argument('--no-runners', action='store_true',
                         help='API, stream and auth only: no scheduler, no action runner')
+    parser.add_argument('--mistral-runner', choices=sorted(MISTRAL_RUNNER_MODULES),
+                        help="exit unless st2 registered this mistral-v2 runner ('st2': "
+                             "st2's own, 'project': this project's)")
+    parser.add_argument('--results-tracker', action='store_true',
+                        help="also run st2's results tracker (st2 3.2's st2resultstracker)")
     ARGS = parser.parse_args()
     sys.argv = sys.argv[:1]
     setup(ARGS.config_file)
@@ -368,11 +402,16 @@ def main():
         sys.exit("st2's runner registrar could not load the mistral-v2 runner on Python %s "
                  "(stevedore's \"Could not load 'mistral-v2'\" line in st2's log says why)"
                  % sys.version.split()[0])
+    if ARGS.mistral_runner:
+        module = mistral_runner_module()
+        if not module.startswith(MISTRAL_RUNNER_MODULES[ARGS.mistral_runner]):
+            sys.exit('st2 registered the mistral-v2 runner from %s, not the %s runner'
+                     % (module, ARGS.mistral_runner))
     for pack_dir in ARGS.packs:
         register_pack(pack_dir)
     app = build_app()
     if not ARGS.no_runners:
-        start_services()
+        start_services(results_tracker=ARGS.results_tracker)
     sock = eventlet.listen(('127.0.0.1', ARGS.port))
     print('st2 ready on 127.0.0.1:%d' % ARGS.port, flush=True)
     wsgi.server(sock, app, log_output=False, custom_pool=eventlet.GreenPool(1000))

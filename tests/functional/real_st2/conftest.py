@@ -94,6 +94,12 @@ class Stack:
             self.st2.control('start_relay', overrides={'mistral': {'st2_api_key': key}})
             self.relay_started = True
 
+    def put_status(self, execution_id, status):
+        """``st2 execution pause|resume``: ``PUT /executions/<id>`` with pausing/resuming."""
+        answer = requests.put(self.st2.api_url + '/executions/%s' % execution_id,
+                              headers=self.headers, json={'status': status}, timeout=TIMEOUT)
+        return answer.status_code, answer.json()
+
     def cancel(self, execution_id):
         answer = requests.delete(self.st2.api_url + '/executions/%s' % execution_id,
                                  headers=self.headers, timeout=TIMEOUT)

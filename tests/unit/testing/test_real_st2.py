@@ -94,3 +94,34 @@ def test_a_tags_python_may_be_named_by_version(monkeypatch):
     assert settings.python_for('v3.9.0') == '/py/3.8'
     monkeypatch.setenv('ST2MISTRAL_ST2_PYTHON_V3_9_0', '/opt/python3.10')
     assert settings.python_for('v3.9.0') == '/opt/python3.10'
+
+
+def test_the_mistral_runner_choice_is_checked_before_st2_starts(tmp_path, monkeypatch):
+    with pytest.raises(ValueError):
+        launcher.RealSt2(tmp_path, tmp_path, mistral_runner='mine')
+    # A venv without st2's own runner (st2 3.9, or any Python 3.8+ build): refused.
+    monkeypatch.setattr(build, 'has_st2_mistral_runner', lambda venv: False)
+    with pytest.raises(launcher.St2StartError, match="st2's own mistral_v2 runner"):
+        launcher.RealSt2(tmp_path / 'st2', tmp_path, mistral_runner='st2').start()
+    # The project's runner needs Python 3.8+.
+    monkeypatch.setattr(build, 'runs_project', lambda venv: False)
+    monkeypatch.setattr(build, 'python_version', lambda python: '3.6')
+    with pytest.raises(launcher.St2StartError, match='needs Python 3.8'):
+        launcher.RealSt2(tmp_path / 'st2', tmp_path, mistral_runner='project').start()
+    assert not (tmp_path / 'st2').exists()  # nothing was started
+
+
+def test_st2s_own_runner_is_there_only_for_an_old_python_and_a_tree_that_has_it(
+        tmp_path, monkeypatch):
+    tree = tmp_path / 'st2-v3.2.0'
+    (tree / build.ST2_MISTRAL_RUNNER).mkdir(parents=True)
+    venv = tmp_path / 'venv'
+    venv.mkdir()
+    (venv / 'st2-tree').write_text(str(tree))
+    monkeypatch.setattr(build, 'runs_project', lambda venv: False)
+    assert build.has_st2_mistral_runner(venv)
+    monkeypatch.setattr(build, 'runs_project', lambda venv: True)
+    assert not build.has_st2_mistral_runner(venv)
+    monkeypatch.setattr(build, 'runs_project', lambda venv: False)
+    (venv / 'st2-tree').write_text(str(tmp_path / 'st2-v3.9.0'))
+    assert not build.has_st2_mistral_runner(venv)
