@@ -19,6 +19,8 @@ publisher reports back to st2's API. Skipped with one line without
 """
 
 
+import contextlib
+
 import pytest
 import requests
 
@@ -107,6 +109,28 @@ class Stack:
         return answer.json()
 
 
+@contextlib.contextmanager
+def running_stack(workdir, venv, st2_extra=None, **st2_options):
+    """Mistral 23 with this package's Mistral side, and real st2 (from ``venv``)
+    whose ``[mistral]`` points at it; ``st2_extra`` adds st2.conf options."""
+    port = launcher.free_port()
+    base = 'http://127.0.0.1:%d' % port
+    mistral_conf = {'st2': {'api_url': base + '/api/v1', 'auth_url': base + '/auth',
+                            'retry_initial_delay': 0.05, 'retry_max_delay': 0.5}}
+    with mistral_launcher.MistralServer(str(workdir / 'mistral'),
+                                        config=mistral_conf) as mistral:
+        # st2_stream_url: the relay follows st2's stream where st2 answers.
+        st2_conf = {'mistral': {'v2_base_url': mistral.api_url, 'jitter_interval': 0,
+                                'retry_exp_msec': 50, 'retry_exp_max_msec': 500,
+                                'st2_stream_url': base + '/stream/v1'}}
+        for group, values in (st2_extra or {}).items():
+            st2_conf.setdefault(group, {}).update(values)
+        st2 = launcher.RealSt2(workdir / 'st2', venv, port=port, config=st2_conf,
+                               packs=[PACK], **st2_options)
+        with st2:
+            yield Stack(st2, mistral)
+
+
 @pytest.fixture(scope='session')
 def stack(tmp_path_factory):
     src = settings.source()
@@ -114,19 +138,6 @@ def stack(tmp_path_factory):
         pytest.skip(settings.SKIP_REASON)
     if TAG not in settings.tags():
         pytest.skip('real st2 %s: not in ST2MISTRAL_ST2_TAGS' % TAG)
-    python = settings.python_for(TAG)
-    venv = build.build(src, TAG, python)
-    workdir = tmp_path_factory.mktemp('real-st2-e2e')
-    port = launcher.free_port()
-    base = 'http://127.0.0.1:%d' % port
-    mistral_conf = {'st2': {'api_url': base + '/api/v1', 'auth_url': base + '/auth',
-                            'retry_initial_delay': 0.05, 'retry_max_delay': 0.5}}
-    with mistral_launcher.MistralServer(str(workdir / 'mistral'),
-                                        config=mistral_conf) as mistral:
-        st2_conf = {'mistral': {'v2_base_url': mistral.api_url, 'jitter_interval': 0,
-                                'retry_exp_msec': 50, 'retry_exp_max_msec': 500,
-                                'st2_stream_url': base + '/stream/v1'}}
-        st2 = launcher.RealSt2(workdir / 'st2', venv, port=port, config=st2_conf,
-                               packs=[PACK])
-        with st2:
-            yield Stack(st2, mistral)
+    venv = build.build(src, TAG, settings.python_for(TAG))
+    with running_stack(tmp_path_factory.mktemp('real-st2-e2e'), venv) as stack:
+        yield stack

@@ -38,14 +38,11 @@ Skipped with one line without ``ST2MISTRAL_ST2_SRC``, v3.2.0 or Python 3.6.
 
 import pytest
 
-from st2mistral.testing import mistral_launcher
 from st2mistral.testing.real_st2 import build
-from st2mistral.testing.real_st2 import launcher
 from st2mistral.testing.real_st2 import settings
 from st2mistral.testing.waiting import wait_until
-from tests.contract.conftest import PACK
 from tests.functional.real_st2.conftest import TIMEOUT
-from tests.functional.real_st2.conftest import Stack
+from tests.functional.real_st2.conftest import running_stack
 
 TAG = 'v3.2.0'
 MODES = ('push', 'poll')
@@ -64,21 +61,11 @@ def stack32(tmp_path_factory):
         pytest.skip('real st2 %s with its own mistral_v2 runner: no Python %s found'
                     % (TAG, ' or '.join(settings.PYTHONS[TAG])))
     venv = build.build(settings.source(), TAG, python)
-    workdir = tmp_path_factory.mktemp('real-st2-32-own-runner')
-    port = launcher.free_port()
-    base = 'http://127.0.0.1:%d' % port
-    mistral_conf = {'st2': {'api_url': base + '/api/v1', 'auth_url': base + '/auth',
-                            'retry_initial_delay': 0.05, 'retry_max_delay': 0.5}}
-    with mistral_launcher.MistralServer(str(workdir / 'mistral'),
-                                        config=mistral_conf) as mistral:
-        st2_conf = {'mistral': {'v2_base_url': mistral.api_url, 'jitter_interval': 0,
-                                'retry_exp_msec': 50, 'retry_exp_max_msec': 500},
-                    'resultstracker': {'query_interval': 0.1, 'empty_q_sleep_time': 0.05,
-                                       'no_workers_sleep_time': 0.05}}
-        st2 = launcher.RealSt2(workdir / 'st2', venv, port=port, config=st2_conf,
-                               packs=[PACK], mistral_runner='st2', results_tracker=True)
-        with st2:
-            yield Stack(st2, mistral)
+    tracker = {'resultstracker': {'query_interval': 0.1, 'empty_q_sleep_time': 0.05,
+                                  'no_workers_sleep_time': 0.05}}
+    with running_stack(tmp_path_factory.mktemp('real-st2-32-own-runner'), venv, tracker,
+                       mistral_runner='st2', results_tracker=True) as stack:
+        yield stack
 
 
 @pytest.fixture(params=MODES)
