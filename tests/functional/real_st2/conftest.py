@@ -74,6 +74,19 @@ class Stack:
                               execution_id, statuses, seen.get('status'), seen.get('result'),
                               self.st2.log_path))
 
+    def run_workflow_with_a_child(self):
+        """Run wf_child (one st2.action task) to its end; assert the st2 side of it and
+        return (the workflow's st2 execution, its child's)."""
+        ex_id = self.run('st2mistral_tests.wf_child')
+        done = self.wait(ex_id, ('succeeded', 'failed'))
+        assert done['status'] == 'succeeded', done.get('result')
+        assert done['result']['said'].strip() == 'from-child'
+        (child_id,) = done['children']
+        child = self.execution(child_id)
+        assert (child['action']['ref'], child['status']) == ('st2mistral_tests.echo', 'succeeded')
+        assert child['parent'] == ex_id
+        return done, child
+
     def mistral_id(self, execution_id, timeout=TIMEOUT):
         """The Mistral execution the runner started (from st2's execution context)."""
         def started():

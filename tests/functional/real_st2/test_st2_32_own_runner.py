@@ -131,14 +131,7 @@ def test_a_failing_workflow_fails_with_its_tasks(stack):
 def test_a_workflow_with_an_st2_action_child_completes(stack):
     """Our ``st2.action`` creates the st2 child; st2 3.2's callback module completes it
     in Mistral."""
-    ex_id = stack.run('st2mistral_tests.wf_child')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'succeeded', done.get('result')
-    assert done['result']['said'].strip() == 'from-child'
-    (child_id,) = done['children']
-    child = stack.execution(child_id)
-    assert (child['action']['ref'], child['status']) == ('st2mistral_tests.echo', 'succeeded')
-    assert child['parent'] == ex_id
+    done, child = stack.run_workflow_with_a_child()
     assert child['liveaction']['callback']['source'] == 'mistral_v2'
     mistral_id = done['context']['mistral']['execution_id']
     (task,) = stack.mistral.client().tasks.list(workflow_execution_id=mistral_id)

@@ -67,14 +67,7 @@ def test_a_cancel_from_st2_keeps_the_tasks_in_the_result(stack):
 
 def test_a_workflow_with_an_st2_action_child_completes_through_the_relay(stack):
     stack.start_relay()
-    ex_id = stack.run('st2mistral_tests.wf_child')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'succeeded', done.get('result')
-    assert done['result']['said'].strip() == 'from-child'
-    (child_id,) = done['children']
-    child = stack.execution(child_id)
-    assert (child['action']['ref'], child['status']) == ('st2mistral_tests.echo', 'succeeded')
-    assert child['parent'] == ex_id
+    stack.run_workflow_with_a_child()
 
 
 def test_a_pause_and_resume_in_mistral_show_in_st2(stack):
