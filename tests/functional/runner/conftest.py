@@ -35,6 +35,7 @@ import uuid
 
 from oslo_config import cfg
 import pytest
+import requests
 
 from st2mistral.runner import clients
 from st2mistral.runner import config
@@ -341,3 +342,14 @@ def relay_process(side, tmp_path):
 
 def unique(name):
     return '%s_%s' % (name, uuid.uuid4().hex[:8])
+
+
+def st2_put(st2, execution_id, status):
+    """PUT {"status": ...} as ``st2 execution pause/resume/cancel`` does; st2's answer."""
+    return requests.put('%s/executions/%s' % (st2.api_url, execution_id),
+                        json={'status': status}, headers={'St2-Api-Key': API_KEY}, timeout=5)
+
+
+def statuses(st2, execution_id):
+    """The st2 execution's statuses, oldest first."""
+    return [h['status'] for h in st2.execution(execution_id)['history']]

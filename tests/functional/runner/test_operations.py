@@ -19,10 +19,10 @@ st2 first records the request on its execution (PUT paused -> pausing, canceled
 import json
 
 import pytest
-import requests
 
 from st2mistral.runner import launcher
-from tests.functional.runner.conftest import API_KEY
+from tests.functional.runner.conftest import st2_put
+from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
 
 SLOW_THEN_ECHO = """
@@ -37,17 +37,6 @@ version: '2.0'
 """
 
 
-def st2_put(st2, execution_id, status):
-    answer = requests.put('%s/executions/%s' % (st2.api_url, execution_id),
-                          json={'status': status}, headers={'St2-Api-Key': API_KEY}, timeout=5)
-    answer.raise_for_status()
-    return answer.json()['status']
-
-
-def statuses(st2, execution_id):
-    return [h['status'] for h in st2.execution(execution_id)['history']]
-
-
 def test_pause_then_resume_through_st2_32(side, stream, st2):
     """st2 3.2 pauses and resumes a mistral-v2 execution itself, as it always did
     (st2 3.3+: see test_pause_resume.py)."""
@@ -58,7 +47,7 @@ def test_pause_then_resume_through_st2_32(side, stream, st2):
     ex_id = context['mistral']['execution_id']
     st2.wait_for(lambda e: e.executions('examples.slow')[0]['status'] == 'running')
 
-    assert st2_put(st2, st2_id, 'paused') == 'pausing'
+    assert st2_put(st2, st2_id, 'paused').json()['status'] == 'pausing'
     side.launcher.pause(context)
     assert side.client.executions.get(ex_id).state == 'PAUSED'
     # The running child finishes; its result reaches Mistral; nothing new starts.
@@ -67,7 +56,7 @@ def test_pause_then_resume_through_st2_32(side, stream, st2):
     assert not st2.executions('examples.echo')
     assert statuses(st2, st2_id)[-2:] == ['pausing', 'paused']
 
-    assert st2_put(st2, st2_id, 'resuming') == 'resuming'
+    assert st2_put(st2, st2_id, 'resuming').json()['status'] == 'resuming'
     side.launcher.resume(context)
     st2.wait_for_status(st2_id, 'succeeded', timeout=30)
     assert [c['parameters'] for c in st2.executions('examples.echo')] == [{'msg': 'after'}]
@@ -84,7 +73,7 @@ def test_cancel_with_a_running_child_st2_32(side, stream, st2):
     ex_id = context['mistral']['execution_id']
     st2.wait_for(lambda e: e.executions('examples.slow')[0]['status'] == 'running')
 
-    assert st2_put(st2, st2_id, 'canceled') == 'canceling'
+    assert st2_put(st2, st2_id, 'canceled').json()['status'] == 'canceling'
     side.launcher.cancel(context)
     assert side.client.executions.get(ex_id).state == 'CANCELLED'
 

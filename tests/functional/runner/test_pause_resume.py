@@ -21,9 +21,8 @@ relay reflects it in st2 through st2's own ``update_status``.
 
 import time
 
-import requests
-
-from tests.functional.runner.conftest import API_KEY
+from tests.functional.runner.conftest import st2_put
+from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
 
 SLOW_THEN_ECHO = """
@@ -40,15 +39,6 @@ version: '2.0'
       publish:
         last: <%% task().result.stdout %%>
 """
-
-
-def st2_put(st2, execution_id, status):
-    return requests.put('%s/executions/%s' % (st2.api_url, execution_id),
-                        json={'status': status}, headers={'St2-Api-Key': API_KEY}, timeout=5)
-
-
-def statuses(st2, execution_id):
-    return [h['status'] for h in st2.execution(execution_id)['history']]
 
 
 def test_st2_39_refuses_to_pause_or_resume_a_mistral_v2_execution(side, st2):

@@ -24,12 +24,11 @@ import uuid
 
 from oslo_config import cfg
 import pytest
-import requests
 
 from st2mistral.runner import launcher
 from st2mistral.testing import st2_emulator
-from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import TOKEN
+from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import unique
 from tests.unit.runner import standin
 
@@ -149,6 +148,14 @@ def test_runner_checks_parameters_of_registered_st2_actions(adapter, st2_conf, r
 WAITING = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n"
 
 
+def run_keeping_context(runner):
+    """runner.run() as st2's container calls it, which stores the context the runner
+    returns into the liveaction; the Mistral execution id."""
+    _, _, context = runner.run({})
+    runner.context = dict(runner.context, **context)
+    return context['mistral']['execution_id']
+
+
 def test_pause_resume_cancel_cascade_to_workflow_children(adapter, st2_conf, records, side, st2,
                                                          tmp_path):
     name = unique('examples.cascade')
@@ -157,9 +164,7 @@ def test_pause_resume_cancel_cascade_to_workflow_children(adapter, st2_conf, rec
     st2_record(records, shell_child, runner='local-shell-cmd')
     runner = container_runner(adapter, records, tmp_path, WAITING % name, name,
                               st2_emulator.new_object_id(), children=[wf_child, shell_child])
-    _, _, context = runner.run({})
-    runner.context = dict(runner.context, **context)
-    ex_id = context['mistral']['execution_id']
+    ex_id = run_keeping_context(runner)
 
     assert runner.pause()[0] == 'pausing'          # children still run
     assert side.client.executions.get(ex_id).state == 'PAUSED'
@@ -253,15 +258,11 @@ def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, 
     name = unique('examples.st2cancel')
     st2_id = st2.add_execution(action=name)
     runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
-    _, _, context = runner.run({})
-    runner.context = dict(runner.context, **context)
-    ex_id = context['mistral']['execution_id']
+    ex_id = run_keeping_context(runner)
     side.wait_task(ex_id, 'w', ('RUNNING',))
 
     # st2 execution cancel: st2 records the request with its own result ...
-    answer = requests.put('%s/executions/%s' % (st2.api_url, st2_id),
-                          json={'status': 'canceled'}, headers={'St2-Api-Key': API_KEY},
-                          timeout=5).json()
+    answer = st2_put(st2, st2_id, 'canceled').json()
     assert answer['status'] == 'canceling'
     assert answer['result'] == {'message': 'Action canceled by user.', 'user': 'st2admin'}
     # ... then its action runner calls the runner, whose answer replaces it.
@@ -282,9 +283,7 @@ def test_cancel_started_in_mistral_keeps_the_workflows_result(adapter, st2_conf,
     name = unique('examples.mcancel')
     st2_id = st2.add_execution(action=name)
     runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
-    _, _, context = runner.run({})
-    runner.context = dict(runner.context, **context)
-    ex_id = context['mistral']['execution_id']
+    ex_id = run_keeping_context(runner)
     side.wait_task(ex_id, 'w', ('RUNNING',))
 
     side.client.executions.update(ex_id, 'CANCELLED')
