@@ -74,6 +74,15 @@ class Stack:
                               execution_id, statuses, seen.get('status'), seen.get('result'),
                               self.st2.log_path))
 
+    def run_to_end(self, action, status, tasks, state):
+        """Run ``action`` to a completed status; assert st2's status, the task names and
+        Mistral's state in ``extra``; return st2's execution."""
+        done = self.wait(self.run(action), ('succeeded', 'failed'))
+        assert done['status'] == status, done.get('result')
+        assert task_names(done['result']) == tasks
+        assert done['result']['extra']['state'] == state
+        return done
+
     def run_workflow_with_a_child(self):
         """Run wf_child (one st2.action task) to its end; assert the st2 side of it and
         return (the workflow's st2 execution, its child's)."""
@@ -120,6 +129,10 @@ class Stack:
                                  headers=self.headers, timeout=TIMEOUT)
         assert answer.status_code == 200, answer.text
         return answer.json()
+
+
+def task_names(result):
+    return sorted(task['name'] for task in result.get('tasks') or ())
 
 
 @contextlib.contextmanager

@@ -43,6 +43,7 @@ from st2mistral.testing.real_st2 import settings
 from st2mistral.testing.waiting import wait_until
 from tests.functional.real_st2.conftest import TIMEOUT
 from tests.functional.real_st2.conftest import running_stack
+from tests.functional.real_st2.conftest import task_names
 
 TAG = 'v3.2.0'
 MODES = ('push', 'poll')
@@ -77,10 +78,6 @@ def stack(request, stack32):
     return stack32
 
 
-def task_names(result):
-    return sorted(task['name'] for task in result.get('tasks') or ())
-
-
 def reported_by(stack, done, mistral_id):
     """Who brought the workflow's outcome to st2, as each side logged it."""
     published = stack.mistral.log_lines(contains=mistral_id)
@@ -105,12 +102,9 @@ def test_st2_registers_its_own_mistral_v2_runner(stack32):
 
 
 def test_a_workflow_succeeds_with_its_tasks(stack):
-    ex_id = stack.run('st2mistral_tests.wf_ok')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'succeeded', done.get('result')
-    assert task_names(done['result']) == ['first', 'second']
+    done = stack.run_to_end('st2mistral_tests.wf_ok', 'succeeded', ['first', 'second'],
+                            'SUCCESS')
     assert done['result']['greeting'] == 'hello'
-    assert done['result']['extra']['state'] == 'SUCCESS'
     mistral_id = done['context']['mistral']['execution_id']
     wf = stack.mistral.client().executions.get(mistral_id)
     assert (wf.state, wf.workflow_name) == ('SUCCESS', 'st2mistral_tests.wf_ok')
@@ -118,11 +112,7 @@ def test_a_workflow_succeeds_with_its_tasks(stack):
 
 
 def test_a_failing_workflow_fails_with_its_tasks(stack):
-    ex_id = stack.run('st2mistral_tests.wf_fail')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'failed', done.get('result')
-    assert task_names(done['result']) == ['boom']
-    assert done['result']['extra']['state'] == 'ERROR'
+    done = stack.run_to_end('st2mistral_tests.wf_fail', 'failed', ['boom'], 'ERROR')
     mistral_id = done['context']['mistral']['execution_id']
     assert stack.mistral.client().executions.get(mistral_id).state == 'ERROR'
     assert reported_by(stack, done, mistral_id) == expected_reporter(stack)

@@ -16,30 +16,20 @@ import pytest
 
 from st2mistral.testing.real_st2 import settings
 from tests.functional.real_st2.conftest import TIMEOUT
+from tests.functional.real_st2.conftest import task_names
 
 if settings.source() is None:
     pytest.skip(settings.SKIP_REASON, allow_module_level=True)
 
 
-def task_names(result):
-    return sorted(task['name'] for task in result.get('tasks') or ())
-
-
 def test_a_workflow_succeeds_with_its_tasks(stack):
-    ex_id = stack.run('st2mistral_tests.wf_ok')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'succeeded', done.get('result')
-    assert task_names(done['result']) == ['first', 'second']
+    done = stack.run_to_end('st2mistral_tests.wf_ok', 'succeeded', ['first', 'second'],
+                            'SUCCESS')
     assert done['result']['greeting'] == 'hello'
-    assert done['result']['extra']['state'] == 'SUCCESS'
 
 
 def test_a_failing_workflow_fails_with_its_tasks(stack):
-    ex_id = stack.run('st2mistral_tests.wf_fail')
-    done = stack.wait(ex_id, ('succeeded', 'failed'))
-    assert done['status'] == 'failed', done.get('result')
-    assert task_names(done['result']) == ['boom']
-    assert done['result']['extra']['state'] == 'ERROR'
+    stack.run_to_end('st2mistral_tests.wf_fail', 'failed', ['boom'], 'ERROR')
 
 
 def test_a_cancel_from_st2_cancels_the_mistral_execution(stack):
