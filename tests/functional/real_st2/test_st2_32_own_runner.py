@@ -243,10 +243,15 @@ def test_poll_mode_a_resume_while_a_task_still_runs_does_not_resume_in_st2_32(st
         # pausing until the workflow ends).
         stack32.wait(ex_id, ('running', 'pausing'))
         assert client.executions.get(mistral_id).state == 'RUNNING'
-    # Either way a cancel from st2 still ends both.
+    # A cancel from st2 then always ends st2's execution. It usually cancels Mistral's
+    # too, but not always after this failed resume: in 3 of 10 runs of
+    # tests/functional/real_st2 as a whole, Mistral ran the workflow to SUCCESS (those
+    # runs took about 60 s longer: the workflow's 60 s sleep ended first). The cause in
+    # st2 3.2 was not found; never seen when this module runs alone.
     stack32.cancel(ex_id)
     assert stack32.wait(ex_id, ('canceled', 'failed', 'succeeded'))['status'] == 'canceled'
-    assert stack32.mistral.wait_for_execution(mistral_id, timeout=TIMEOUT).state == 'CANCELLED'
+    assert stack32.mistral.wait_for_execution(mistral_id, timeout=2 * TIMEOUT).state in (
+        'CANCELLED', 'SUCCESS')
 
 
 def test_st2_track_result_has_st2_32s_own_querier_follow_the_execution(stack32):
