@@ -120,6 +120,13 @@ class Reading:
     calls: int = 0
 
 
+READ_TRIES = 3
+
+
+class ExecutionChanging(Exception):
+    """The Mistral execution changed while each try read it; the next check reads it."""
+
+
 class MistralReader:
     """Reads a workflow execution from Mistral's REST API in a bounded number of calls."""
 
@@ -138,13 +145,26 @@ class MistralReader:
 
     def read(self, ex_id, known=None):
         """A Reading of execution ``ex_id``; no snapshot when ``known`` (state,
-        updated_at) is unchanged or the workflow still runs."""
+        updated_at) is unchanged or the workflow still runs.
+
+        The execution and its tasks come from separate calls. A snapshot counts only
+        if the execution is unchanged after its tasks were read: a resume in between
+        would pair PAUSED with the next task running ("pausing" for a running
+        workflow). Raises ExecutionChanging when it changed on every try.
+        """
         start = self.calls
-        execution = self._call(self._client.executions.get, ex_id)
-        reading = Reading(state=execution.state, updated_at=execution.updated_at)
-        if execution.state in results.STATES_WITH_RESULT and \
-                known != (execution.state, execution.updated_at):
+        for _ in range(READ_TRIES):
+            execution = self._call(self._client.executions.get, ex_id)
+            version = (execution.state, execution.updated_at)
+            reading = Reading(state=execution.state, updated_at=execution.updated_at)
+            if execution.state not in results.STATES_WITH_RESULT or known == version:
+                break
             reading.snapshot, reading.tasks_active = self._snapshot(execution)
+            again = self._call(self._client.executions.get, ex_id)
+            if (again.state, again.updated_at) == version:
+                break
+        else:
+            raise ExecutionChanging(ex_id)
         reading.calls = self.calls - start
         return reading
 
@@ -301,6 +321,9 @@ class Reconciler:
         children = self._children(execution)
         try:
             reading = self._read(execution_id, mistral_id)
+        except ExecutionChanging:
+            return PollOutcome(False, status, 'the Mistral execution changed while it was '
+                                              'read; the next check reads it again')
         except Exception as e:
             if clients.is_not_found(e):
                 return self._finish(execution_id, 'failed', {

@@ -182,7 +182,10 @@ class MistralRunner(_RUNNER_BASE):
         if not mistral_id:
             return None
         reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
-        reading = reader.read(mistral_id)
+        try:
+            reading = reader.read(mistral_id)
+        except reconcile.ExecutionChanging:
+            return None     # still changing: the publisher or the relay brings the result
         if reading.snapshot is None:
             return None
         return results.result_for_st2(reading.snapshot, CONF[config.MISTRAL].max_result_size)

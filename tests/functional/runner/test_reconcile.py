@@ -213,7 +213,7 @@ def test_mistral_calls_per_poll_do_not_grow_with_the_task_count(side, st2):
     side.wait_state(ex_id)
     done = reader.read(ex_id)
     assert done.state == 'SUCCESS' and len(done.snapshot.tasks) == 41
-    assert done.calls == 3       # execution, tasks, action executions
+    assert done.calls == 4       # execution, tasks, action executions, execution again
     again = reader.read(ex_id, known=(done.state, done.updated_at))
     assert again.calls == 1 and again.snapshot is None
 
