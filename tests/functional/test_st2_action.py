@@ -182,7 +182,8 @@ def test_failing_child_fails_task_and_workflow(mistral, st2):
 
 def test_st2_refusal_fails_task_with_its_status_and_message(mistral, st2):
     name = unique('st2_action_refused')
-    st2.fail_next(400, body={'faultstring': 'Action "core.gone" cannot be found.'})
+    st2.fail_next(400, body={'faultstring': 'Action "core.gone" cannot be found.'},
+                  on=('POST', '/api/v1/executions'))
     run = start(mistral, st2, one_step_wf(name, 'core.gone'), name)
 
     assert mistral.wait_for_execution(run.id).state == 'ERROR'

@@ -138,6 +138,9 @@ version: '2.0'
 """
 
 
+POST_EXECUTION = ('POST', '/api/v1/executions')
+
+
 def st2_action_run(mistral, st2, run):
     name = unique('sec_answer')
     return run(ST2_ACTION_WF % name, name, notify=False,
@@ -153,14 +156,15 @@ def st2_action_run(mistral, st2, run):
     ('object-without-id', 'JSON object that holds no execution id'),
 ])
 def test_st2_action_fails_when_st2_gives_no_execution(mistral, st2, run, kind, says):
+    # Only the POST: a late update from an earlier test's workflow must not take the fault.
     if kind == 'object-without-id':
-        st2.fail_next(200, body={'status': 'ok'})
+        st2.fail_next(200, body={'status': 'ok'}, on=POST_EXECUTION)
     else:
-        st2.misbehave_next(kind)
+        st2.misbehave_next(kind, on=POST_EXECUTION)
     r = st2_action_run(mistral, st2, run)
     ex = mistral.wait_for_execution(r.id, timeout=GIVE_UP_AFTER + 15)
     (task,) = r.client.tasks.list(workflow_execution_id=r.id)
-    assert ex.state == 'ERROR' and task.state == 'ERROR'
+    assert ex.state == 'ERROR' and task.state == 'ERROR', (ex.state, st2.requests)
     assert says in task.state_info, task.state_info
     assert 'not posting again, to avoid a duplicate execution' in task.state_info
     # One POST only: the answer may hide a child, so st2 was asked for it instead.
@@ -171,7 +175,8 @@ def test_st2_action_fails_when_st2_gives_no_execution(mistral, st2, run, kind, s
 
 def test_st2_action_adopts_the_child_when_a_proxy_mangled_the_answer(mistral, st2, run):
     st2.set_child_outcome('core.local', 'succeeded', {'stdout': 'hi'})
-    st2.misbehave_next('html', applied=True)      # st2 made the child; the page hid it
+    # st2 made the child; the page hid it.
+    st2.misbehave_next('html', applied=True, on=POST_EXECUTION)
     r = st2_action_run(mistral, st2, run)
     ex = mistral.wait_for_execution(r.id, timeout=GIVE_UP_AFTER + 15)
     assert ex.state == 'SUCCESS', ex.state_info
@@ -192,10 +197,15 @@ def publisher_run(mistral, st2, run):
     """A workflow whose final update is sent only when the test completes its task."""
     name = unique('sec_publish')
     r = run(ASYNC_WF % name, name, parent=PARENT)
-    put_path = '/api/v1/executions/' + r.st2_id
-    st2.wait_for(lambda e: any(q.method == 'PUT' and q.path == put_path and q.status == 200
+    method, path = st2_put(r)
+    st2.wait_for(lambda e: any(q.method == method and q.path == path and q.status == 200
                                for q in e.requests))
     return r
+
+
+def st2_put(r):
+    """The publisher's update of ``r``'s st2 execution."""
+    return 'PUT', '/api/v1/executions/' + r.st2_id
 
 
 def finish(mistral, r):
@@ -212,7 +222,7 @@ def trace(mistral, r):
 @pytest.mark.parametrize('kind', ['html', 'empty', 'no-content', 'list'])
 def test_publisher_retries_an_answer_that_is_not_st2s(mistral, st2, run, kind):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next(kind)
+    st2.misbehave_next(kind, on=st2_put(r))
     finish(mistral, r)
     st2.wait_for_status(r.st2_id, 'succeeded', timeout=20)
     lines = trace(mistral, r)
@@ -222,7 +232,7 @@ def test_publisher_retries_an_answer_that_is_not_st2s(mistral, st2, run, kind):
 
 def test_publisher_gives_up_a_redirect_loudly(mistral, st2, run):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next('redirect', location='https://sso.example.com/login')
+    st2.misbehave_next('redirect', location='https://sso.example.com/login', on=st2_put(r))
     finish(mistral, r)
     st2.wait_for(lambda e: any('could not be published' in line for line in trace(mistral, r)))
     (line,) = [line for line in trace(mistral, r) if 'could not be published' in line]
@@ -238,7 +248,7 @@ def test_publisher_gives_up_a_redirect_loudly(mistral, st2, run):
 
 def test_echoed_request_headers_never_put_the_token_in_the_log(mistral, st2, run):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next('echo-headers')
+    st2.misbehave_next('echo-headers', on=st2_put(r))
     finish(mistral, r)
     st2.wait_for_status(r.st2_id, 'succeeded', timeout=20)
     (retry,) = [line for line in trace(mistral, r) if 'try 1' in line]

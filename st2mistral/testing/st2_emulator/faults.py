@@ -79,18 +79,21 @@ class FaultControls:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def fail_next(self, status, count=1, body=None):
-        """Answer the next ``count`` requests with ``status`` (nothing is applied)."""
+    def fail_next(self, status, count=1, body=None, on=None):
+        """Answer the next ``count`` requests with ``status`` (nothing is applied).
+
+        ``on``: ``(method, path)``; only requests with that method whose path is
+        ``path`` get the fault. Without it any request does, including a late one
+        from an earlier test's workflow.
+        """
         if not 200 <= int(status) <= 599:
             raise ValueError('status must be an HTTP status code from 200 to 599')
         if body is None:
             body = {'faultstring': http.HTTPStatus(status).phrase}
-        with self._lock:
-            for _ in range(count):
-                self._faults.append((int(status), copy.deepcopy(body)))
+        self._add_faults(count, on, lambda: (int(status), copy.deepcopy(body)))
 
-    def misbehave_next(self, kind, count=1, location=None, applied=False):
-        """Answer the next ``count`` requests as a proxy would, not as st2.
+    def misbehave_next(self, kind, count=1, location=None, applied=False, on=None):
+        """Answer the next ``count`` requests (``on`` as in fail_next) as a proxy would.
 
         ``kind``: ``html`` (200 text/html page), ``redirect`` (302 to ``location``),
         ``empty`` (200, no body), ``no-content`` (204), ``list`` (200 ``[]``) or
@@ -101,9 +104,25 @@ class FaultControls:
         if kind not in _ProxyAnswer.KINDS:
             raise ValueError('kind must be one of %s' % ', '.join(_ProxyAnswer.KINDS))
         answer = _ProxyAnswer(kind, location or _ProxyAnswer.location, applied)
+        self._add_faults(count, on, lambda: (None, answer))
+
+    def _add_faults(self, count, on, make):
+        if on is not None:
+            method, path = on
+            on = (method.upper(), path)
         with self._lock:
             for _ in range(count):
-                self._faults.append((None, answer))
+                self._faults.append((on,) + make())
+
+    def _take_fault(self, record):
+        """``(status, answer)`` of the first fault meant for ``record``, or None."""
+        with self._lock:
+            for fault in self._faults:
+                on = fault[0]
+                if on is None or on == (record.method, record.path):
+                    self._faults.remove(fault)
+                    return fault[1:]
+        return None
 
     def set_delay(self, seconds):
         """Delay every answer by ``seconds`` (the request is applied after the delay)."""

@@ -545,8 +545,7 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
         if delay:
             time.sleep(delay)
 
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
+        fault = self._take_fault(record)
         headers = {}
         if fault is not None:
             status, answer = fault

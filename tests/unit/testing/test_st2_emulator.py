@@ -746,17 +746,18 @@ def test_child_of_an_unknown_parent_is_not_linked(st2):
     assert listed_ids(list_executions(st2, parent='null')) == [child['id']]
 
 
-def _python_error(fn):
-    """The text of the error ``fn`` raises: st2 shows Python's own, which differs by version."""
+def _python_error(parent):
+    """The text of the error ``parent['execution_id']`` raises: st2 shows Python's own,
+    which differs by version."""
     try:
-        fn()
+        parent['execution_id']
     except Exception as e:
         return str(e)
 
 
 @pytest.mark.parametrize('parent, message', [
     ({'user': 'st2admin'}, "'execution_id'"),
-    ('ex-1', _python_error(lambda: 'ex-1'['execution_id'])),
+    ('ex-1', _python_error('ex-1')),
 ])
 def test_post_with_a_parent_st2_cannot_read_is_500(st2, parent, message):
     answer = post(st2, {'action': 'core.local'}, context={'parent': parent})
@@ -1127,6 +1128,18 @@ def test_fail_next_with_any_status_and_body(st2, status):
     st2.fail_next(status, body={'faultstring': 'injected'})
     answer = put(st2, st2.add_execution(), {'status': 'running'}, headers={})
     assert (answer.status_code, fault(answer)) == (status, 'injected')
+
+
+def test_a_fault_on_one_request_leaves_the_others_alone(st2):
+    ex_id = st2.add_execution()
+    st2.fail_next(503, on=('post', '/api/v1/executions'))
+    st2.misbehave_next('html', on=('PUT', '/api/v1/executions/' + ex_id))
+    assert put(st2, st2.add_execution(), {'status': 'running'}).status_code == 200
+    assert post(st2, {'action': 'core.local'}).status_code == 503
+    assert put(st2, ex_id, {'status': 'succeeded'}).headers['Content-Type'].startswith(
+        'text/html')
+    assert post(st2, {'action': 'core.local'}).status_code == 201
+    assert [r.status for r in st2.requests] == [200, 503, 200, 201]
 
 
 def test_fail_next_rejects_non_http_statuses(st2):
