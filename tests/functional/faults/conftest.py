@@ -46,12 +46,13 @@ def fault_config(st2, **st2_options):
     return config
 
 
-def start_execution(client, st2, workflow, workflow_input=None):
+def start_execution(client, st2, workflow, workflow_input=None, st2_id=None):
     """Start ``workflow`` (already defined) as st2's mistral-v2 runner does.
 
+    ``st2_id``: the st2 execution made beforehand (``add_st2_execution``).
     Returns (Mistral execution id, st2 execution id).
     """
-    st2_id = st2.add_execution(action='examples.' + workflow)
+    st2_id = st2_id or add_st2_execution(st2, workflow)
     execution = client.executions.create(
         workflow, workflow_input=workflow_input or {},
         env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
@@ -60,6 +61,15 @@ def start_execution(client, st2, workflow, workflow_input=None):
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id,
                                             'workflow_name': workflow}})
     return execution.id, st2_id
+
+
+def add_st2_execution(st2, workflow):
+    return st2.add_execution(action='examples.' + workflow)
+
+
+def st2_put(st2_id):
+    """``on=`` of an emulator fault meant for the publisher's updates of ``st2_id``."""
+    return 'PUT', '/api/v1/executions/' + st2_id
 
 
 def wait_mistral_states(client, ex_ids, states=('SUCCESS', 'ERROR', 'CANCELLED'),

@@ -28,10 +28,12 @@ from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import unique
+from tests.functional.faults.conftest import add_st2_execution
 from tests.functional.faults.conftest import fault_config
 from tests.functional.faults.conftest import history
 from tests.functional.faults.conftest import notifier_lines
 from tests.functional.faults.conftest import spool_rows
+from tests.functional.faults.conftest import st2_put
 from tests.functional.faults.conftest import start_execution
 from tests.functional.faults.conftest import wait_lines
 from tests.functional.faults.conftest import wait_mistral_states
@@ -177,8 +179,9 @@ def _one_task(client):
 def test_busy_st2_answers_are_retried(mistral, st2, status):
     client = mistral.client()
     name = _one_task(client)
-    st2.fail_next(status, count=4)
-    ex_id, st2_id = start_execution(client, st2, name)
+    st2_id = add_st2_execution(st2, name)
+    st2.fail_next(status, count=4, on=st2_put(st2_id))
+    ex_id, st2_id = start_execution(client, st2, name, st2_id=st2_id)
     st2.wait_for_status(st2_id, 'succeeded', timeout=20)
     assert history(st2, st2_id) == ['running', 'succeeded']
     assert [s for _, s in answered_puts(st2, st2_id)].count(status) == 4
@@ -245,7 +248,7 @@ def test_final_client_error_is_given_up_once_with_the_command(mistral, st2):
     ex_id, st2_id = start_execution(client, st2, name)
     action = wait_action_running(client, ex_id)
     st2.wait_for(lambda s: answered_puts(s, st2_id) == [('running', 200)], timeout=10)
-    st2.fail_next(400, body={'faultstring': 'Failed updating execution.'})
+    st2.fail_next(400, body={'faultstring': 'Failed updating execution.'}, on=st2_put(st2_id))
     client.action_executions.update(action.id, 'SUCCESS', output={'result': 1})
     wait_mistral_states(client, [ex_id])
     st2.wait_for(lambda s: ('succeeded', 400) in answered_puts(s, st2_id), timeout=10)
