@@ -230,7 +230,8 @@ class ChildStarter:
         if ctx.auth_token:
             credentials = st2api.Credentials(token=ctx.auth_token)
         else:
-            credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline)
+            credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline,
+                                                policy)
         failures = 0
         posted_maybe = False  # a failed POST may have reached st2: never POST again
         last_error = None
@@ -256,7 +257,7 @@ class ChildStarter:
                     # st2 took nothing (it refused the credential): send it again
                     # with the key, if st2 vouches for this workflow.
                     credentials = self._key_credentials(
-                        ctx, "st2 refused the workflow's st2 token (HTTP 401)", deadline)
+                        ctx, "st2 refused the workflow's st2 token (HTTP 401)", deadline, policy)
                     continue
                 if not is_transient(e):
                     raise StartFailed(self._refusal(ref, e, posted_maybe)) from None
@@ -288,13 +289,13 @@ class ChildStarter:
             'st2 could not be reached; gave up after %.1f s ([st2] action_retry_give_up_after). '
             'Last error: %s' % (group.action_retry_give_up_after, last_error))
 
-    def _key_credentials(self, ctx, why, deadline):
+    def _key_credentials(self, ctx, why, deadline, policy):
         """The API key, once st2 vouches that this workflow is its parent execution's.
 
         ``why`` says why the token cannot be used; raise StartFailed naming it
         when st2 does not vouch. A record that names no workflow yet (st2
         stores the runner's context only after the runner has started the
-        workflow) is read again until ``deadline``.
+        workflow) is read again until ``deadline``, waiting as ``policy`` says.
         """
         refusal = ('%s, and the API key ([st2] api_key) acts only for a workflow whose st2 '
                    'execution names it' % why)
@@ -306,8 +307,6 @@ class ChildStarter:
         except Exception as e:
             raise StartFailed('%s: the root workflow execution cannot be read from Mistral '
                               '(%s)' % (refusal, type(e).__name__)) from None
-        group = self._conf[opts.GROUP]
-        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay)
         failures = 0
         while True:
             try:
