@@ -107,7 +107,8 @@ def is_parse_error(error):
 
 
 def is_transient(error):
-    """Worth retrying: Mistral unreachable, overloaded, or an engine RPC timeout."""
+    """Worth retrying: Mistral unreachable, overloaded, just started (its
+    policy race, docs/contracts.rst section 3.4) or an engine RPC timeout."""
     if isinstance(error, (requests.ConnectionError, requests.Timeout)):
         return True
     if not isinstance(error, mistral_api.MistralError):
@@ -115,7 +116,8 @@ def is_transient(error):
     message = str(error.error_message or '')
     return (error.error_code in (502, 503, 504)
             or 'MessagingTimeout' in message or 'Duplicate' in message
-            or 'temporarily unavailable' in message)
+            or 'temporarily unavailable' in message
+            or (message.startswith('Policy ') and 'has not been registered' in message))
 
 
 def call_mistral(conf, sleep, fn, *args, **kwargs):

@@ -36,6 +36,9 @@ def fresh(**overrides):
     (mistral_api.MistralError(503, 'down'), True),
     (mistral_api.MistralError(500, 'MessagingTimeout: Timed out waiting for a reply'), True),
     (mistral_api.MistralError(409, 'Duplicate entry for WorkflowDefinition'), True),
+    # A just-started Mistral 23 API (docs/contracts.rst section 3.4).
+    (mistral_api.MistralError(500, 'Policy workflows:get has not been registered'), True),
+    (mistral_api.MistralError(500, 'registered'), False),
     (mistral_api.MistralError(500, 'Action x is already completed'), False),
     (mistral_api.MistralError(404, 'not found'), False),
     (mistral_api.MistralError(400, 'bad'), False),
