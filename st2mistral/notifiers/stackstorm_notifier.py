@@ -41,6 +41,7 @@ from oslo_log import log as logging
 from st2mistral import opts
 from st2mistral import results
 from st2mistral import retry
+from st2mistral import singleton
 from st2mistral import st2api
 from st2mistral import targets
 from st2mistral.delivery import sender as delivery
@@ -65,7 +66,7 @@ class Event:
 
 
 class St2Publisher(base.NotificationPublisher):
-    """Mistral loads one per process (stevedore, cached)."""
+    """One per process: Mistral loads it through ``process_publisher``."""
 
     def __init__(self, sender=None, sleep=time.sleep):
         self._events = queue.SimpleQueue()      # (spool event id or None, Event)
@@ -188,6 +189,17 @@ class St2Publisher(base.NotificationPublisher):
                           item.event, item.ex_id, type(e).__name__, e)
             if event_id is not None:
                 self._spool.remove_event(event_id)
+
+
+@singleton.process_wide
+def process_publisher():
+    """The ``st2`` entry point: this process's one St2Publisher.
+
+    Mistral caches a publisher per process, but without a lock: threads that
+    race on the first event each load the entry point. Separate publishers
+    would each take a spool slot and order the updates of one execution apart.
+    """
+    return St2Publisher()
 
 
 def open_spool():
