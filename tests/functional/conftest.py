@@ -64,17 +64,28 @@ def unique(name):
     return '%s_%s' % (name, uuid.uuid4().hex[:8])
 
 
+def add_st2_execution(st2, workflow):
+    return st2.add_execution(action='examples.' + workflow.split('.')[-1])
+
+
+def st2_put(st2_id):
+    """``on=`` of an emulator fault meant for the publisher's updates of ``st2_id``."""
+    return 'PUT', '/api/v1/executions/' + st2_id
+
+
 class Run:
     """One workflow started the way st2's mistral-v2 runner starts it."""
 
     def __init__(self, mistral, st2, definition, workflow, workflow_input=None, st2_context=True,
-                 notify=True, token=TOKEN, env_extra=None, parent=None, workbook=False):
+                 notify=True, token=TOKEN, env_extra=None, parent=None, workbook=False,
+                 st2_id=None):
         self.client = mistral.client()
         if workbook:
             self.client.workbooks.create(definition)
         else:
             self.client.workflows.create(definition)
-        self.st2_id = st2.add_execution(action='examples.' + workflow.split('.')[-1])
+        # st2_id: made beforehand (add_st2_execution), e.g. to aim a fault at its updates.
+        self.st2_id = st2_id or add_st2_execution(st2, workflow)
         env = (st2env.build_env(self.st2_id, st2.api_url, auth_token=token, parent=parent,
                                 extra=env_extra) if st2_context else dict(env_extra or {}))
         params = {'env': env}

@@ -24,6 +24,7 @@ import pytest
 from st2mistral.testing import mistral_launcher
 from tests.functional import conftest as functional
 from tests.functional.conftest import TOKEN
+from tests.functional.conftest import st2_put
 from tests.functional.conftest import unique
 
 # The functional suite's fixtures (a real Mistral, the st2 emulator), for this module.
@@ -197,15 +198,10 @@ def publisher_run(mistral, st2, run):
     """A workflow whose final update is sent only when the test completes its task."""
     name = unique('sec_publish')
     r = run(ASYNC_WF % name, name, parent=PARENT)
-    method, path = st2_put(r)
+    method, path = st2_put(r.st2_id)
     st2.wait_for(lambda e: any(q.method == method and q.path == path and q.status == 200
                                for q in e.requests))
     return r
-
-
-def st2_put(r):
-    """The publisher's update of ``r``'s st2 execution."""
-    return 'PUT', '/api/v1/executions/' + r.st2_id
 
 
 def finish(mistral, r):
@@ -222,7 +218,7 @@ def trace(mistral, r):
 @pytest.mark.parametrize('kind', ['html', 'empty', 'no-content', 'list'])
 def test_publisher_retries_an_answer_that_is_not_st2s(mistral, st2, run, kind):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next(kind, on=st2_put(r))
+    st2.misbehave_next(kind, on=st2_put(r.st2_id))
     finish(mistral, r)
     st2.wait_for_status(r.st2_id, 'succeeded', timeout=20)
     lines = trace(mistral, r)
@@ -232,7 +228,7 @@ def test_publisher_retries_an_answer_that_is_not_st2s(mistral, st2, run, kind):
 
 def test_publisher_gives_up_a_redirect_loudly(mistral, st2, run):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next('redirect', location='https://sso.example.com/login', on=st2_put(r))
+    st2.misbehave_next('redirect', location='https://sso.example.com/login', on=st2_put(r.st2_id))
     finish(mistral, r)
     st2.wait_for(lambda e: any('could not be published' in line for line in trace(mistral, r)))
     (line,) = [line for line in trace(mistral, r) if 'could not be published' in line]
@@ -248,7 +244,7 @@ def test_publisher_gives_up_a_redirect_loudly(mistral, st2, run):
 
 def test_echoed_request_headers_never_put_the_token_in_the_log(mistral, st2, run):
     r = publisher_run(mistral, st2, run)
-    st2.misbehave_next('echo-headers', on=st2_put(r))
+    st2.misbehave_next('echo-headers', on=st2_put(r.st2_id))
     finish(mistral, r)
     st2.wait_for_status(r.st2_id, 'succeeded', timeout=20)
     (retry,) = [line for line in trace(mistral, r) if 'try 1' in line]

@@ -27,6 +27,7 @@ from st2mistral import st2env
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
+from tests.functional.conftest import add_st2_execution
 from tests.functional.conftest import fast_retry_config
 
 
@@ -61,15 +62,6 @@ def start_execution(client, st2, workflow, workflow_input=None, st2_id=None):
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id,
                                             'workflow_name': workflow}})
     return execution.id, st2_id
-
-
-def add_st2_execution(st2, workflow):
-    return st2.add_execution(action='examples.' + workflow)
-
-
-def st2_put(st2_id):
-    """``on=`` of an emulator fault meant for the publisher's updates of ``st2_id``."""
-    return 'PUT', '/api/v1/executions/' + st2_id
 
 
 def wait_mistral_states(client, ex_ids, states=('SUCCESS', 'ERROR', 'CANCELLED'),

@@ -27,13 +27,13 @@ from st2mistral.testing.st2_emulator import new_object_id
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
+from tests.functional.conftest import add_st2_execution
+from tests.functional.conftest import st2_put
 from tests.functional.conftest import unique
-from tests.functional.faults.conftest import add_st2_execution
 from tests.functional.faults.conftest import fault_config
 from tests.functional.faults.conftest import history
 from tests.functional.faults.conftest import notifier_lines
 from tests.functional.faults.conftest import spool_rows
-from tests.functional.faults.conftest import st2_put
 from tests.functional.faults.conftest import start_execution
 from tests.functional.faults.conftest import wait_lines
 from tests.functional.faults.conftest import wait_mistral_states
