@@ -68,6 +68,10 @@ def add_st2_execution(st2, workflow):
     return st2.add_execution(action='examples.' + workflow.split('.')[-1])
 
 
+# st2.action's request that creates a child (and ``on=`` of a fault meant for it).
+POST_EXECUTION = ('POST', '/api/v1/executions')
+
+
 def st2_put(st2_id):
     """``on=`` of an emulator fault meant for the publisher's updates of ``st2_id``."""
     return 'PUT', '/api/v1/executions/' + st2_id

@@ -26,6 +26,7 @@ from st2mistral import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
+from tests.functional.conftest import POST_EXECUTION
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import Run
 from tests.functional.conftest import unique
@@ -103,7 +104,7 @@ def children(st2, ref):
 
 
 def post_requests(st2):
-    return st2.requests_for('POST', '/api/v1/executions')
+    return st2.requests_for(*POST_EXECUTION)
 
 
 def st2_lists_executions(st2):
@@ -183,7 +184,7 @@ def test_failing_child_fails_task_and_workflow(mistral, st2):
 def test_st2_refusal_fails_task_with_its_status_and_message(mistral, st2):
     name = unique('st2_action_refused')
     st2.fail_next(400, body={'faultstring': 'Action "core.gone" cannot be found.'},
-                  on=('POST', '/api/v1/executions'))
+                  on=POST_EXECUTION)
     run = start(mistral, st2, one_step_wf(name, 'core.gone'), name)
 
     assert mistral.wait_for_execution(run.id).state == 'ERROR'
