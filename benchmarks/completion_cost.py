@@ -100,9 +100,9 @@ def product_update(wf_ex_id):
     """What the notifier builds for WORKFLOW_SUCCEEDED (publish_workflow)."""
     from oslo_config import cfg
 
-    from st2mistral import opts
-    from st2mistral import results
-    from st2mistral.notifiers import mistral_db
+    from st2mistral.core import opts
+    from st2mistral.core import results
+    from st2mistral.mistral_side.notifiers import mistral_db
 
     snapshot = mistral_db.load_snapshot(wf_ex_id)
     result = results.build_update(snapshot).result
@@ -115,7 +115,7 @@ def orm_update(wf_ex_id):
     from mistral.db.v2 import api as db_api
     from mistral.workflow import data_flow
 
-    from st2mistral import results
+    from st2mistral.core import results
 
     with db_api.transaction(read_only=True):
         wf_ex = db_api.get_workflow_execution(wf_ex_id)
@@ -168,7 +168,7 @@ def main(argv=None):
     from mistral.db.sqlalchemy import base as db_base
     from oslo_config import cfg
 
-    from st2mistral.notifiers import mistral_db
+    from st2mistral.mistral_side.notifiers import mistral_db
 
     cfg.CONF.register_cli_opts(m_config.CLI_OPTS)
     m_config.parse_args(['--config-file', args.config_file])

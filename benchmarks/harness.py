@@ -16,7 +16,7 @@ import os
 import time
 
 from benchmarks import marks
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 
 TOKEN = 'st2-token'

@@ -106,9 +106,9 @@ def record_pipeline(writer):
     is handed to the sender; ``put``: the HTTP request to st2 starts.
     """
     from benchmarks import publishers
-    from st2mistral import st2api
-    from st2mistral.delivery import sender
-    from st2mistral.notifiers import stackstorm_notifier
+    from st2mistral.core import st2api
+    from st2mistral.mistral_side.delivery import sender
+    from st2mistral.mistral_side.notifiers import stackstorm_notifier
 
     original_process = stackstorm_notifier.process
 

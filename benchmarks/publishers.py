@@ -29,8 +29,8 @@ never through the product's entry points.
 from mistral.notifiers import base
 from oslo_log import log as logging
 
-from st2mistral import st2api
-from st2mistral.notifiers import stackstorm_notifier
+from st2mistral.core import st2api
+from st2mistral.mistral_side.notifiers import stackstorm_notifier
 
 LOG = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 
-from st2mistral.runner import clients
-from st2mistral.runner import config
+from st2mistral.st2_side import clients
+from st2mistral.st2_side import config
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 

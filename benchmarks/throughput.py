@@ -41,11 +41,11 @@ from oslo_config import cfg
 
 from benchmarks import harness
 from benchmarks import stats
-from st2mistral import opts
-from st2mistral import results
-from st2mistral import st2api
-from st2mistral import targets
-from st2mistral.delivery import sender as delivery
+from st2mistral.core import opts
+from st2mistral.core import results
+from st2mistral.core import st2api
+from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import sender as delivery
 
 CONF = cfg.CONF
 
@@ -154,7 +154,7 @@ def configure(allowed_urls):
 def open_spool(directory):
     """The product's durable spool, as the notifier opens it by default; None if absent."""
     try:
-        from st2mistral.delivery import spool
+        from st2mistral.mistral_side.delivery import spool
     except ImportError:
         return None
     group = CONF[opts.GROUP]

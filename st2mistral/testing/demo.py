@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 

@@ -450,7 +450,7 @@ class MistralServer:
         try:
             from mistralclient.api.v2 import client as mistral_client
         except ImportError:
-            from st2mistral.runner import mistral_api
+            from st2mistral.st2_side import mistral_api
 
             return mistral_api.Client(self.api_url, auth_token=kwargs.get('auth_token'))
         kwargs.setdefault('auth_type', 'none')

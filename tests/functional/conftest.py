@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 

@@ -26,7 +26,7 @@ xtrace on. The "Mistral environment" is a scratch virtualenv:
   editable) install so that no st2mistral of the outer environment shadows it.
 
 Then mistral.conf is read back with oslo.config (Mistral's own option
-definitions plus st2mistral.opts) and the st2 publisher is loaded through
+definitions plus st2mistral.core.opts) and the st2 publisher is loaded through
 stevedore by the scratch interpreter, as mistral-server would.
 """
 
@@ -45,7 +45,7 @@ from mistral import config as mistral_config
 from oslo_config import cfg
 import pytest
 
-from st2mistral import opts as st2_opts
+from st2mistral.core import opts as st2_opts
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_FILES = [REPO / 'devstack' / 'plugin.sh', REPO / 'devstack' / 'settings']

@@ -236,15 +236,17 @@ def test_single_log_setup_lets_st2mistral_info_reach_the_file(tmp_path):
         from oslo_log import log
         from st2mistral.testing import mistral_single
         mistral_single.load_config(['--config-file', sys.argv[1]])
-        log.getLogger('st2mistral.notifiers.stackstorm_notifier').info('[root-id] probe line')
-        log.getLogger('st2mistral.notifiers.stackstorm_notifier').debug('debug is hidden')
+        name = 'st2mistral.mistral_side.notifiers.stackstorm_notifier'
+        log.getLogger(name).info('[root-id] probe line')
+        log.getLogger(name).debug('debug is hidden')
         """)
 
     subprocess.run([sys.executable, '-c', probe, server.conf_path], check=True, timeout=60,
                    capture_output=True)
 
     [line] = server.log_lines('stackstorm_notifier')
-    assert ' INFO st2mistral.notifiers.stackstorm_notifier [-] [root-id] probe line' in line
+    logger = 'st2mistral.mistral_side.notifiers.stackstorm_notifier'
+    assert ' INFO %s [-] [root-id] probe line' % logger in line
     assert server.log_lines('debug is hidden') == []
 
 

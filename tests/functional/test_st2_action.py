@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY

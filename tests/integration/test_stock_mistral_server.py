@@ -20,7 +20,7 @@ Skipped, with the reason, only where RabbitMQ (127.0.0.1:5672) or PostgreSQL
 
 import pytest
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from tests.functional.conftest import TOKEN

@@ -42,7 +42,7 @@ import time
 
 import pytest
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from st2mistral.testing.waiting import wait_until

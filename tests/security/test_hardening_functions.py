@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-from st2mistral.functions import data
-from st2mistral.functions import regex
-from st2mistral.functions._common import FunctionError
+from st2mistral.mistral_side.functions import data
+from st2mistral.mistral_side.functions import regex
+from st2mistral.mistral_side.functions._common import FunctionError
 
 # ~300 bytes that PyYAML expands to 9**9 strings ("billion laughs").
 BILLION_LAUGHS = '\n'.join(

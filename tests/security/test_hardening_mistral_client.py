@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from st2mistral.runner import mistral_api
+from st2mistral.st2_side import mistral_api
 
 TOKEN = 'st2-service-token-7f3a'
 

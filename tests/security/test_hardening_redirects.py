@@ -19,7 +19,7 @@ redirect points, even another host. The relay's stream follower followed them.
 import logging
 import threading
 
-from st2mistral.runner import stream
+from st2mistral.st2_side import stream
 from st2mistral.testing.st2_emulator import St2Emulator
 
 KEY = 'relay-key-0123456789'

@@ -20,8 +20,8 @@ results.decode_json caught only ValueError: json.loads of a 5,000-deep
 import datetime
 import json
 
-from st2mistral import results
-from st2mistral.runner import child_results
+from st2mistral.core import results
+from st2mistral.st2_side import child_results
 
 DEEP = '[' * 5000 + ']' * 5000          # 10 kB; json.loads raises RecursionError
 MEDIUM = '[' * 500 + ']' * 500          # parses, but is deeper than st2 can store

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Issue 9 against the shared st2 client (st2mistral.st2api): findings 4, 6, 7, 8 and 10.
+"""Issue 9 against the shared st2 client (st2mistral.core.st2api): findings 4, 6, 7, 8 and 10.
 
 The allow-list decides where a token or the site's API key may go; an answer
 st2 did not give (a proxy's page, a redirect, nothing) is never a success;
@@ -22,8 +22,8 @@ import logging
 from oslo_config import cfg
 import pytest
 
-from st2mistral import opts
-from st2mistral import st2api
+from st2mistral.core import opts
+from st2mistral.core import st2api
 
 API = 'https://st2.example.com/api/v1'
 AUTH = 'https://st2.example.com/auth/v1'

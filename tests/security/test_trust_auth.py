@@ -22,7 +22,7 @@ from mistralclient.api import base as mistral_api
 import pytest
 import requests
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until

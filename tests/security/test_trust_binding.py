@@ -20,11 +20,11 @@ import logging
 from oslo_config import cfg
 import pytest
 
-from st2mistral import binding
-from st2mistral import opts
-from st2mistral import st2api
-from st2mistral import targets
-from st2mistral.delivery import sender as delivery
+from st2mistral.core import opts
+from st2mistral.core import st2api
+from st2mistral.mistral_side import binding
+from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import sender as delivery
 
 API = 'http://st2.test/api/v1'
 KEY = 'site-key-789'

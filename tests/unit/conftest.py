@@ -13,7 +13,7 @@
 from oslo_config import cfg
 import pytest
 
-from st2mistral import opts
+from st2mistral.core import opts
 
 
 @pytest.fixture

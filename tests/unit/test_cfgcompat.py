@@ -18,7 +18,7 @@ They are built directly here, so they are checked whatever oslo.config the venv 
 from oslo_config import cfg
 import pytest
 
-from st2mistral import cfgcompat
+from st2mistral.core import cfgcompat
 
 
 @pytest.mark.parametrize('type_, good, bad', [

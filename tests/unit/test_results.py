@@ -14,7 +14,7 @@ import datetime
 
 import pytest
 
-from st2mistral import results
+from st2mistral.core import results
 
 
 def _task(name, **kw):

@@ -10,11 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The one retry policy (st2mistral/retry.py)."""
+"""The one retry policy (st2mistral/core/retry.py)."""
 
 import pytest
 
-from st2mistral import retry
+from st2mistral.core import retry
 
 
 def test_waits_double_from_initial_and_stop_at_the_maximum():

@@ -12,9 +12,9 @@
 
 import threading
 
-from st2mistral import binding
-from st2mistral import singleton
-from st2mistral import st2api
+from st2mistral.core import singleton
+from st2mistral.core import st2api
+from st2mistral.mistral_side import binding
 
 
 def test_the_factory_runs_once_for_all_threads():

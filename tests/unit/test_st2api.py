@@ -17,8 +17,8 @@ import pytest
 import requests
 import urllib3
 
-from st2mistral import opts
-from st2mistral import st2api
+from st2mistral.core import opts
+from st2mistral.core import st2api
 
 URL = 'http://st2.test/api/v1/executions/e1'
 

@@ -14,8 +14,8 @@
 
 import pytest
 
-from st2mistral import st2api
-from st2mistral import st2update
+from st2mistral.core import st2api
+from st2mistral.core import st2update
 
 
 class Puts:

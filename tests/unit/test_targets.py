@@ -12,7 +12,7 @@
 
 import pytest
 
-from st2mistral import targets
+from st2mistral.mistral_side import targets
 
 DEFAULT = 'http://st2.example/api/v1'
 

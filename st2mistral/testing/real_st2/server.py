@@ -338,7 +338,7 @@ def track_result(execution_id, delete=False):
     return {'exit_code': code, 'log': out.getvalue().splitlines()}
 
 
-RELAY_MODULES = ('st2mistral.runner.relay_service',)
+RELAY_MODULES = ('st2mistral.st2_side.relay_service',)
 RELAY_HOOK = 'start_in_process'
 
 

@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN

@@ -20,8 +20,8 @@ import json
 
 import pytest
 
-from st2mistral import results
-from st2mistral import st2env
+from st2mistral.core import results
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import Run

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from st2mistral import st2env
+from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import new_object_id
 from st2mistral.testing.waiting import wait_until

@@ -113,8 +113,8 @@ def test_success_updates_st2_and_logs_six_trace_lines(mistral, st2, run):
     assert any(line.endswith('will be processed for st2.') for line in lines)
     assert any(line.endswith('is processed for st2.') for line in lines)
     # oslo.log default format, no request context: '... INFO <logger> [-] [<root>] ...'
-    assert all(' INFO st2mistral.notifiers.stackstorm_notifier [-] [%s] ' % r.id in line
-               for line in lines)
+    logger = 'st2mistral.mistral_side.notifiers.stackstorm_notifier'
+    assert all(' INFO %s [-] [%s] ' % (logger, r.id) in line for line in lines)
     assert not has(mistral.log_lines(), 'st2-token')
 
 
@@ -303,7 +303,7 @@ def test_malformed_st2_context_logs_error_and_sends_nothing(mistral, st2, run, e
 
 def test_global_and_per_execution_entries_publish_each_event_once(st2, tmp_path):
     # st2's runner sends a per-execution entry; mistral.conf may have the global one too.
-    from st2mistral import st2env
+    from st2mistral.st2_side import st2env
     from st2mistral.testing import mistral_launcher
     from tests.functional.conftest import Run
     from tests.functional.conftest import fast_retry_config

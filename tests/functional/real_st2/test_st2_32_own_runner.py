@@ -97,7 +97,7 @@ def expected_reporter(stack):
 def test_st2_registers_its_own_mistral_v2_runner(stack32):
     assert stack32.st2.control('ping')['version'] == 'StackStorm v3.2.0'
     assert 'mistral-v2' in stack32.st2.control('runner_types')
-    # contrib/runners/mistral_v2 of the st2 3.2 tree, not st2mistral.runner
+    # contrib/runners/mistral_v2 of the st2 3.2 tree, not st2mistral.st2_side
     assert stack32.st2.control('mistral_runner_module') == 'mistral_v2.mistral_v2'
 
 

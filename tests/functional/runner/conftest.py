@@ -37,11 +37,11 @@ from oslo_config import cfg
 import pytest
 import requests
 
-from st2mistral.runner import clients
-from st2mistral.runner import config
-from st2mistral.runner import definitions
-from st2mistral.runner import launcher
-from st2mistral.runner import relay_service
+from st2mistral.st2_side import clients
+from st2mistral.st2_side import config
+from st2mistral.st2_side import definitions
+from st2mistral.st2_side import launcher
+from st2mistral.st2_side import relay_service
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from st2mistral.testing.waiting import wait_until
@@ -145,7 +145,7 @@ class Side:
     """The st2 side as one test uses it: runner logic, relay service, Mistral client."""
 
     def __init__(self, mistral, st2, tmp_path):
-        from st2mistral.runner import st2_adapter  # after the stand-in is installed
+        from st2mistral.st2_side import st2_adapter  # after the stand-in is installed
 
         self.mistral = mistral
         self.st2 = st2
@@ -209,7 +209,7 @@ class StreamProblems(logging.Handler):
     """Collects what the stream follower logs when an event could not be handled
     (a handler exception) or the stream broke: a test of the loop sees none."""
 
-    LOGGER = 'st2mistral.runner.stream'
+    LOGGER = 'st2mistral.st2_side.stream'
 
     def __init__(self):
         super().__init__(logging.WARNING)

@@ -20,7 +20,7 @@ back to Mistral, and the st2 publisher inside Mistral marks the st2 execution.
 import json
 import time
 
-from st2mistral.runner import definitions
+from st2mistral.st2_side import definitions
 from tests.functional.runner.conftest import unique
 
 TWO_TASKS = """

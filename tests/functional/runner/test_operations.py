@@ -20,7 +20,7 @@ import json
 
 import pytest
 
-from st2mistral.runner import launcher
+from st2mistral.st2_side import launcher
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique

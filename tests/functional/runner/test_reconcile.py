@@ -24,9 +24,9 @@ and deletes the row once st2 shows the execution completed.
 import threading
 import types
 
-from st2mistral import results
-from st2mistral.runner import reconcile
-from st2mistral.runner import relay_service
+from st2mistral.core import results
+from st2mistral.st2_side import reconcile
+from st2mistral.st2_side import relay_service
 from st2mistral.testing import st2_emulator
 from st2mistral.testing import waiting
 from tests.functional.runner.conftest import st2_conf_file

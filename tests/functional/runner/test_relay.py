@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from st2mistral.runner import child_results
-from st2mistral.runner import relay_service
+from st2mistral.st2_side import child_results
+from st2mistral.st2_side import relay_service
 from st2mistral.testing import st2_emulator
 from st2mistral.testing import waiting
 from tests.functional.runner.conftest import API_KEY

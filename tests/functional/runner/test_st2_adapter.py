@@ -25,7 +25,7 @@ import uuid
 from oslo_config import cfg
 import pytest
 
-from st2mistral.runner import launcher
+from st2mistral.st2_side import launcher
 from st2mistral.testing import st2_emulator
 from tests.functional.runner.conftest import TOKEN
 from tests.functional.runner.conftest import st2_put
@@ -38,7 +38,7 @@ Obj = types.SimpleNamespace
 @pytest.fixture(scope='module')
 def adapter():
     standin.install()
-    from st2mistral.runner import st2_adapter
+    from st2mistral.st2_side import st2_adapter
 
     return st2_adapter
 

@@ -22,8 +22,8 @@ import pytest
 import requests
 import urllib3
 
-from st2mistral import st2api
-from st2mistral.actions import stackstorm
+from st2mistral.core import st2api
+from st2mistral.mistral_side.actions import stackstorm
 
 API = 'http://st2.test/api/v1'
 POST_URL = API + '/executions'

@@ -15,7 +15,7 @@
 from mistralclient.api.v2 import client as mistral_client
 import pytest
 
-from st2mistral.auth import client
+from st2mistral.mistral_side.auth import client
 
 MISTRAL = 'http://mistral.test:8989/v2'
 

@@ -19,8 +19,8 @@ import pytest
 import requests
 import webob
 
-from st2mistral import st2api
-from st2mistral.auth import server
+from st2mistral.core import st2api
+from st2mistral.mistral_side.auth import server
 
 USER_URL = 'http://st2.test/api/v1/user'
 TOKEN = 'user-token-abc'

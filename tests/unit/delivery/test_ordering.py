@@ -12,7 +12,7 @@
 
 import pytest
 
-from st2mistral.delivery import ordering
+from st2mistral.mistral_side.delivery import ordering
 
 D = ordering.Decision
 

@@ -15,9 +15,9 @@ import threading
 
 import pytest
 
-from st2mistral import st2api
-from st2mistral import targets
-from st2mistral.delivery import sender as delivery
+from st2mistral.core import st2api
+from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import sender as delivery
 
 API = 'http://st2.test/api/v1'
 

@@ -15,10 +15,10 @@ import stat
 
 import pytest
 
-from st2mistral import st2api
-from st2mistral import targets
-from st2mistral.delivery import sender as delivery
-from st2mistral.delivery import spool as spool_mod
+from st2mistral.core import st2api
+from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import sender as delivery
+from st2mistral.mistral_side.delivery import spool as spool_mod
 
 
 def _item(execution_id='e1', status='succeeded', result=None):

@@ -14,8 +14,8 @@ from mistral import exceptions as mistral_exc
 import pytest
 from yaql.language import utils as yaql_utils
 
-from st2mistral.functions import data
-from st2mistral.functions._common import FunctionError
+from st2mistral.mistral_side.functions import data
+from st2mistral.mistral_side.functions._common import FunctionError
 
 
 def test_errors_are_mistral_evaluation_errors():

@@ -24,7 +24,7 @@ from mistral import expressions
 from mistral.expressions import base as expr_base
 import pytest
 
-from st2mistral.functions import data
+from st2mistral.mistral_side.functions import data
 
 NAMES = {
     'st2kv', 'json_escape', 'regex_match', 'regex_replace', 'regex_search', 'regex_substring',

@@ -17,8 +17,8 @@ import pytest
 import requests
 from yaql.language import contexts as yaql_contexts
 
-from st2mistral.functions import st2kv as kv
-from st2mistral.functions._common import FunctionError
+from st2mistral.mistral_side.functions import st2kv as kv
+from st2mistral.mistral_side.functions._common import FunctionError
 
 API = 'http://st2.example:9101/v1'
 TOKEN = 'tok-VERY-SECRET'

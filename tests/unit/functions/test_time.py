@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 import pytest
 
-from st2mistral.functions._common import FunctionError
-from st2mistral.functions.time import to_human_time_from_seconds as human
+from st2mistral.mistral_side.functions._common import FunctionError
+from st2mistral.mistral_side.functions.time import to_human_time_from_seconds as human
 
 DAY = 86400
 

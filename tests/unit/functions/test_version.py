@@ -12,8 +12,8 @@
 
 import pytest
 
-from st2mistral.functions import version as v
-from st2mistral.functions._common import FunctionError
+from st2mistral.mistral_side.functions import version as v
+from st2mistral.mistral_side.functions._common import FunctionError
 
 
 @pytest.mark.parametrize('a, b, expected', [

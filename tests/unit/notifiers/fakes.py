@@ -12,7 +12,7 @@
 
 """Test doubles for the notifier: Mistral's DB reads and the Sender."""
 
-from st2mistral import results
+from st2mistral.core import results
 
 
 class FakeMistralDB:

@@ -17,11 +17,11 @@ import time
 
 from mistral.notifiers import base
 
-from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.mistral_side.notifiers import stackstorm_notifier as notifier
 
 
 def test_threads_racing_on_mistrals_first_event_get_one_publisher(monkeypatch):
-    # Mistral's cache of publishers (notifiers/base.py, get_notification_publisher)
+    # Mistral's cache of publishers (mistral_side/notifiers/base.py, get_notification_publisher)
     # is not locked: threads asking for 'st2' at once each load the entry point.
     # Two publishers in one process would take two spool slots and order one
     # execution's updates apart. A slow constructor makes the race certain.

@@ -18,7 +18,7 @@ import threading
 from mistral import context as mistral_context
 from oslo_context import context as oslo_context
 
-from st2mistral.notifiers import mistral_db
+from st2mistral.mistral_side.notifiers import mistral_db
 
 
 def _in_a_thread(target):
@@ -40,7 +40,7 @@ def _in_a_thread(target):
 def test_mistral_still_names_its_thread_local_context():
     assert isinstance(getattr(mistral_context, '_CTX_THREAD_LOCAL_NAME', None), str), (
         'Mistral no longer has mistral.context._CTX_THREAD_LOCAL_NAME: update '
-        'st2mistral.notifiers.mistral_db.use_context for this Mistral release')
+        'st2mistral.mistral_side.notifiers.mistral_db.use_context for this Mistral release')
 
 
 def test_use_context_sets_mistrals_context_and_leaves_the_log_context_alone():

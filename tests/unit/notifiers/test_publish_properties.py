@@ -34,12 +34,12 @@ from oslo_config import cfg
 import pytest
 import requests
 
-from st2mistral import results
-from st2mistral import st2api
-from st2mistral import targets
-from st2mistral.delivery import sender as delivery
-from st2mistral.notifiers import mistral_db
-from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.core import results
+from st2mistral.core import st2api
+from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import sender as delivery
+from st2mistral.mistral_side.notifiers import mistral_db
+from st2mistral.mistral_side.notifiers import stackstorm_notifier as notifier
 from st2mistral.testing.waiting import wait_until
 from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender

@@ -18,9 +18,9 @@ from oslo_config import cfg
 import pytest
 import sqlalchemy.exc
 
-from st2mistral import results
-from st2mistral.notifiers import mistral_db
-from st2mistral.notifiers import stackstorm_notifier as notifier
+from st2mistral.core import results
+from st2mistral.mistral_side.notifiers import mistral_db
+from st2mistral.mistral_side.notifiers import stackstorm_notifier as notifier
 from st2mistral.testing.waiting import wait_until
 from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender

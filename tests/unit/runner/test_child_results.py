@@ -19,9 +19,9 @@ from oslo_config import cfg
 import pytest
 import requests
 
-from st2mistral.runner import child_results as r
-from st2mistral.runner import config
-from st2mistral.runner import mistral_api
+from st2mistral.st2_side import child_results as r
+from st2mistral.st2_side import config
+from st2mistral.st2_side import mistral_api
 
 URL = 'http://mistral:8989/v2/action_executions/ae-1'
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 import requests_mock
 
-from st2mistral import st2api
-from st2mistral.runner import clients
-from st2mistral.runner import config
-from st2mistral.runner import mistral_api
+from st2mistral.core import st2api
+from st2mistral.st2_side import clients
+from st2mistral.st2_side import config
+from st2mistral.st2_side import mistral_api
 
 
 def fresh(**overrides):

@@ -13,7 +13,7 @@
 from oslo_config import cfg
 import pytest
 
-from st2mistral.runner import config
+from st2mistral.st2_side import config
 
 
 def fresh():

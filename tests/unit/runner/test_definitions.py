@@ -12,7 +12,7 @@
 
 import pytest
 
-from st2mistral.runner import definitions as d
+from st2mistral.st2_side import definitions as d
 
 PARAMS = {'msg': {'type': 'string', 'required': True}, 'n': {'type': 'integer'},
           'sudo': {'type': 'boolean', 'default': False, 'required': True}}

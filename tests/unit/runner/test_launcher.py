@@ -16,10 +16,10 @@ the real Mistral calls are tested in tests/functional/runner)."""
 from oslo_config import cfg
 import pytest
 
-from st2mistral.runner import config
-from st2mistral.runner import definitions
-from st2mistral.runner import launcher as l
-from st2mistral.runner import mistral_api
+from st2mistral.st2_side import config
+from st2mistral.st2_side import definitions
+from st2mistral.st2_side import launcher as l
+from st2mistral.st2_side import mistral_api
 
 
 def request(**kw):

@@ -21,7 +21,7 @@ import pytest
 import requests
 import requests_mock
 
-from st2mistral.runner import mistral_api
+from st2mistral.st2_side import mistral_api
 
 URL = 'https://mistral.test:8989/v2'
 

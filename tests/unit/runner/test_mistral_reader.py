@@ -18,9 +18,9 @@ import types
 from oslo_config import cfg
 import pytest
 
-from st2mistral.runner import config
-from st2mistral.runner import mistral_api
-from st2mistral.runner import reconcile
+from st2mistral.st2_side import config
+from st2mistral.st2_side import mistral_api
+from st2mistral.st2_side import reconcile
 
 
 def execution(state, updated_at):

@@ -12,10 +12,10 @@
 
 """Reconciler.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
 
-from st2mistral import results
-from st2mistral import st2api
-from st2mistral.runner import mistral_api
-from st2mistral.runner import reconcile as t
+from st2mistral.core import results
+from st2mistral.core import st2api
+from st2mistral.st2_side import mistral_api
+from st2mistral.st2_side import reconcile as t
 
 API = 'http://st2/v1'
 

@@ -14,8 +14,8 @@
 
 import pytest
 
-from st2mistral import results
-from st2mistral.runner import reconcile as t
+from st2mistral.core import results
+from st2mistral.st2_side import reconcile as t
 
 
 @pytest.mark.parametrize('st2_status, wf_state, active, expected', [

@@ -14,8 +14,8 @@
 
 from oslo_config import cfg
 
-from st2mistral.runner import config
-from st2mistral.runner import relay_service
+from st2mistral.st2_side import config
+from st2mistral.st2_side import relay_service
 
 CALLBACK = {'source': 'mistral_v2', 'url': 'http://mistral:8989/v2/action_executions/ae-1'}
 

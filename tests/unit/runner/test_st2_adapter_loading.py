@@ -90,4 +90,4 @@ def test_st2common_is_imported_by_the_adapter_only():
                        if re.search(r'^\s*(from|import)\s+st2common\b', path.read_text(),
                                     re.MULTILINE))
     # testing/real_st2/server.py is not the product: it IS st2's process in the tests.
-    assert importing == ['runner/st2_adapter.py', 'testing/real_st2/server.py']
+    assert importing == ['st2_side/st2_adapter.py', 'testing/real_st2/server.py']

@@ -42,7 +42,7 @@ def st2():
 
 @pytest.fixture
 def records(st2):
-    from st2mistral.runner import st2_adapter
+    from st2mistral.st2_side import st2_adapter
 
     return st2_adapter.St2Records()
 
@@ -81,7 +81,7 @@ def test_connect_sets_st2common_up_as_st2s_services_do(st2):
     from st2common import config as st2_config
     from st2common import service_setup
 
-    from st2mistral.runner import st2_adapter
+    from st2mistral.st2_side import st2_adapter
 
     st2_config.PARSED.clear()
     before = len(service_setup.DB_SETUPS)

@@ -16,7 +16,7 @@ import http.server
 import json
 import threading
 
-from st2mistral.runner import stream
+from st2mistral.st2_side import stream
 
 
 def test_parse_sse():

@@ -69,11 +69,11 @@ def test_a_missing_orquesta_tarball_is_named(tmp_path):
 
 def test_the_overlay_offers_this_checkout_and_its_st2_entry_points(tmp_path):
     overlay = launcher.write_overlay(tmp_path / 'overlay')
-    assert (overlay / 'st2mistral' / 'runner' / 'st2_adapter.py').is_file()
+    assert (overlay / 'st2mistral' / 'st2_side' / 'st2_adapter.py').is_file()
     dist = next(importlib.metadata.distributions(path=[str(overlay)]))
     runners = {ep.name: ep.value for ep in dist.entry_points
                if ep.group == 'st2common.runners.runner'}
-    assert runners == {'mistral-v2': 'st2mistral.runner.st2_adapter'}
+    assert runners == {'mistral-v2': 'st2mistral.st2_side.st2_adapter'}
     assert {ep.group for ep in dist.entry_points} <= set(launcher.ENTRY_POINT_GROUPS)
 
 

@@ -13,7 +13,7 @@
 """A MINIMAL STAND-IN for st2common, for tests only. It is not st2.
 
 st2 (st2common) cannot be installed here: it needs MongoDB. This package has
-only the names st2mistral.runner.st2_adapter imports, with the behaviour
+only the names st2mistral.st2_side.st2_adapter imports, with the behaviour
 docs/contracts.rst, section 8 describes (read from st2 v3.2.0 and v3.9.0):
 
 - ``runners.base``: ActionRunner / AsyncActionRunner / PollingAsyncActionRunner

@@ -1,0 +1,138 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Returning a finished st2 child's result to the Mistral task that started it.
+
+``st2.action`` starts an st2 execution with ``callback: {source: mistral_v2,
+url: .../action_executions/<id>}`` and leaves its Mistral action execution
+RUNNING. When that st2 execution completes (or pauses), this module sends
+``PUT /v2/action_executions/<id>`` with the state map of docs/contracts.rst, section 8.5.
+
+Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
+(relay_service.py) on st2 3.4+, where st2 calls no callback module.
+
+- The request goes to ``[mistral] v2_base_url``, never to the host named in
+  the callback URL (only the action execution id is taken from it).
+- The output is the st2 result as a JSON object (Mistral refuses any other
+  output); a result that is not an object is wrapped as ``{"result": ...}``.
+  Unicode travels as JSON escapes, so no encoding can break it.
+- Mistral's "is already completed" (HTTP 500) means a previous delivery
+  arrived: done. Connection errors and transient answers are retried.
+- A result above Mistral's ``[engine] execution_field_size_limit_kb`` is
+  refused by Mistral, which then fails the task with its size message: the
+  task never stays RUNNING.
+"""
+
+import logging
+import re
+
+from st2mistral.core import results
+from st2mistral.st2_side import clients
+
+LOG = logging.getLogger(__name__)
+
+CALLBACK_SOURCE = 'mistral_v2'
+_CALLBACK_URL = re.compile(r'(.+)/action_executions/([^/?#]+)/?$')
+
+# st2 liveaction status -> Mistral action execution state (st2's callback map).
+MISTRAL_STATES = {
+    'requested': 'RUNNING', 'scheduled': 'RUNNING', 'delayed': 'RUNNING',
+    'running': 'RUNNING', 'resuming': 'RUNNING',
+    'succeeded': 'SUCCESS',
+    'failed': 'ERROR', 'timeout': 'ERROR', 'abandoned': 'ERROR',
+    'canceling': 'CANCELLED', 'canceled': 'CANCELLED',
+    'pending': 'PAUSED', 'pausing': 'PAUSED', 'paused': 'PAUSED',
+}
+# Only these are called back (st2's MISTRAL_ACCEPTED_STATES).
+CALLBACK_STATUSES = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled',
+                               'paused'})
+
+DELIVERED = 'delivered'
+ALREADY_COMPLETED = 'already-completed'
+SKIPPED = 'skipped'
+FAILED = 'failed'
+
+
+def mistral_state(st2_status):
+    return MISTRAL_STATES.get(st2_status, 'RUNNING')
+
+
+def action_execution_id_from_url(url):
+    match = _CALLBACK_URL.search(url or '')
+    return match.group(2) if match else None
+
+
+def callback_of(execution):
+    """The Mistral action execution id an st2 execution reports to, or None.
+
+    Read from ``liveaction.callback`` (what st2.action sent), else from
+    ``context.mistral`` for st2 versions whose API omits the liveaction.
+    """
+    liveaction = execution.get('liveaction') or {}
+    callback = liveaction.get('callback') if isinstance(liveaction, dict) else None
+    if callback:
+        if callback.get('source') != CALLBACK_SOURCE:
+            return None
+        return action_execution_id_from_url(callback.get('url'))
+    mistral = (execution.get('context') or {}).get('mistral') or {}
+    if mistral.get('callback_url') and mistral.get('action_execution_id'):
+        return mistral['action_execution_id']
+    return None
+
+
+def output_for(result):
+    """The JSON object Mistral accepts as an action output."""
+    value = results.decode_json(result)
+    return value if isinstance(value, dict) else {'result': value}
+
+
+class ChildResults:
+    """Delivers st2 child results to one Mistral."""
+
+    def __init__(self, mistral_client, conf, sleep=None):
+        self._client = mistral_client
+        self._conf = conf
+        self._sleep = sleep
+
+    def deliver(self, action_execution_id, st2_status, result, execution_id=None):
+        """PUT the state (and output) of one st2 child; returns an outcome constant."""
+        label = execution_id or '-'
+        if st2_status not in CALLBACK_STATUSES:
+            LOG.info('[%s] Not calling back Mistral action execution %s: st2 status "%s" '
+                     'is not one Mistral is told about.', label, action_execution_id,
+                     st2_status)
+            return SKIPPED
+        state = mistral_state(st2_status)
+        output = output_for(result) if state in ('SUCCESS', 'ERROR') else None
+        try:
+            clients.call_mistral(self._conf, self._sleep, self._client.action_executions.update,
+                                 action_execution_id, state, output)
+        except Exception as e:
+            if clients.is_already_completed(e):
+                LOG.info('[%s] Mistral action execution %s was already completed: the result '
+                         'had been delivered before.', label, action_execution_id)
+                return ALREADY_COMPLETED
+            LOG.error('[%s] Unable to send the st2 result (%s) to Mistral action execution '
+                      '%s: %s: %s', label, st2_status, action_execution_id,
+                      type(e).__name__, e)
+            return FAILED
+        LOG.info('[%s] Sent st2 status %s as %s to Mistral action execution %s.', label,
+                 st2_status, state, action_execution_id)
+        return DELIVERED
+
+    def deliver_execution(self, execution):
+        """Deliver an st2 execution document (API shape) if it reports to Mistral."""
+        action_execution_id = callback_of(execution)
+        if action_execution_id is None:
+            return SKIPPED
+        return self.deliver(action_execution_id, execution.get('status'),
+                            execution.get('result'), execution_id=execution.get('id'))
