@@ -27,7 +27,10 @@ becomes::
       parameters: {greeting: 'hi <% $.who %>', times: 2}
 
 Expressions (YAQL ``<% %>`` and Jinja ``{{ }}``, e.g. ``{{ st2kv('system.x') }}``)
-are kept verbatim: Mistral evaluates them when the task runs, not st2 now.
+are kept verbatim: Mistral evaluates them when the task runs, not st2 now. The one
+exception is st2's own datastore variable in an st2 action's parameters
+(``cmd: echo {{ st2kv.system.greeting }}``): st2kv_params wraps it in
+``{% raw %}`` for st2 to render when the child runs, as st2 3.2 did.
 Which refs are st2 actions, and their parameters, come from a ``lookup``
 callable (``ref -> ActionInfo or None``) so this module needs no st2.
 """
@@ -38,6 +41,8 @@ import json
 import re
 
 import yaml
+
+from st2mistral.st2_side import st2kv_params
 
 ST2_ACTION = 'st2.action'
 DEPRECATED_ACTIONS = frozenset({'st2.callback'})
@@ -233,6 +238,8 @@ def _transform_one(where, spec, lookup):
         info = lookup(ref) if is_resource_ref(ref) else None
         if info is not None:
             info.check(where, action_input.get('parameters') or {})
+        # Wrapped whatever the ref (a YAQL ref too): st2 renders them in any action.
+        _wrap_st2kv(spec[input_key], ref)
         return
 
     info = lookup(name) if is_resource_ref(name) else None
@@ -249,6 +256,17 @@ def _transform_one(where, spec, lookup):
     spec[input_key] = {'ref': name}
     if parameters:
         spec[input_key]['parameters'] = parameters
+        _wrap_st2kv(spec[input_key], name)
+
+
+def _wrap_st2kv(action_input, ref):
+    parameters = action_input.get('parameters') if isinstance(action_input, dict) else None
+    if not isinstance(parameters, dict):
+        return
+    try:
+        action_input['parameters'] = st2kv_params.wrap_parameters(ref, parameters)
+    except st2kv_params.MixedContextError as e:
+        raise DefinitionError(str(e)) from None
 
 
 def _tasks(workflow_spec):
@@ -257,7 +275,8 @@ def _tasks(workflow_spec):
 
 
 def transform(spec, lookup):
-    """A copy of ``spec`` with st2 action calls made through ``st2.action``."""
+    """A copy of ``spec`` with st2 action calls made through ``st2.action`` and the
+    st2kv Jinja of their parameters wrapped for st2 (st2kv_params)."""
     spec = copy.deepcopy(spec)
     for name, action_spec in (spec.get('actions') or {}).items():
         if isinstance(action_spec, dict):

@@ -51,6 +51,7 @@ from st2mistral.testing.st2_emulator.rules import MAX_PAGE_SIZE
 from st2mistral.testing.st2_emulator.rules import MISTRAL_STATES
 from st2mistral.testing.st2_emulator.rules import NOT_FOUND
 from st2mistral.testing.st2_emulator.rules import STREAM_HEARTBEAT
+from st2mistral.testing.st2_emulator.rules import RenderError
 from st2mistral.testing.st2_emulator.rules import _ApiError
 from st2mistral.testing.st2_emulator.rules import _ciphertext
 from st2mistral.testing.st2_emulator.rules import _is_object
@@ -66,6 +67,7 @@ from st2mistral.testing.st2_emulator.rules import parse_json_body
 from st2mistral.testing.st2_emulator.rules import parse_list_query
 from st2mistral.testing.st2_emulator.rules import parse_version
 from st2mistral.testing.st2_emulator.rules import plan_update
+from st2mistral.testing.st2_emulator.rules import render_live_params
 from st2mistral.testing.st2_emulator.rules import validate_create_body
 from st2mistral.testing.st2_emulator.rules import validate_update_body
 from st2mistral.testing.st2_emulator.rules import workflow_runners
@@ -745,15 +747,31 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
             except (KeyError, TypeError, IndexError) as exc:
                 raise _ApiError(500, str(exc))
 
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
-                             copy.deepcopy(body.get('parameters') or {}), context,
-                             copy.deepcopy(body.get('callback')),
+        parameters = copy.deepcopy(body.get('parameters') or {})
+        try:
+            parameters = render_live_params(parameters, context, self._read_key)
+        except RenderError as e:
+            # st2 records the execution as failed, then answers 400 (actionexecutions.py).
+            # No callback: st2.action gets the 400 and fails its task itself.
+            failed = self._create(new_object_id(), ref, CHILD_RUNNER, 'failed', parameters,
+                                  context, copy.deepcopy(body.get('callback')),
+                                  copy.deepcopy(body.get('notify')))
+            failed.result = {'error': str(e)}
+            failed.history[-1]['result'] = copy.deepcopy(failed.result)
+            failed.ended = failed.started
+            raise _ApiError(400, str(e))
+        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
+                             context, copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()
         return 201, answer
+
+    def _read_key(self, scope, name, user):
+        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
+        return self._keys.get((scope, ref))
 
     def _get_key(self, record, requester, name):
         query = record.query
