@@ -66,6 +66,9 @@ class ActionInfo:
 
     ref: str
     parameters: dict
+    #: False when the runner's parameters are not known (st2mistral-validate without
+    #: st2's runners): then a parameter the action does not declare is not refused.
+    complete: bool = True
 
     def check(self, where, given):
         """Raise DefinitionError for missing required or unknown parameters."""
@@ -75,7 +78,7 @@ class ActionInfo:
         if missing:
             raise DefinitionError('Missing required parameters in "%s" for action "%s": "%s"'
                                   % (where, self.ref, '", "'.join(missing)))
-        unexpected = sorted(set(given) - set(self.parameters))
+        unexpected = sorted(set(given) - set(self.parameters)) if self.complete else []
         if unexpected:
             raise DefinitionError('Unexpected parameters in "%s" for action "%s": "%s"'
                                   % (where, self.ref, '", "'.join(unexpected)))
@@ -274,20 +277,39 @@ def _tasks(workflow_spec):
     return tasks.items() if isinstance(tasks, dict) else ()
 
 
+def _action_specs(spec):
+    """(workflow name or None for an ad-hoc action, name, spec) of every task and
+    ad-hoc action of a definition."""
+    for name, action_spec in (spec.get('actions') or {}).items():
+        if isinstance(action_spec, dict):
+            yield None, name, action_spec
+    workflows = spec['workflows'].items() if is_workbook(spec) else (
+        (name, spec[name]) for name in workflow_names(spec))
+    for workflow_name, workflow_spec in workflows:
+        for task_name, task_spec in _tasks(workflow_spec):
+            if isinstance(task_spec, dict):
+                yield workflow_name, task_name, task_spec
+
+
 def transform(spec, lookup):
     """A copy of ``spec`` with st2 action calls made through ``st2.action`` and the
     st2kv Jinja of their parameters wrapped for st2 (st2kv_params)."""
     spec = copy.deepcopy(spec)
-    for name, action_spec in (spec.get('actions') or {}).items():
-        if isinstance(action_spec, dict):
-            _transform_one(name, action_spec, lookup)
-    workflows = spec['workflows'].values() if is_workbook(spec) else (
-        spec[name] for name in workflow_names(spec))
-    for workflow_spec in workflows:
-        for task_name, task_spec in _tasks(workflow_spec):
-            if isinstance(task_spec, dict):
-                _transform_one(task_name, task_spec, lookup)
+    for _workflow, name, action_spec in _action_specs(spec):
+        _transform_one(name, action_spec, lookup)
     return spec
+
+
+def problems(spec, lookup):
+    """What transform() would refuse, every one: ``[(where, message)]``, ``where``
+    being ``<workflow>.<task>`` (``actions.<name>`` for an ad-hoc action)."""
+    found = []
+    for workflow, name, action_spec in _action_specs(copy.deepcopy(spec)):
+        try:
+            _transform_one(name, action_spec, lookup)
+        except DefinitionError as e:
+            found.append(('%s.%s' % (workflow or 'actions', name), str(e)))
+    return found
 
 
 # -- st2 context -------------------------------------------------------------------
