@@ -586,6 +586,14 @@ class KeyLookup:
         return '%s.%s' % (self._scope, self._prefix)
 
 
+class BaseDict(dict):
+    """The type of the context st2 passes as ``action_context`` (the liveaction's stored
+    context, a mongoengine BaseDict), named so in Jinja's ``has no attribute`` errors."""
+
+
+BaseDict.__module__ = 'mongoengine.base.datastructures'
+
+
 def _decrypt_kv(value):
     if isinstance(value, KeyLookup):
         item = value._item()
@@ -620,7 +628,7 @@ def render_live_params(parameters, context, read_key):
     jinja_context = {
         'st2kv': {'system': KeyLookup(read_key, FULL_SYSTEM_SCOPE, user),
                   'user': KeyLookup(read_key, FULL_USER_SCOPE, user)},
-        'action_context': context,
+        'action_context': BaseDict(context),
     }
     templated = {}
     for name, value in parameters.items():
@@ -632,14 +640,22 @@ def render_live_params(parameters, context, read_key):
     if not templated:
         return parameters
     import jinja2
+    import jinja2.meta
 
     env = _jinja_environment()
-    rendered = dict(parameters)
+    known = set(jinja_context) | set(parameters) | {'config_context'}
+    templates = {}
     for name, text in templated.items():
         try:
-            template = env.from_string(text)
+            templates[name] = env.from_string(text)
+            variables = jinja2.meta.find_undeclared_variables(env.parse(text))
         except jinja2.TemplateSyntaxError:
             continue  # st2's _process: "not jinja after all", the value is kept
+        for variable in sorted(variables - known):
+            # st2's _validate: a variable that is neither a parameter nor in the context
+            raise RenderError('Dependency unsatisfied in variable "%s"' % variable)
+    rendered = dict(parameters)
+    for name, template in templates.items():
         try:
             result = template.render(jinja_context)
             if isinstance(parameters[name], (list, dict)):

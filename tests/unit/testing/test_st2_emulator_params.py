@@ -85,10 +85,24 @@ def test_a_failed_render_is_a_400_and_a_failed_execution(st2):
     assert failed['result'] == {'error': message}
 
 
-def test_undefined_variable_fails_like_st2s_strict_undefined(st2):
-    answer = post(st2, {'cmd': 'echo {{ _.x }}'})
+def test_an_unknown_variable_is_an_unsatisfied_dependency(st2):
+    answer = post(st2, {'cmd': 'echo {{ _.x }}', 'n': 1})
     assert answer.status_code == 400
-    assert answer.json()['faultstring'].startswith('Failed to render parameter "cmd": ')
+    assert answer.json()['faultstring'] == 'Dependency unsatisfied in variable "_"'
+
+
+def test_other_parameters_are_known_variables(st2):
+    answer = post(st2, {'cmd': 'echo {{ n }}', 'n': 1})
+    assert answer.status_code == 201
+    assert answer.json()['parameters']['cmd'] == 'echo 1'
+
+
+def test_undefined_attribute_fails_like_st2s_strict_undefined(st2):
+    answer = post(st2, {'cmd': 'echo {{ action_context.nope }}'})
+    assert answer.status_code == 400
+    assert answer.json()['faultstring'] == (
+        'Failed to render parameter "cmd": \'mongoengine.base.datastructures.BaseDict object\' '
+        'has no attribute \'nope\'')
 
 
 def test_text_that_is_not_jinja_after_all_is_kept(st2):
