@@ -280,11 +280,14 @@ def _tasks(workflow_spec):
 def _action_specs(spec):
     """(workflow name or None for an ad-hoc action, name, spec) of every task and
     ad-hoc action of a definition."""
-    for name, action_spec in (spec.get('actions') or {}).items():
+    actions = spec.get('actions')
+    for name, action_spec in (actions.items() if isinstance(actions, dict) else ()):
         if isinstance(action_spec, dict):
             yield None, name, action_spec
-    workflows = spec['workflows'].items() if is_workbook(spec) else (
-        (name, spec[name]) for name in workflow_names(spec))
+    if is_workbook(spec):
+        workflows = spec['workflows'].items() if isinstance(spec['workflows'], dict) else ()
+    else:
+        workflows = ((name, spec[name]) for name in workflow_names(spec))
     for workflow_name, workflow_spec in workflows:
         for task_name, task_spec in _tasks(workflow_spec):
             if isinstance(task_spec, dict):

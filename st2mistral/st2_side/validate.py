@@ -89,7 +89,13 @@ class Action:
 def _pack_actions(pack_dir, problems):
     actions_dir = os.path.join(pack_dir, 'actions')
     pack = None
-    for name in sorted(os.listdir(actions_dir)):
+    try:
+        names = sorted(os.listdir(actions_dir))
+    except OSError as e:
+        problems.append(Problem(actions_dir, None, 'cannot read the directory: %s'
+                                % (e.strerror or e)))
+        return
+    for name in names:
         path = os.path.join(actions_dir, name)
         if not (name.endswith(_YAML_SUFFIXES) and os.path.isfile(path)):
             continue
@@ -105,18 +111,22 @@ def _pack_actions(pack_dir, problems):
 
 def _action(doc, path, pack):
     entry = doc.get('entry_point') or ''
-    parameters = doc.get('parameters') if isinstance(doc.get('parameters'), dict) else {}
+    declared = doc.get('parameters') if isinstance(doc.get('parameters'), dict) else {}
+    parameters = {name: schema for name, schema in declared.items()
+                  if isinstance(schema, dict)}
     return Action('%s.%s' % (pack, doc['name']), doc.get('runner_type'), parameters, path,
                   os.path.join(os.path.dirname(path), entry) if entry else None)
 
 
 def _pack_dirs(path):
-    """Packs at or under ``path``: directories holding an ``actions`` directory."""
+    """Packs at or under ``path``: directories holding an ``actions`` directory (not
+    looked into further: st2 registers no pack inside a pack)."""
     for root, dirs, _files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         if 'actions' in dirs:
-            dirs.remove('actions')
+            dirs[:] = []
             yield root
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
 
 
 # -- runner parameters -------------------------------------------------------------
@@ -201,7 +211,8 @@ def _first_line(message):
 
 def _workflows(spec):
     if definitions.is_workbook(spec):
-        return list((spec.get('workflows') or {}).items())
+        workflows = spec.get('workflows')
+        return list(workflows.items()) if isinstance(workflows, dict) else []
     return [(name, spec[name]) for name in definitions.workflow_names(spec)]
 
 
