@@ -14,16 +14,18 @@
 st2common/util/param.py render_live_params): how st2kv Jinja that the runner left raw in
 an st2 action task (st2mistral/st2_side/st2kv_params.py) reaches its value."""
 
+import re
 import uuid
 
 from tests.contract.conftest import CHILD_ACTION
 
 
-def set_key(backend, name, value, scope='system'):
+def set_key(backend, name, value, scope='system', secret=False):
     if backend.kind == 'emulator':
-        backend.emulator.set_key(name, value, scope=scope)
+        backend.emulator.set_key(name, value, scope=scope, encrypted=secret)
         return
-    answer = backend.put('/keys/%s' % name, {'name': name, 'value': value, 'scope': scope})
+    answer = backend.put('/keys/%s' % name, {'name': name, 'value': value, 'scope': scope,
+                                             'secret': secret})
     assert answer.status_code == 200, answer.text
 
 
@@ -76,3 +78,19 @@ def test_decrypt_kv_of_a_missing_key_is_refused(backend):
     assert fault.startswith('Failed to render parameter "cmd": Referenced datastore item '
                             '"st2kv.system.nope_'), fault
     assert fault.endswith('" doesn\'t exist or it contains an empty string')
+
+
+def test_encrypted_keys_render_as_ciphertext_unless_decrypted(backend):
+    name = 'secret_%s' % uuid.uuid4().hex[:8]
+    set_key(backend, name, 's3cret', secret=True)
+    set_key(backend, name, 'mine', scope='user', secret=True)
+    answer = post_child(backend, {
+        'cmd': 'echo {{ st2kv.system.%s | decrypt_kv }} {{ st2kv.user.%s | decrypt_kv }}'
+               % (name, name),
+        'cwd': '{{ st2kv.system.%s }}' % name})
+    assert answer.status_code == 201, answer.text
+    parameters = answer.json()['parameters']
+    assert parameters['cmd'] == 'echo s3cret mine'
+    # st2 keeps the ciphertext (upper-case hex) of a secret; only decrypt_kv opens it.
+    assert re.match(r'^[0-9A-F]{32,}$', parameters['cwd']), parameters['cwd']
+
