@@ -69,3 +69,18 @@ def test_mixed_context_names_parameter_and_action():
     assert str(caught.value).startswith(
         'Parameter "cmd" for action "core.local" containing references to both local '
         'context (i.e. _.var1) and st2kv (i.e. st2kv.system.var1) is not supported')
+
+
+def test_unclosed_openers_do_not_make_the_scan_quadratic():
+    # 200,000 unclosed openers: a lazy regular expression rescans the rest for each.
+    # A step count, not a time: the scan's find() calls are counted.
+    text = '{{ ' * 200000 + 'st2kv.system.x'
+    calls = []
+
+    class Counting(str):
+        def find(self, *args):
+            calls.append(args)
+            return str.find(self, *args)
+
+    assert not s.refers_to_st2kv(Counting(text))
+    assert len(calls) <= 4
