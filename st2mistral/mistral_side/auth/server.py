@@ -49,7 +49,6 @@ execution pass for a sub-workflow of another user's root (whose st2 context a
 sub-workflow's st2.action takes, st2mistral.mistral_side.actions.lineage).
 """
 
-import collections
 import dataclasses
 import hashlib
 import json
@@ -62,6 +61,7 @@ from mistral import exceptions as exc
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral.core import bounded
 from st2mistral.core import opts
 from st2mistral.core import st2api
 
@@ -149,7 +149,7 @@ class TokenCache:
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
-        self._entries = collections.OrderedDict()   # digest -> (deadline, user)
+        self._entries = bounded.BoundedDict(0)   # digest -> (deadline, user)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -173,10 +173,7 @@ class TokenCache:
             return
         key = self._key(token)
         with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = (self._clock() + ttl, user)
-            while len(self._entries) > max_size:
-                self._entries.popitem(last=False)  # the oldest entry
+            self._entries.put(key, (self._clock() + ttl, user), maxsize=max_size)
 
     def clear(self):
         with self._lock:
