@@ -34,7 +34,7 @@ import json
 import pytest
 import requests
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
@@ -111,7 +111,7 @@ def start_alice(mistral, st2):
     name = unique('alice_wb')
     alice.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.local'})
     st2_id = st2.add_execution()
-    env = st2env.build_env(st2_id, st2.api_url, auth_token=ALICE,
+    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
                            parent={'execution_id': st2_id, 'user': 'alice'})
     execution = alice.executions.create(name + '.main', env=env)
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
@@ -193,7 +193,7 @@ def victim(open_mistral, st2):
     client.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.victim'})
     st2_id = st2.add_execution()
     st2.set_child_outcome('core.victim', 'succeeded', delay=60)
-    env = st2env.build_env(st2_id, st2.api_url, auth_token=ALICE,
+    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
                            parent={'execution_id': st2_id, 'user': 'alice'})
     execution = client.executions.create(name + '.main', env=env)
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
