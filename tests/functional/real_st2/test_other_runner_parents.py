@@ -10,14 +10,18 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Cancels on real st2 v3.9.0 (its own action_chain and orquesta runners and workflow
-engine) and real Mistral 23 (issue 17):
+"""An action-chain and an orquesta workflow calling a mistral-v2 action, on real st2
+v3.9.0 (its own action_chain and orquesta runners and workflow engine) and real
+Mistral 23 (issue 17, item 6).
 
-- a cancel of an action-chain or orquesta parent cancels the Mistral workflow of its
-  mistral-v2 child: st2 3.3+ does not pass a cancel on to a mistral-v2 child
-  (action_chain_runner.py 326-344, orquesta_runner.py 223-285 @ v3.9.0), the
-  relay's cancel job does (st2_side/cancel_cascade.py);
-- a mistral-v2 execution is canceling while an st2 child finishes, then canceled.
+- success and failure of the Mistral child reach the parent;
+- a cancel of the parent cancels the Mistral workflow: st2 3.3+ does not pass a
+  cancel on to a mistral-v2 child (action_chain_runner.py 326-344, orquesta_runner.py
+  223-285 @ v3.9.0), the relay's cancel job does (st2_side/cancel_cascade.py);
+- a pause of an orquesta parent: st2 asks no mistral-v2 child to pause
+  (``task_pauseable``, orquesta_runner.py 164-170 @ v3.9.0; st2 3.3+ would refuse
+  it anyway, st2common/services/action.py ``request_pause``), so the parent is
+  ``pausing`` until the Mistral child ends, then ``paused``; a resume finishes it.
 """
 
 import pytest
@@ -56,6 +60,27 @@ def statuses(execution):
 
 
 @pytest.mark.parametrize('parent', PARENTS)
+def test_a_parent_succeeds_with_its_mistral_child(stack, parent):
+    parent_id = stack.run('st2mistral_tests.%s_wf_ok' % parent)
+    done = stack.wait(parent_id, ('succeeded', 'failed', 'canceled'))
+    assert done['status'] == 'succeeded', done.get('result')
+    (child,) = children(stack, parent_id)
+    assert child['status'] == 'succeeded'
+    assert child['result']['greeting'] == 'hello'
+    assert child['result']['extra']['state'] == 'SUCCESS'
+
+
+@pytest.mark.parametrize('parent', PARENTS)
+def test_a_parent_fails_with_its_failing_mistral_child(stack, parent):
+    parent_id = stack.run('st2mistral_tests.%s_wf_fail' % parent)
+    done = stack.wait(parent_id, ('succeeded', 'failed', 'canceled'))
+    assert done['status'] == 'failed', done.get('result')
+    (child,) = children(stack, parent_id)
+    assert child['status'] == 'failed'
+    assert child['result']['extra']['state'] == 'ERROR'
+
+
+@pytest.mark.parametrize('parent', PARENTS)
 def test_a_cancel_of_the_parent_cancels_the_mistral_workflow(stack, parent):
     stack.start_relay()
     parent_id = stack.run('st2mistral_tests.%s_wf_delayed' % parent)
@@ -70,6 +95,28 @@ def test_a_cancel_of_the_parent_cancels_the_mistral_workflow(stack, parent):
     done = stack.wait(parent_id, ('canceled', 'succeeded', 'failed'))
     assert done['status'] == 'canceled', done.get('result')
     assert 'canceling' in statuses(stack.execution(parent_id))
+
+
+@pytest.mark.parametrize('parent', PARENTS)
+def test_a_pause_of_the_parent_waits_for_the_mistral_child(stack, parent):
+    parent_id = stack.run('st2mistral_tests.%s_wf_nap5' % parent)
+    child_id, mistral_id = mistral_child(stack, parent_id)
+    stack.wait(child_id, ('running',))
+
+    code, answer = stack.put_status(parent_id, 'pausing')
+    assert code == 200, answer
+    # st2 asks no mistral-v2 child to pause: the parent waits for it.
+    stack.wait(parent_id, ('pausing',), timeout=5)
+    child = stack.wait(child_id, ('succeeded', 'failed', 'paused', 'canceled'))
+    assert child['status'] == 'succeeded', child.get('result')
+    assert 'paused' not in statuses(child) and 'pausing' not in statuses(child)
+    assert mistral_state(stack, mistral_id) == 'SUCCESS'
+    stack.wait(parent_id, ('paused',))
+
+    code, answer = stack.put_status(parent_id, 'resuming')
+    assert code == 200, answer
+    done = stack.wait(parent_id, ('succeeded', 'failed', 'canceled'))
+    assert done['status'] == 'succeeded', done.get('result')
 
 
 def test_a_cancel_is_canceling_while_an_st2_child_finishes_then_canceled(stack):
