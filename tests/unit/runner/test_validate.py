@@ -15,6 +15,7 @@ workflow/mistral/v2.py and its tests test_validator_mistral.py at v3.2.0) plus w
 23's spec parser refuses, one line per problem with file and task."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ import pytest
 
 from st2mistral.st2_side import validate
 
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # this checkout
 MISTRAL = validate.mistral_checker()
 needs_mistral = pytest.mark.skipif(MISTRAL is None, reason='Mistral is not importable here')
 
@@ -275,7 +277,7 @@ def test_console_script_runs(tmp_path):
     make_pack(tmp_path, 'wf', {'bad': ST2_PROBLEMS})
     done = subprocess.run([sys.executable, '-m', 'st2mistral.st2_side.validate',
                            str(tmp_path)], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert done.returncode == 1
     assert 'wf.bad.mixed: Parameter "cmd"' in done.stdout
 
