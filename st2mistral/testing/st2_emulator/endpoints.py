@@ -19,6 +19,8 @@ import json
 import threading
 import time
 
+from st2mistral.testing.st2_emulator.params import RenderError
+from st2mistral.testing.st2_emulator.params import render_live_params
 from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
 from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
 from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
@@ -30,7 +32,6 @@ from st2mistral.testing.st2_emulator.rules import FULL_SYSTEM_SCOPE
 from st2mistral.testing.st2_emulator.rules import FULL_USER_SCOPE
 from st2mistral.testing.st2_emulator.rules import LIVEACTION_STATUSES
 from st2mistral.testing.st2_emulator.rules import MISTRAL_STATES
-from st2mistral.testing.st2_emulator.rules import RenderError
 from st2mistral.testing.st2_emulator.rules import _ApiError
 from st2mistral.testing.st2_emulator.rules import _ciphertext
 from st2mistral.testing.st2_emulator.rules import _is_object
@@ -44,7 +45,6 @@ from st2mistral.testing.st2_emulator.rules import parse_bool_param
 from st2mistral.testing.st2_emulator.rules import parse_json_body
 from st2mistral.testing.st2_emulator.rules import parse_list_query
 from st2mistral.testing.st2_emulator.rules import plan_update
-from st2mistral.testing.st2_emulator.rules import render_live_params
 from st2mistral.testing.st2_emulator.rules import validate_create_body
 from st2mistral.testing.st2_emulator.rules import validate_update_body
 from st2mistral.testing.st2_emulator.rules import workflow_runners
