@@ -389,8 +389,7 @@ class Sender:
                 self._forget(item)
                 self._ready.append(key)
                 return
-            delay = retry.Backoff(self._group.retry_initial_delay,
-                                  self._group.retry_max_delay).delay(item.attempts)
+            delay = retry.st2_updates(self._group).delay(item.attempts)
             item.due = self._clock() + delay
             self._waiting[key] = item
             heapq.heappush(self._later, (item.due, item.seq, key))

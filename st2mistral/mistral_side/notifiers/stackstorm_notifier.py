@@ -166,20 +166,20 @@ class St2Publisher(base.NotificationPublisher):
 
     def _process_forever(self):
         mistral_db.use_context(self._db_context)
-        db_failures = 0
+        db_waits = retry.MISTRAL_DB.attempts(sleep=self._sleep)
         while True:
             event_id, item = self._events.get()
             try:
                 process(item, self._sender, self._cache)
-                db_failures = 0
+                db_waits.reset()
             except mistral_db.TRANSIENT_ERRORS as e:
-                # Mistral's DB is away: keep the event and try it again later.
-                db_failures += 1
-                delay = retry.MISTRAL_DB.delay(db_failures)
+                # Mistral's DB is away: keep the event and try it again later
+                # (after the events queued meanwhile).
+                delay = db_waits.failed()
                 LOG.warning('The event %s for %s will be processed for st2 again in %.1f s: '
                             "Mistral's database is not available (%s).", item.event,
                             item.ex_id, delay, type(e).__name__)
-                self._sleep(delay)
+                db_waits.wait(delay)
                 self._events.put((event_id, item))
                 continue
             except spool_mod.SpoolFull as e:
