@@ -55,6 +55,7 @@ import logging
 import random
 import time
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.core import retry
 from st2mistral.core import st2update
@@ -261,7 +262,7 @@ class PollOutcome:
 
 def mistral_execution_id(execution):
     """The Mistral execution id the runner stored in an st2 execution's context."""
-    return ((execution.get('context') or {}).get('mistral') or {}).get('execution_id')
+    return contract.mistral_execution_id(execution.get('context'))
 
 
 class Reconciler:
@@ -295,7 +296,7 @@ class Reconciler:
         return self._reader.calls
 
     def get(self, execution_id):
-        return self._st2.call('GET', '%s/executions/%s' % (self._api_url, execution_id),
+        return self._st2.call('GET', contract.execution_url(self._api_url, execution_id),
                               self._credentials)
 
     def poll(self, execution_id, execution=None):
