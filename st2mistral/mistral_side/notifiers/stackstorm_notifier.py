@@ -44,8 +44,10 @@ from st2mistral.core import retry
 from st2mistral.core import singleton
 from st2mistral.core import st2api
 from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import outgoing
 from st2mistral.mistral_side.delivery import sender as delivery
 from st2mistral.mistral_side.delivery import spool as spool_mod
+from st2mistral.mistral_side.delivery import trace
 from st2mistral.mistral_side.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ class St2Publisher(base.NotificationPublisher):
             LOG.error('The event %s for %s is dropped: %s. st2 is probably unreachable; '
                       'for executions st2 still shows running once it is back, %s Further '
                       'drops are not logged until the queue has room again.', item.event,
-                      item.ex_id, error, delivery.reconcile_hint('<st2 execution id>'))
+                      item.ex_id, error, trace.reconcile_hint('<st2 execution id>'))
 
     # -- background processing --------------------------------------------
 
@@ -333,7 +335,7 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
 
     LOG.info('[%s] The workflow event %s for %s will be published to st2.',
              root_id, event, wf.id)
-    return sender.submit(delivery.Outgoing(
+    return sender.submit(outgoing.Outgoing(
         target=target, status=status, result=result, root_id=root_id, event=event,
         ex_id=wf.id))
 
