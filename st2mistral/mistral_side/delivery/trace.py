@@ -15,9 +15,10 @@
 An operator follows one execution with ``grep stackstorm_notifier ... | grep
 <root execution id>``: every line comes from the notifier's logger and starts
 with ``[<root execution id>]``. The lines are the product's interface, so they
-are written here only, one function per line; ``item`` is an
-:class:`~st2mistral.mistral_side.delivery.outgoing.Outgoing` (its ``root_id``,
-``event``, ``ex_id`` and ``target``).
+are written here only, one function per line: first the sender's (``item`` is
+an :class:`~st2mistral.mistral_side.delivery.outgoing.Outgoing`: its
+``root_id``, ``event``, ``ex_id`` and ``target``), then the notifier's (which
+Mistral events become st2 updates).
 """
 
 from oslo_log import log as logging
@@ -119,3 +120,74 @@ def not_bound(item, error):
                 'acts only for a workflow whose st2 execution names it; see "Security" in '
                 'the st2mistral README.', item.root_id, item.event, item.ex_id,
                 item.target.execution_id, error)
+
+
+# -- the notifier: which Mistral events become st2 updates --------------------------
+
+
+def subworkflow_not_published(root_id, event, ex_id):
+    TRACE.info('[%s] The workflow event %s for subworkflow %s is not published to st2. This '
+               'is expected because it does not have a corresponding execution record in '
+               'st2.', root_id, event, ex_id)
+
+
+def workflow_gone(root_id, event, ex_id):
+    TRACE.warning('[%s] The workflow event %s for %s is not published to st2: the workflow '
+                  'execution is no longer in Mistral.', root_id, event, ex_id)
+
+
+def stale_event(root_id, event, ex_id, state_now):
+    TRACE.info('[%s] The workflow event %s for %s is not published to st2: the workflow is '
+               '%s now, and that event is published instead.', root_id, event, ex_id,
+               state_now)
+
+
+def invalid_target(root_id, event, ex_id, error):
+    TRACE.error('[%s] The workflow event %s for %s is not published to st2: %s',
+                root_id, event, ex_id, error)
+
+
+def no_st2_context(root_id, event, ex_id):
+    TRACE.info('[%s] The workflow event %s for %s is not published to st2: the workflow has '
+               'no st2 context (no st2_execution_id in its env or notify entry).',
+               root_id, event, ex_id)
+
+
+def no_st2_status(root_id, event, ex_id, state):
+    TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 has no status '
+               'for Mistral state %s.', root_id, event, ex_id, state)
+
+
+def result_without_output(root_id, ex_id, execution_id, problem):
+    TRACE.error('[%s] The result of %s for st2 execution %s is sent without its output and '
+                'tasks: %s.', root_id, ex_id, execution_id, problem)
+
+
+def result_truncated(root_id, ex_id, execution_id, original_bytes, max_bytes):
+    TRACE.warning('[%s] The result of %s for st2 execution %s is %d bytes, over [st2] '
+                  'max_result_size (%d): its largest values were cut.', root_id, ex_id,
+                  execution_id, original_bytes, max_bytes)
+
+
+def will_be_published(root_id, event, ex_id):
+    TRACE.info('[%s] The workflow event %s for %s will be published to st2.',
+               root_id, event, ex_id)
+
+
+def task_workflow_missing(event, ex_id, wf_ex_id):
+    TRACE.warning('The task event %s for %s is not processed for st2: its workflow execution '
+                  '%s is not in Mistral.', event, ex_id, wf_ex_id)
+
+
+def task_will_be_processed(root_id, event, ex_id):
+    TRACE.info('[%s] The task event %s for %s will be processed for st2.',
+               root_id, event, ex_id)
+
+
+def task_processed(root_id, event, ex_id):
+    TRACE.info('[%s] The task event %s for %s is processed for st2.', root_id, event, ex_id)
+
+
+def task_triggers(root_id, event, ex_id, wf_event, wf_id):
+    TRACE.info('[%s] The task event %s for %s triggers workflow event %s for %s to st2.',
+               root_id, event, ex_id, wf_event, wf_id)
