@@ -12,8 +12,11 @@
 
 """The one retry policy and the one retry loop of st2mistral.
 
-Every place that tries something again waits and loops here; no other module
-computes a wait or loops on failures by itself.
+Every place that tries something again after a failure that may pass waits
+and loops here; no other module computes a wait or loops on failures by
+itself. (Sending a request once more with the API key after st2 refused a
+token, in st2api.py and the publisher's deliverer, is a second credential,
+not a retry: it never waits.)
 
 The policy (:class:`Backoff`): after failed try 1 wait ``initial`` seconds,
 then twice as long after each further failure, never longer than
@@ -27,8 +30,10 @@ sleep): :meth:`Attempts.run` calls ``try_once()`` until it returns; a try
 that fails raises :class:`TryAgain` (at once, or after the policy's wait).
 A ``deadline`` (a time of the clock) ends the job too, and no wait runs past
 it. :meth:`Backoff.call` is that loop for one function and a ``retry_if``
-test of its exceptions. A caller that schedules its own tries (the
-publisher's queue) asks :meth:`Backoff.delay` for the waits.
+test of its exceptions. A caller that queues its own tries takes the waits
+from here: the publisher's sender (:meth:`Backoff.delay` of an update's try
+count) and the notifier's event queue (:meth:`Attempts.failed` and
+:meth:`Attempts.wait`; an event put back waits behind the newer ones).
 
 What is transient: :func:`is_transient`, the one rule for an HTTP answer
 of st2, with idempotency as its parameter.
