@@ -190,3 +190,24 @@ def test_reset_makes_the_next_failure_a_first_one():
 def test_one_transient_rule_narrower_for_a_request_that_must_not_run_twice(
         status, idempotent, transient):
     assert retry.is_transient(status, idempotent=idempotent) is transient
+
+
+def test_no_product_module_but_retry_builds_a_policy_or_imports_tenacity():
+    """The policies live in retry.py (its docstring lists them); tenacity is gone."""
+    import ast
+    import pathlib
+
+    import st2mistral
+    root = pathlib.Path(st2mistral.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob('*.py')):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith('testing/') or relative == 'core/retry.py':
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in ('Backoff', 'Attempts')) or (
+                    isinstance(node, (ast.Import, ast.ImportFrom)) and 'tenacity' in (
+                        getattr(node, 'module', None) or '',
+                        *(alias.name for alias in node.names))):
+                offenders.append('%s:%d' % (relative, node.lineno))
+    assert offenders == []
