@@ -35,7 +35,6 @@ so the runner loads on st2 3.2 through 3.9.
 import functools
 import logging
 import pkgutil
-import random
 import time
 import uuid
 
@@ -242,7 +241,9 @@ def get_querier():
 
 
 def query(liveaction_id, query_context):
-    """(status, result) of one tracked liveaction, for st2's results tracker."""
+    """(status, result) of one tracked liveaction, for st2's results tracker: the
+    relay's reconcile pass (reconcile.check), with st2's state read from st2's
+    database (st2resultstracker holds no API credentials), as st2 3.2's querier did."""
     from st2common.persistence.execution import ActionExecution
     from st2common.util import action_db
 
@@ -250,26 +251,27 @@ def query(liveaction_id, query_context):
     if not mistral_id:
         raise ValueError('[%s] Missing mistral workflow execution ID in query context.'
                          % liveaction_id)
-    jitter = CONF[config.MISTRAL].jitter_interval
-    if jitter:
-        time.sleep(random.uniform(0, jitter))  # green under st2's eventlet
+    group = CONF[config.MISTRAL]
     reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
-    try:
-        reading = reader.read(mistral_id)
-    except Exception as e:
-        if clients.is_not_found(e):
-            return 'failed', {'error': 'Mistral execution %s was not found.' % mistral_id}
-        raise
-    # Read st2's state after Mistral's: it may have changed meanwhile.
-    liveaction = action_db.get_liveaction_by_id(liveaction_id)
-    execution = ActionExecution.get(liveaction__id=str(liveaction.id))
-    children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
-    status, result = reconcile.reconcile(
-        reading, liveaction.status, [c.status for c in children if c is not None],
-        CONF[config.MISTRAL].max_result_size)
+    read = {}
+
+    def st2_now():
+        liveaction = read['liveaction'] = action_db.get_liveaction_by_id(liveaction_id)
+        execution = ActionExecution.get(liveaction__id=str(liveaction.id))
+        children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
+        return liveaction.status, [{'id': str(c.id), 'status': c.status}
+                                   for c in children if c is not None]
+
+    # time.sleep: green under st2's eventlet.
+    found = reconcile.check(lambda: reader.read(mistral_id), mistral_id, st2_now,
+                            jitter=group.jitter_interval, sleep=time.sleep,
+                            max_result_size=group.max_result_size)
+    if found.reading is None:
+        return found.status, found.result
     LOG.info('[%s] Mistral execution %s is %s; st2 status %s.', liveaction_id, mistral_id,
-             reading.state, status)
-    return status, result if result is not None else (liveaction.result or {'tasks': []})
+             found.reading.state, found.status)
+    return found.status, (found.result if found.result is not None
+                          else (read['liveaction'].result or {'tasks': []}))
 
 
 @functools.lru_cache(maxsize=None)
