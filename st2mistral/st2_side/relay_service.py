@@ -21,7 +21,8 @@ the jobs of ``JOBS``, each in its own thread; each job is one file of relay/
 - relay/children.py: st2's execution stream -> finished children to Mistral;
 - relay/tracked.py: the executions ``st2-track-result`` tracks;
 - relay/sweep.py: every active mistral-v2 execution, reconciled;
-- relay/pauses.py: pauses and resumes made in Mistral, reflected in st2.
+- relay/pauses.py: pauses and resumes made in Mistral, reflected in st2;
+- relay/progress.py: a running workflow's tasks, written into its st2 execution.
 
 Several relays may run at once (an st2 HA pair): every job is idempotent,
 st2 refuses a second completion and Mistral a second child result.
@@ -48,6 +49,7 @@ from st2mistral.st2_side import reconcile
 from st2mistral.st2_side import st2_executions
 from st2mistral.st2_side.relay import children
 from st2mistral.st2_side.relay import pauses
+from st2mistral.st2_side.relay import progress
 from st2mistral.st2_side.relay import sweep
 from st2mistral.st2_side.relay import tracked
 
@@ -61,6 +63,7 @@ JOBS = (
     tracked.Tracked,
     sweep.Sweep,
     pauses.Pauses,
+    progress.Progress,
 )
 
 CLI_OPTS = [

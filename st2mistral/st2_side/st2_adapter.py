@@ -369,3 +369,29 @@ class St2Records:
             publish=status not in (action_constants.LIVEACTION_STATUS_PAUSING,
                                    action_constants.LIVEACTION_STATUS_CANCELING))
         return liveaction.status
+
+    def write_progress(self, execution_id, result):
+        """Write a running execution's result (the relay's progress job) the way st2's
+        ``update_execution`` writes an execution (st2common/st2common/services/
+        executions.py @ v3.9.0): under st2's coordination lock for its liveaction, only
+        while st2 shows it running, the ``result`` field alone, published.
+
+        st2's API cannot: ``PUT /executions/<id>`` of the unchanged ``running`` goes
+        through ``update_status``, which returns at once when the status is unchanged
+        (st2common/st2common/services/action.py @ v3.9.0). Only the result is set, so a
+        status st2 writes meanwhile is never overwritten, and a completion that follows
+        replaces the result. Returns the status st2 shows (None: no such execution).
+        """
+        from st2common.persistence.execution import ActionExecution
+        from st2common.services import coordination
+
+        execution = ActionExecution.get(id=execution_id)
+        if execution is None:
+            return None
+        lock_name = str(execution.liveaction['id']).encode()
+        with coordination.get_coordinator().get_lock(lock_name):
+            execution = ActionExecution.get(id=execution_id)
+            if execution.status != 'running':
+                return execution.status
+            ActionExecution.update(execution, publish=True, set__result=result)
+        return 'running'

@@ -16,7 +16,8 @@
   finished child of a Mistral task to Mistral;
 - tracked.py: reconciles the executions st2's ``st2-track-result`` tracks;
 - sweep.py: reconciles every active mistral-v2 execution st2 lists;
-- pauses.py: reflects in st2 the pauses and resumes made in Mistral.
+- pauses.py: reflects in st2 the pauses and resumes made in Mistral;
+- progress.py: writes a running workflow's tasks into its st2 execution.
 
 A job is a class built as ``Job(relay)`` (relay_service.Relay: the clients,
 st2's records, the reconciler, ``poll`` and ``map``) with:
