@@ -16,7 +16,7 @@ import os
 import time
 
 from benchmarks import marks
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 
 TOKEN = 'st2-token'
@@ -105,7 +105,7 @@ def start_workflow(client, st2, workflow, publisher, workflow_input=None):
     ``t0`` is time.monotonic() just before ``executions.create``.
     """
     st2_id = st2.add_execution()
-    params = {'env': st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN)}
+    params = {'env': contract.build_env(st2_id, st2.api_url, auth_token=TOKEN)}
     if publisher:
         params['notify'] = [{'type': publisher}]
     t0 = time.monotonic()

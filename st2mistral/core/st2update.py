@@ -21,6 +21,8 @@ Each caller keeps its own logging and outcome handling. Pure apart from the
 
 from __future__ import annotations
 
+from st2mistral.core import contract
+
 # What st2 answers while a pause or cancel request is still in progress.
 REQUESTED = {'paused': 'pausing', 'canceled': 'canceling'}
 
@@ -36,17 +38,13 @@ ALREADY_COMPLETED = 'completed'
 RUNNER_REFUSED = 'refused'
 
 
-def execution_url(api_url, execution_id):
-    return '%s/executions/%s' % (api_url.rstrip('/'), execution_id)
-
-
 def put(send, api_url, execution_id, status, result, credentials, **kwargs):
     """One ``PUT /executions/<id>`` with st2's {status, result} body through ``send``
     (a client's ``send`` for one attempt, or its ``call`` for one with backoff)."""
     body = {'status': status}
     if result is not None:
         body['result'] = result
-    return send('PUT', execution_url(api_url, execution_id), credentials, json_body=body,
+    return send('PUT', contract.execution_url(api_url, execution_id), credentials, json_body=body,
                 **kwargs)
 
 

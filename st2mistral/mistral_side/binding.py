@@ -29,11 +29,12 @@ names another workflow), so a workflow pointed at someone else's execution
 cannot make Mistral ask st2 again for each of its events.
 """
 
-import collections
 import threading
 
 from oslo_config import cfg
 
+from st2mistral.core import bounded
+from st2mistral.core import contract
 from st2mistral.core import opts
 from st2mistral.core import singleton
 from st2mistral.core import st2api
@@ -62,8 +63,7 @@ class NotBound(Exception):
 def check(record, st2_execution_id, root_id):
     """None when ``record`` (st2's execution JSON) names ``root_id``; else NotBound."""
     context = record.get('context') if isinstance(record, dict) else None
-    mistral = context.get('mistral') if isinstance(context, dict) else None
-    named = mistral.get('execution_id') if isinstance(mistral, dict) else None
+    named = contract.mistral_execution_id(context)
     if named is None:
         return NotBound('st2 execution %s names no Mistral workflow execution (yet) in its '
                         'context.mistral.execution_id' % st2_execution_id, final=False)
@@ -80,8 +80,8 @@ class Verifier:
         self._client = client
         self._conf = conf
         self._size = size
-        self._verified = collections.OrderedDict()   # (api_url, st2 id) -> root id
-        self._refused = collections.OrderedDict()    # (api_url, st2 id, root id) -> text
+        self._verified = bounded.BoundedDict(self._size)   # (api_url, st2 id) -> root id
+        self._refused = bounded.BoundedDict(self._size)    # (api_url, st2 id, root id) -> text
         self._lock = threading.Lock()
 
     def key_credentials(self):
@@ -102,7 +102,7 @@ class Verifier:
         if refused is not None:
             raise NotBound(refused, final=True, repeated=True)
         client = self._client or st2api.get_client()
-        record = client.send('GET', '%s/executions/%s' % (api_url, st2_execution_id),
+        record = client.send('GET', contract.execution_url(api_url, st2_execution_id),
                              self.key_credentials())
         problem = check(record, st2_execution_id, root_id)
         if problem is not None and problem.final:
@@ -113,10 +113,7 @@ class Verifier:
 
     def _remember(self, entries, key, value):
         with self._lock:
-            entries[key] = value
-            entries.move_to_end(key)
-            while len(entries) > self._size:
-                entries.popitem(last=False)
+            entries.put(key, value)
 
 
 @singleton.process_wide

@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from st2mistral.core import contract
+
 # st2 execution ids are Mongo ObjectIds; accept any plain id, never a path.
 _EXECUTION_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')
 
@@ -40,11 +42,7 @@ class Target:
 
 def st2_context(env):
     """The ``st2_context`` st2 put into the env, or {}."""
-    try:
-        ctx = env['__actions']['st2.action']['st2_context']
-    except (KeyError, TypeError):
-        return {}
-    return ctx if isinstance(ctx, dict) else {}
+    return contract.env_st2_context(env)
 
 
 def is_http_url(value):
@@ -111,8 +109,7 @@ def parse_st2_context(raw):
 def parent_workflow_execution_id(env):
     """The Mistral workflow that started this one through st2, if any."""
     parent = st2_context(env).get('parent') or {}
-    mistral = parent.get('mistral') if isinstance(parent, dict) else None
-    return (mistral or {}).get('workflow_execution_id') if isinstance(mistral, dict) else None
+    return contract.mistral_context(parent).get('workflow_execution_id')
 
 
 def resolve(notify_kwargs, env, default_api_url):
@@ -123,14 +120,15 @@ def resolve(notify_kwargs, env, default_api_url):
     """
     env = env if isinstance(env, dict) else {}
     ctx = st2_context(env)
-    execution_id = notify_kwargs.get('st2_execution_id') or env.get('st2_execution_id')
+    execution_id = (notify_kwargs.get(contract.ENV_EXECUTION_ID)
+                    or contract.env_execution_id(env))
     if execution_id is None:
         return None
     if not isinstance(execution_id, str) or not _EXECUTION_ID.fullmatch(execution_id):
         raise InvalidSt2Context(
             'st2_execution_id %r is not a valid st2 execution id' % (execution_id,))
 
-    api_url = (notify_kwargs.get('api_url') or env.get('st2_action_api_url')
+    api_url = (notify_kwargs.get('api_url') or env.get(contract.ENV_API_URL)
                or ctx.get('api_url') or default_api_url)
     if not is_http_url(api_url):
         raise InvalidSt2Context('st2 API URL %r is not an http(s) URL' % (api_url,))

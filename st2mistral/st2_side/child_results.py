@@ -35,12 +35,12 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
 import logging
 import re
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.st2_side import clients
 
 LOG = logging.getLogger(__name__)
 
-CALLBACK_SOURCE = 'mistral_v2'
 _CALLBACK_URL = re.compile(r'(.+)/action_executions/([^/?#]+)/?$')
 
 # st2 liveaction status -> Mistral action execution state (st2's callback map).
@@ -80,10 +80,10 @@ def callback_of(execution):
     liveaction = execution.get('liveaction') or {}
     callback = liveaction.get('callback') if isinstance(liveaction, dict) else None
     if callback:
-        if callback.get('source') != CALLBACK_SOURCE:
+        if callback.get('source') != contract.CALLBACK_SOURCE:
             return None
         return action_execution_id_from_url(callback.get('url'))
-    mistral = (execution.get('context') or {}).get('mistral') or {}
+    mistral = contract.mistral_context(execution.get('context'))
     if mistral.get('callback_url') and mistral.get('action_execution_id'):
         return mistral['action_execution_id']
     return None

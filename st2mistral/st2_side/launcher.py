@@ -32,10 +32,10 @@ import copy
 import dataclasses
 import logging
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import definitions
-from st2mistral.st2_side import st2env
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def parent_context(execution_id, context):
 
 
 def build_env(request):
-    env = st2env.build_env(
+    env = contract.build_env(
         request.execution_id, request.api_url, auth_token=request.auth_token,
         liveaction_id=request.liveaction_id,
         parent=parent_context(request.execution_id, request.context),
@@ -97,7 +97,7 @@ def build_env(request):
 
 
 def notify_entries(request):
-    entry = dict(st2env.ST2_NOTIFY_ENTRY)
+    entry = dict(contract.ST2_NOTIFY_ENTRY)
     if request.public_api_url and request.public_api_url.rstrip('/') != request.api_url.rstrip('/'):
         entry['api_url'] = request.api_url.rstrip('/')  # what Mistral can reach
     return [entry]
@@ -111,7 +111,7 @@ def runner_context(context, execution_id, workflow_name):
     parent task use ``action_execution_id``) and the parent workflow's name
     and id move to ``mistral.parent``.
     """
-    inherited = copy.deepcopy((context or {}).get('mistral') or {})
+    inherited = copy.deepcopy(contract.mistral_context(context))
     parent = {key: inherited.pop(key) for key in ('workflow_name', 'workflow_execution_id')
               if key in inherited}
     mistral = inherited
@@ -148,7 +148,7 @@ def status_after(operation, children_active):
 
 
 def _mistral_id(context, operation):
-    ex_id = ((context or {}).get('mistral') or {}).get('execution_id')
+    ex_id = contract.mistral_execution_id(context)
     if not ex_id:
         raise RunnerError('Unable to %s because mistral execution_id is missing.' % operation)
     return ex_id
@@ -297,7 +297,7 @@ class Launcher:
 
     def _set_state(self, context, operation, state):
         ex_id = _mistral_id(context, operation)
-        mistral = context.get('mistral') or {}
+        mistral = contract.mistral_context(context)
         parent_task_action = mistral.get('action_execution_id') if 'parent' in context else None
         if state == 'RUNNING' and parent_task_action:
             # Resume the parent's task first so the parent can take our result.

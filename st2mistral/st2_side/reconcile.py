@@ -69,6 +69,7 @@ import logging
 import random
 import time
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.core import st2update
 from st2mistral.st2_side import child_results
@@ -307,7 +308,7 @@ class PollOutcome:
 
 def mistral_execution_id(execution):
     """The Mistral execution id the runner stored in an st2 execution's context."""
-    return ((execution.get('context') or {}).get('mistral') or {}).get('execution_id')
+    return contract.mistral_execution_id(execution.get('context'))
 
 
 class Reconciler:

@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The ONLY module of st2mistral that imports st2common: the st2 plugin seams.
+"""The one module of st2mistral that imports st2common (tools/check_layout.py keeps it
+so): the st2 plugin seams.
 
 st2 loads, through entry points (setup.cfg):
 
@@ -42,6 +43,7 @@ from oslo_config import cfg
 from st2common.runners import base as runners_base
 import yaml
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import clients
@@ -177,7 +179,7 @@ class MistralRunner(_RUNNER_BASE):
     def _mistral_result(self):
         """The workflow's result as a completed st2 execution shows it (extra, tasks),
         or None while Mistral has not reached a state with a result."""
-        mistral_id = ((self.context or {}).get('mistral') or {}).get('execution_id')
+        mistral_id = contract.mistral_execution_id(self.context)
         if not mistral_id:
             return None
         reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
@@ -247,7 +249,7 @@ def query(liveaction_id, query_context):
     from st2common.persistence.execution import ActionExecution
     from st2common.util import action_db
 
-    mistral_id = ((query_context or {}).get('mistral') or {}).get('execution_id')
+    mistral_id = contract.mistral_execution_id(query_context)
     if not mistral_id:
         raise ValueError('[%s] Missing mistral workflow execution ID in query context.'
                          % liveaction_id)

@@ -21,6 +21,7 @@ credentials: it reads st2 through st2's database, then runs the same
 reconcile pass (``reconcile.check``).
 """
 
+from st2mistral.core import contract
 from st2mistral.core import st2update
 
 # st2's default page size for non-admin users (st2api's ``max_page_size``).
@@ -41,7 +42,7 @@ class St2Executions:
 
     def get(self, execution_id):
         """The execution's API document (``GET /executions/<id>``)."""
-        return self.client.call('GET', st2update.execution_url(self.api_url, execution_id),
+        return self.client.call('GET', contract.execution_url(self.api_url, execution_id),
                                 self.credentials)
 
     def list(self, **filters):

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 
@@ -87,8 +87,8 @@ def run(workdir):
             started = time.monotonic()
             execution = client.executions.create(
                 'demo.hello', workflow_input={'name': 'st2'},
-                env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
-                notify=[st2env.ST2_NOTIFY_ENTRY])
+                env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+                notify=[contract.ST2_NOTIFY_ENTRY])
             final = mistral.wait_for_execution(execution.id)
             mistral_done = time.monotonic()
             st2.wait_for_status(st2_id, 'succeeded', timeout=30)

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 
@@ -90,11 +90,11 @@ class Run:
             self.client.workflows.create(definition)
         # st2_id: made beforehand (add_st2_execution), e.g. to aim a fault at its updates.
         self.st2_id = st2_id or add_st2_execution(st2, workflow)
-        env = (st2env.build_env(self.st2_id, st2.api_url, auth_token=token, parent=parent,
+        env = (contract.build_env(self.st2_id, st2.api_url, auth_token=token, parent=parent,
                                 extra=env_extra) if st2_context else dict(env_extra or {}))
         params = {'env': env}
         if notify:
-            params['notify'] = [st2env.ST2_NOTIFY_ENTRY]
+            params['notify'] = [contract.ST2_NOTIFY_ENTRY]
         self.execution = self.client.executions.create(
             workflow, workflow_input=workflow_input or {}, **params)
         self.id = self.execution.id

@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
@@ -125,9 +125,9 @@ def test_workflow_of_st2_actions_runs_end_to_end(mistral, st2):
     # the st2 notify entry, so st2 hears about the workflow too.
     execution = client.executions.create(
         name, workflow_input={},
-        env=st2env.build_env(parent_id, st2.api_url, auth_token=TOKEN, parent=parent,
+        env=contract.build_env(parent_id, st2.api_url, auth_token=TOKEN, parent=parent,
                              notify=NOTIFY, skip_notify_tasks=['quiet']),
-        notify=[st2env.ST2_NOTIFY_ENTRY])
+        notify=[contract.ST2_NOTIFY_ENTRY])
 
     assert mistral.wait_for_execution(execution.id).state == 'SUCCESS'
     elapsed = time.monotonic() - began
@@ -212,7 +212,7 @@ def test_st2_unreachable_fails_task_clearly_and_never_posts_late(mistral, st2):
     st2.go_down()
     began = time.monotonic()
     execution = client.executions.create(
-        name, env=st2env.build_env(parent_id, st2.api_url, auth_token=TOKEN,
+        name, env=contract.build_env(parent_id, st2.api_url, auth_token=TOKEN,
                                    parent=dict(PARENT, execution_id=parent_id)))
 
     assert mistral.wait_for_execution(execution.id).state == 'ERROR'
@@ -241,7 +241,7 @@ def test_st2_back_within_the_window_gets_exactly_one_child(mistral, st2):
     retries_before = len(mistral.log_lines('st2.action core.blip'))
     st2.go_down()
     execution = client.executions.create(
-        name, env=st2env.build_env(parent_id, st2.api_url, auth_token=TOKEN,
+        name, env=contract.build_env(parent_id, st2.api_url, auth_token=TOKEN,
                                    parent=dict(PARENT, execution_id=parent_id)))
 
     # Bring st2 back once Mistral has logged a failed try.
@@ -263,7 +263,7 @@ def test_lost_answer_never_makes_a_second_child(mistral, st2):
     lists = st2_lists_executions(st2)
     st2.set_delay(READ_TIMEOUT * 2)
     execution = client.executions.create(
-        name, env=st2env.build_env(parent_id, st2.api_url, auth_token=TOKEN,
+        name, env=contract.build_env(parent_id, st2.api_url, auth_token=TOKEN,
                                    parent=dict(PARENT, execution_id=parent_id)))
     # Only the POST is slow: the look-ups that follow are answered at once.
     st2.wait_for(lambda s: post_requests(s), timeout=10)
@@ -294,7 +294,7 @@ def test_parallel_st2_actions(mistral, st2):
     parent_id = st2.add_execution()
     began = time.monotonic()
     execution = client.executions.create(
-        name, env=st2env.build_env(parent_id, st2.api_url, auth_token=TOKEN,
+        name, env=contract.build_env(parent_id, st2.api_url, auth_token=TOKEN,
                                    parent=dict(PARENT, execution_id=parent_id)))
     assert mistral.wait_for_execution(execution.id).state == 'SUCCESS'
     elapsed = time.monotonic() - began

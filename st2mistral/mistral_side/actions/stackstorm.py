@@ -67,6 +67,7 @@ from mistral_lib import actions
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral.core import contract
 from st2mistral.core import opts
 from st2mistral.core import retry
 from st2mistral.core import st2api
@@ -76,7 +77,6 @@ from st2mistral.mistral_side import targets
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-CALLBACK_SOURCE = 'mistral_v2'
 CONTEXT_HEADER = 'st2-context'
 
 # Answers that say "try again later". Every other non-2xx answer fails the task.
@@ -150,7 +150,7 @@ def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_
     body = {
         'action': ref,
         'parameters': parameters or {},
-        'callback': {'source': CALLBACK_SOURCE, 'url': absolute_callback_url},
+        'callback': {'source': contract.CALLBACK_SOURCE, 'url': absolute_callback_url},
     }
     if ctx.notify and task_name not in ctx.skip_notify_tasks:
         body['notify'] = ctx.notify
@@ -171,8 +171,7 @@ def find_child(executions, action_execution_id):
         if not isinstance(ex, dict) or not isinstance(ex.get('id'), str):
             continue
         context = ex.get('context')
-        mistral = context.get('mistral') if isinstance(context, dict) else None
-        if isinstance(mistral, dict) and mistral.get('action_execution_id') == action_execution_id:
+        if contract.mistral_context(context).get('action_execution_id') == action_execution_id:
             return ex
     return None
 

@@ -41,7 +41,6 @@ Identity comes from st2 only: every identity header a client may send
 st2 vouched for are set, as keystonemiddleware does.
 """
 
-import collections
 import dataclasses
 import hashlib
 import re
@@ -53,6 +52,7 @@ from mistral import exceptions as exc
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral.core import bounded
 from st2mistral.core import opts
 from st2mistral.core import st2api
 
@@ -120,7 +120,7 @@ class TokenCache:
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
-        self._entries = collections.OrderedDict()   # digest -> (deadline, user)
+        self._entries = bounded.BoundedDict(0)   # digest -> (deadline, user)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -144,10 +144,7 @@ class TokenCache:
             return
         key = self._key(token)
         with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = (self._clock() + ttl, user)
-            while len(self._entries) > max_size:
-                self._entries.popitem(last=False)  # the oldest entry
+            self._entries.put(key, (self._clock() + ttl, user), maxsize=max_size)
 
     def clear(self):
         with self._lock:

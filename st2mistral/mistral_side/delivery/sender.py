@@ -34,6 +34,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral.core import contract
 from st2mistral.core import opts
 from st2mistral.core import results
 from st2mistral.core import retry
@@ -307,8 +308,8 @@ class Sender:
         with its own {message, user} result)."""
         if item.key not in self._pause_refused:
             return False
-        answer = self._client.send('GET', '%s/executions/%s' % (
-            item.target.api_url.rstrip('/'), item.target.execution_id), credentials)
+        answer = self._client.send('GET', contract.execution_url(
+            item.target.api_url, item.target.execution_id), credentials)
         if (answer or {}).get('status') not in ('paused', 'pausing'):
             return False
         TRACE.info('[%s] The workflow event %s for %s is not published to st2: st2 '

@@ -26,7 +26,6 @@ Operators trace an execution with
 every line here starts with ``[<root execution id>]``.
 """
 
-import collections
 import dataclasses
 import queue
 import threading
@@ -38,6 +37,7 @@ from mistral.workflow import states
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from st2mistral.core import bounded
 from st2mistral.core import opts
 from st2mistral.core import results
 from st2mistral.core import retry
@@ -235,17 +235,13 @@ class WorkflowCache:
     """
 
     def __init__(self, size=10000):
-        self._size = size
-        self._entries = collections.OrderedDict()
+        self._entries = bounded.BoundedDict(size)
 
     def get(self, wf_ex_id):
         return self._entries.get(wf_ex_id)
 
     def put(self, wf):
-        self._entries[wf.id] = wf
-        self._entries.move_to_end(wf.id)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._entries.put(wf.id, wf)
 
     def pop(self, wf_ex_id):
         return self._entries.pop(wf_ex_id, None)

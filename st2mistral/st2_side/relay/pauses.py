@@ -22,6 +22,7 @@ the workflow in Mistral.
 
 import logging
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import config
@@ -34,7 +35,7 @@ def st2_execution_id_of(mistral_execution):
     """The st2 execution id in a Mistral execution's env (set by the runner), or None."""
     params = results.decode_json(getattr(mistral_execution, 'params', None)) or {}
     env = params.get('env') if isinstance(params, dict) else None
-    return env.get('st2_execution_id') if isinstance(env, dict) else None
+    return contract.env_execution_id(env)
 
 
 class Pauses:

@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
 from tests.functional.conftest import TOKEN
@@ -56,8 +56,8 @@ def start_execution(client, st2, workflow, workflow_input=None, st2_id=None):
     st2_id = st2_id or add_st2_execution(st2, workflow)
     execution = client.executions.create(
         workflow, workflow_input=workflow_input or {},
-        env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
-        notify=[st2env.ST2_NOTIFY_ENTRY])
+        env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+        notify=[contract.ST2_NOTIFY_ENTRY])
     # As st2 stores the runner's context: the st2 execution names its workflow.
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id,
                                             'workflow_name': workflow}})

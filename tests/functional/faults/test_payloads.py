@@ -20,8 +20,8 @@ import json
 
 import pytest
 
+from st2mistral.core import contract
 from st2mistral.core import results
-from st2mistral.st2_side import st2env
 from st2mistral.testing import mistral_launcher
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import Run
@@ -240,8 +240,8 @@ def test_global_notify_and_execution_notify_do_not_duplicate_updates(mistral, st
     client.workflows.create(simple_wf(name, tasks=1))
     st2_id = st2.add_execution(action='examples.' + name)
     ex = client.executions.create(
-        name, env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
-        notify=[st2env.ST2_NOTIFY_ENTRY, st2env.ST2_NOTIFY_ENTRY])
+        name, env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+        notify=[contract.ST2_NOTIFY_ENTRY, contract.ST2_NOTIFY_ENTRY])
     st2.wait_for_status(st2_id, 'succeeded')
     assert _published(mistral, ex.id)
     assert history(st2, st2_id) == ['running', 'succeeded']

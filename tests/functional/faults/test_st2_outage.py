@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import new_object_id
 from st2mistral.testing.waiting import wait_until
@@ -209,8 +209,8 @@ def test_unknown_execution_is_retried_until_st2_knows_it(mistral, st2):
     name = _one_task(client)
     st2_id = new_object_id()       # st2 has not recorded the execution yet
     ex_id = client.executions.create(
-        name, env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
-        notify=[st2env.ST2_NOTIFY_ENTRY]).id
+        name, env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+        notify=[contract.ST2_NOTIFY_ENTRY]).id
     st2.wait_for(lambda s: any(r.status == 404 for r in s.requests_for('PUT')), timeout=10)
     st2.add_execution(execution_id=st2_id, action='examples.' + name)
     st2.wait_for_status(st2_id, 'succeeded', timeout=10)
@@ -224,8 +224,8 @@ def test_execution_st2_never_knows_is_given_up_once_with_the_command(mistral, st
     name = _one_task(client)
     st2_id = new_object_id()
     ex_id = client.executions.create(
-        name, env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN),
-        notify=[st2env.ST2_NOTIFY_ENTRY]).id
+        name, env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+        notify=[contract.ST2_NOTIFY_ENTRY]).id
     wait_mistral_states(client, [ex_id])
     wait_lines(mistral, '[%s] ' % ex_id, ' ERROR ', 'WORKFLOW_SUCCEEDED', timeout=15)
     (line,) = notifier_lines(mistral, '[%s] ' % ex_id, ' ERROR ')

@@ -303,12 +303,12 @@ def test_malformed_st2_context_logs_error_and_sends_nothing(mistral, st2, run, e
 
 def test_global_and_per_execution_entries_publish_each_event_once(st2, tmp_path):
     # st2's runner sends a per-execution entry; mistral.conf may have the global one too.
-    from st2mistral.st2_side import st2env
+    from st2mistral.core import contract
     from st2mistral.testing import mistral_launcher
     from tests.functional.conftest import Run
     from tests.functional.conftest import fast_retry_config
 
-    with mistral_launcher.MistralServer(str(tmp_path), notify=[st2env.ST2_NOTIFY_ENTRY],
+    with mistral_launcher.MistralServer(str(tmp_path), notify=[contract.ST2_NOTIFY_ENTRY],
                                         config=fast_retry_config(st2)) as mistral:
         name = unique('wf_both')
         r = Run(mistral, st2, simple_wf(name, tasks=2), name)     # per-execution entry too
