@@ -31,15 +31,17 @@ st2's records), whatever the number of workflows:
    (one call per 1000 running executions): the root workflows st2 started
    (``params.env.st2_execution_id``);
 2. ``GET /tasks?updated_at=gte:<since>&fields=<the task fields>`` (one call per
-   1000 tasks): the tasks changed since the last pass, with an overlap of
+   1000 tasks): the tasks changed since the last change seen, less
    OVERLAP_SECONDS (Mistral's times have whole seconds, and a transaction may
-   commit after a later one); the first pass reads from the oldest running
-   workflow's start;
-3. a workflow seen running for the first time that started before ``since``
-   (resumed from a pause while the relay ran) has its tasks read by one
+   commit after a later one), but never before the oldest running workflow's
+   start; the first pass reads from that start;
+3. a workflow not running at the last pass that started before ``since``
+   (resumed from a pause) has its tasks read by one
    ``GET /executions/<id>/tasks``;
-4. st2 is written for each workflow whose tasks differ from what this relay
-   wrote last (none in a pass where nothing changed).
+4. st2 is written for each workflow whose tasks changed since st2 last took
+   them (none in a pass where nothing changed); st2 not running it yet (the
+   runner has not returned) or for now (a pause or resume under way) is tried
+   again on the next pass.
 
 The tasks carry the fields of results.TASK_FIELDS (name, state, times,
 ids, state_info), ordered as the completed result orders them; their
