@@ -138,6 +138,23 @@ class ApiEndpoints:
             self._apply_status(ex, status, result)
             return ex.status
 
+    def db_update_execution_result(self, execution_id, result):
+        """An execution's result written the way st2's ``update_execution`` writes an
+        execution (st2common/st2common/services/executions.py @ v3.9.0): an execution
+        already completed is left as it is; else the field is set
+        (``ActionExecution.update``, st2common/st2common/persistence/base.py @ v3.9.0)
+        and an ``st2.execution__update`` published. The status is unchanged, so no log
+        entry is added (``push__log`` only on a status change). Unlike ``update_status``
+        (st2common/st2common/services/action.py @ v3.9.0), which drops the result of an
+        unchanged status, this stores it. Returns the status afterwards."""
+        with self._lock:
+            ex = self._find(execution_id)
+            if ex.status in COMPLETED_STATUSES:
+                return ex.status
+            ex.result = copy.deepcopy(result)
+            self._publish(EXECUTION_UPDATE, ex)
+            return ex.status
+
     def _find(self, execution_id):
         ex = self._executions.get(execution_id)
         if ex is None:
