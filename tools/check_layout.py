@@ -22,6 +22,10 @@
   ``Event().wait``); a loop that models a retry says so with ``# loop-ok: <why>``
   on the line above it.
 * No file of st2mistral/ is over 600 lines.
+* Code that runs on Python 3.8 (st2mistral/ outside testing/, where st2 3.8 and
+  Mistral 18/20 run it) calls no ``zip(strict=...)`` and writes no ``X | Y``
+  annotation without ``from __future__ import annotations``: both fail at
+  import there, and ruff's target-version does not report them.
 
 Usage: python tools/check_layout.py [REPO]   (run by tox -e style)
 """
@@ -80,6 +84,31 @@ def sleeping_loops(tree, lines):
                 break
 
 
+def py38_breakers(tree):
+    """(line, what) of the two Python 3.10 features that break imports on 3.8/3.9."""
+    future = any(isinstance(n, ast.ImportFrom) and n.module == '__future__'
+                 and any(a.name == 'annotations' for a in n.names) for n in tree.body)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'zip'
+                and any(k.arg == 'strict' for k in node.keywords)):
+            yield node.lineno, 'zip(strict=...) (Python 3.10)'
+        annotations = []
+        if isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            annotations.extend(a.annotation for a in args.posonlyargs + args.args
+                               + args.kwonlyargs + [args.vararg, args.kwarg]
+                               if a is not None and a.annotation is not None)
+            if node.returns is not None:
+                annotations.append(node.returns)
+        for annotation in annotations:
+            if not future and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr)
+                                  for n in ast.walk(annotation)):
+                yield annotation.lineno, ('an X | Y annotation without '
+                                          '"from __future__ import annotations"')
+
+
 def check_file(rel, text):
     problems = []
     tree = ast.parse(text, rel)
@@ -94,6 +123,10 @@ def check_file(rel, text):
                 if rel.startswith(folder) and crossing:
                     problems.append('%s:%d imports %s: %s may not import %s'
                                     % (rel, lineno, crossing[0], folder, ' or '.join(banned)))
+    if rel.startswith('st2mistral/') and not rel.startswith('st2mistral/testing/'):
+        for lineno, what in py38_breakers(tree):
+            problems.append('%s:%d uses %s: it fails at import on Python 3.8/3.9'
+                            % (rel, lineno, what))
     if rel.startswith(('tests/', 'st2mistral/testing/')) and rel != WAITING:
         for lineno in sleeping_loops(tree, text.splitlines()):
             problems.append('%s:%d waits in a hand-written loop: use '

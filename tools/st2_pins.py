@@ -10,17 +10,20 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Install st2mistral into a virtualenv holding st2's pinned packages and prove
-that pip changed none of them.
+"""Install st2mistral into a virtualenv holding st2's (or Mistral's) pinned
+packages and prove that pip changed none of them.
 
     python tools/st2_pins.py tests/st2-pins/v3.9.0 -- .
+    python tools/st2_pins.py tests/mistral-pins/upper-constraints-2024.1.txt \
+        -- -c tests/mistral-pins/upper-constraints-2024.1.txt -e '.[mistral]'
 
 runs ``pip install <args after -->`` with this interpreter, then fails (exit 1,
 one line per package) when pip upgraded, downgraded or removed any package
 that was installed before, or when an installed package differs from a
 ``name==version`` pin of the st2 pins folder (constraints.txt and
-requirements.txt). Prints the pip command, the Python version and
-``st2 pins unchanged: ...`` when all holds. Runs on Python 3.8 (st2's).
+requirements.txt) or of a pins file (an OpenStack series' upper-constraints.txt,
+``name===version;marker``). Prints the pip command, the Python version and
+``pins unchanged: ...`` when all holds. Runs on Python 3.8 (st2's).
 """
 
 import argparse
@@ -50,14 +53,18 @@ def installed():
 
 
 def read_pins(folder):
-    """{canonical name: version} of every ``name==version`` line (markers honoured)."""
+    """{canonical name: version} of every ``name==version`` line (markers honoured).
+
+    ``folder`` holds constraints.txt and requirements.txt (st2's), or is one file.
+    """
     pins = {}
-    for filename in ('constraints.txt', 'requirements.txt'):
-        path = os.path.join(folder, filename)
+    paths = [folder] if os.path.isfile(folder) else [
+        os.path.join(folder, filename) for filename in ('constraints.txt', 'requirements.txt')]
+    for path in paths:
         with open(path, encoding='utf-8') as f:
             for line in f:
                 line = line.split('#', 1)[0].strip()
-                match = re.match(r'^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*==\s*([^\s;]+)\s*(;.*)?$',
+                match = re.match(r'^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(;.*)?$',
                                  line)
                 if match and marker_holds(match.group(4)):
                     pins[canonical(match.group(1))] = match.group(3)
@@ -93,13 +100,14 @@ def compare(before, after, pins, ignore=()):
             problems.append('%s changed %s -> %s' % (name, version, after[name]))
     for name, version in sorted(pins.items()):
         if name in after and name not in ignore and after[name] != version:
-            problems.append('%s is %s, st2 pins %s' % (name, after[name], version))
+            problems.append('%s is %s, pinned %s' % (name, after[name], version))
     return problems
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('pins', help='folder with constraints.txt and requirements.txt')
+    parser.add_argument('pins', help='folder with constraints.txt and requirements.txt,'
+                        ' or one constraints file')
     parser.add_argument('--ignore', action='append', default=[],
                         help='a package not checked (test tools st2 also pins)')
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -121,12 +129,12 @@ def main(argv=None):
     added = sorted(set(after) - set(before))
     print('added: %s' % (', '.join('%s %s' % (n, after[n]) for n in added) or 'nothing'))
     if problems:
-        print('st2 pins CHANGED (%s):' % args.pins)
+        print('pins CHANGED (%s):' % args.pins)
         for problem in problems:
             print('  ' + problem)
         return 1
     held = sorted(n for n in pins if n in after and n not in ignore)
-    print('st2 pins unchanged: %d pinned packages of %s checked, %d packages untouched'
+    print('pins unchanged: %d pinned packages of %s checked, %d packages untouched'
           % (len(held), args.pins, len(before)))
     return 0
 

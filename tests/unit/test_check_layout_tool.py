@@ -63,6 +63,31 @@ def test_a_test_that_sleeps_in_a_loop_is_found_unless_it_says_it_models_a_retry(
     assert problems('st2mistral/testing/waiting.py', loop) == []
 
 
+def test_python_3_10_features_that_break_imports_on_3_8_are_found():
+    source = textwrap.dedent('''\
+        import dataclasses
+
+
+        @dataclasses.dataclass
+        class Row:
+            state_info: str | None
+
+
+        def pairs(a, b) -> dict:
+            return dict(zip(a, b, strict=True))
+        ''')
+    found = problems('st2mistral/mistral_side/notifiers/mistral_db.py', source)
+    assert found == [
+        'st2mistral/mistral_side/notifiers/mistral_db.py:6 uses an X | Y annotation without '
+        '"from __future__ import annotations": it fails at import on Python 3.8/3.9',
+        'st2mistral/mistral_side/notifiers/mistral_db.py:10 uses zip(strict=...) (Python 3.10): '
+        'it fails at import on Python 3.8/3.9']
+    lazy = 'from __future__ import annotations\n\n' + source.replace(', strict=True', '')
+    assert problems('st2mistral/mistral_side/notifiers/mistral_db.py', lazy) == []
+    # test support runs on Mistral 23's Python only
+    assert problems('st2mistral/testing/endpoints.py', source) == []
+
+
 def test_long_files_are_found():
     assert problems('st2mistral/core/x.py', 'x = 1\n' * 601)
     assert problems('st2mistral/core/x.py', 'x = 1\n' * 600) == []

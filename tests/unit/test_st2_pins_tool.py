@@ -14,6 +14,7 @@
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_an_installed_package_off_its_pin_fails_and_ignored_ones_do_not(tool):
     after = {'oslo-config': '10.7.0', 'pytest': '8.3.5', 'st2mistral': '4.0.0'}
     pins = {'oslo-config': '9.6.0', 'pytest': '7.0.1', 'gunicorn': '23.0.0'}
     assert tool.compare(after, after, pins, ignore={'pytest'}) == [
-        'oslo-config is 10.7.0, st2 pins 9.6.0']
+        'oslo-config is 10.7.0, pinned 9.6.0']
 
 
 def test_pins_are_read_with_names_normalised_and_markers_honoured(tool, tmp_path):
@@ -64,3 +65,18 @@ def test_without_pip_arguments_it_says_how_to_call_it(tool, capsys):
     with pytest.raises(SystemExit):
         tool.main([os.path.join(ROOT, 'tests', 'st2-pins', 'v3.9.0')])
     assert 'after --' in capsys.readouterr().err
+
+
+def test_an_openstack_upper_constraints_file_is_read_with_its_markers(tool, tmp_path):
+    pins = tmp_path / 'upper-constraints.txt'
+    pins.write_text("mistral-lib===2.10.0\nalabaster===0.7.13;python_version=='3.8'\n"
+                    "alabaster===0.7.16;python_version>='3.9'\noslo.log===5.5.1\n")
+    assert tool.read_pins(str(pins)) == {
+        'mistral-lib': '2.10.0', 'oslo-log': '5.5.1',
+        'alabaster': '0.7.13' if sys.version_info[:2] == (3, 8) else '0.7.16'}
+
+
+def test_the_stored_mistral_series_pins_parse(tool):
+    pins = tool.read_pins(os.path.join(ROOT, 'tests', 'mistral-pins',
+                                       'upper-constraints-2024.1.txt'))
+    assert pins['mistral-lib'] == '2.10.0' and pins['oslo-log'] == '5.5.1'

@@ -39,6 +39,8 @@ With ``auth_type = st2`` the API also refuses such params outright
 (st2mistral.auth.server), so only the engine creates a lineage.
 """
 
+from __future__ import annotations
+
 import dataclasses
 
 WORKFLOW_TASK_TYPE = 'WORKFLOW'
@@ -113,6 +115,13 @@ def trusted_root(wf_ex_id, workflow_of, task_of, max_depth=MAX_DEPTH):
 # ------------------------------------------------------------------ Mistral's DB
 
 
+def _row_dict(row, columns):
+    # zip(strict=True) needs Python 3.10; Mistral 18 and 20 run on 3.8 too.
+    if len(row) != len(columns):
+        raise ValueError('Mistral returned %d columns, %d asked for' % (len(row), len(columns)))
+    return dict(zip(columns, row))
+
+
 def _workflow_of(wf_ex_id):
     from mistral.db.v2 import api as db_api
 
@@ -120,7 +129,7 @@ def _workflow_of(wf_ex_id):
                                           fields=list(_WORKFLOW_FIELDS))
     if not rows:
         return None
-    values = dict(zip(_WORKFLOW_FIELDS, rows[0], strict=True))
+    values = _row_dict(rows[0], _WORKFLOW_FIELDS)
     params = values.pop('params') or {}
     env = params.get('env') if isinstance(params, dict) else None
     return Workflow(env=env if isinstance(env, dict) else {}, **values)
@@ -132,7 +141,7 @@ def _task_of(task_ex_id):
     rows = db_api.get_task_executions(id=task_ex_id, insecure=True, fields=list(_TASK_FIELDS))
     if not rows:
         return None
-    return Task(**dict(zip(_TASK_FIELDS, rows[0], strict=True)))
+    return Task(**_row_dict(rows[0], _TASK_FIELDS))
 
 
 def root_of(wf_ex_id):

@@ -49,6 +49,8 @@ execution pass for a sub-workflow of another user's root (whose st2 context a
 sub-workflow's st2.action takes, st2mistral.mistral_side.actions.lineage).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json

@@ -12,6 +12,8 @@
 
 """One st2 update waiting for delivery, as the spool keeps it."""
 
+from __future__ import annotations
+
 import dataclasses
 import itertools
 import time

@@ -17,6 +17,8 @@ lazily loaded row by row: a workflow snapshot costs 3 queries (4 when the
 workflow has sub-workflow tasks), whatever its task count.
 """
 
+from __future__ import annotations
+
 import dataclasses
 
 from mistral import context as mistral_context
@@ -72,7 +74,10 @@ def use_context(ctx):
 
 
 def _row_dict(row, columns):
-    return dict(zip(columns, row, strict=True))
+    # zip(strict=True) needs Python 3.10; Mistral 18 and 20 run on 3.8 too.
+    if len(row) != len(columns):
+        raise ValueError('Mistral returned %d columns, %d asked for' % (len(row), len(columns)))
+    return dict(zip(columns, row))
 
 
 def workflow_info(wf_ex_id):

@@ -27,6 +27,8 @@ delivery/trace.py writes those lines, each starting with ``[<root execution id>]
 under this module's logger name.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import queue
 import threading
