@@ -134,6 +134,13 @@ st2mistral_opts = [
         help='(st2mistral) Every this many seconds the relay service lists st2\'s canceling '
              'executions and cancels their mistral-v2 children: st2 3.3+ passes a cancel '
              'on only to action-chain and orquesta children. 0 disables it.'),
+    cfgcompat.FloatOpt(
+        'progress_interval', default=4.0, min=0.0,
+        help='(st2mistral) Every this many seconds the relay service writes the tasks '
+             '(name, state, times) of every running Mistral workflow whose tasks changed '
+             'into its st2 execution\'s result, as st2 3.2\'s querier did (Mistral list '
+             'calls: one per 1000 running workflows and one per 1000 changed tasks). '
+             'Needs st2\'s database (the relay in st2\'s virtualenv). 0 disables it.'),
 ]
 
 resultstracker_opts = [

@@ -19,6 +19,8 @@ import json
 import threading
 import time
 
+from st2mistral.testing.st2_emulator.params import RenderError
+from st2mistral.testing.st2_emulator.params import render_live_params
 from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
 from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
 from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
@@ -136,6 +138,23 @@ class ApiEndpoints:
             self._apply_status(ex, status, result)
             return ex.status
 
+    def db_update_execution_result(self, execution_id, result):
+        """An execution's result written the way st2's ``update_execution`` writes an
+        execution (st2common/st2common/services/executions.py @ v3.9.0): an execution
+        already completed is left as it is; else the field is set
+        (``ActionExecution.update``, st2common/st2common/persistence/base.py @ v3.9.0)
+        and an ``st2.execution__update`` published. The status is unchanged, so no log
+        entry is added (``push__log`` only on a status change). Unlike ``update_status``
+        (st2common/st2common/services/action.py @ v3.9.0), which drops the result of an
+        unchanged status, this stores it. Returns the status afterwards."""
+        with self._lock:
+            ex = self._find(execution_id)
+            if ex.status in COMPLETED_STATUSES:
+                return ex.status
+            ex.result = copy.deepcopy(result)
+            self._publish(EXECUTION_UPDATE, ex)
+            return ex.status
+
     def _find(self, execution_id):
         ex = self._executions.get(execution_id)
         if ex is None:
@@ -193,15 +212,31 @@ class ApiEndpoints:
             except (KeyError, TypeError, IndexError) as exc:
                 raise _ApiError(500, str(exc))
 
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
-                             copy.deepcopy(body.get('parameters') or {}), context,
-                             copy.deepcopy(body.get('callback')),
+        parameters = copy.deepcopy(body.get('parameters') or {})
+        try:
+            parameters = render_live_params(parameters, context, self._read_key)
+        except RenderError as e:
+            # st2 records the execution as failed, then answers 400 (actionexecutions.py).
+            # No callback: st2.action gets the 400 and fails its task itself.
+            failed = self._create(new_object_id(), ref, CHILD_RUNNER, 'failed', parameters,
+                                  context, copy.deepcopy(body.get('callback')),
+                                  copy.deepcopy(body.get('notify')))
+            failed.result = {'error': str(e)}
+            failed.history[-1]['result'] = copy.deepcopy(failed.result)
+            failed.ended = failed.started
+            raise _ApiError(400, str(e))
+        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
+                             context, copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()
         return 201, answer
+
+    def _read_key(self, scope, name, user):
+        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
+        return self._keys.get((scope, ref))
 
     def _get_key(self, record, requester, name):
         query = record.query

@@ -17,7 +17,7 @@ Mistral 23 (issue 17, item 6).
 - success and failure of the Mistral child reach the parent;
 - a cancel of the parent cancels the Mistral workflow: st2 3.3+ does not pass a
   cancel on to a mistral-v2 child (action_chain_runner.py 326-344, orquesta_runner.py
-  223-285 @ v3.9.0), the relay's cancel job does (st2_side/cancel_cascade.py);
+  223-285 @ v3.9.0), the relay's cancel job does (st2_side/relay/cancels.py);
 - a pause of an orquesta parent: st2 asks no mistral-v2 child to pause
   (``task_pauseable``, orquesta_runner.py 164-170 @ v3.9.0; st2 3.3+ would refuse
   it anyway, st2common/services/action.py ``request_pause``), so the parent is
