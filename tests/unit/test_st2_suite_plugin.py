@@ -158,3 +158,95 @@ def test_the_waits_of_st2s_suite_are_shortened_in_retrying(tmp_path):
                                '--st2suite-max-wait', '120', suite=suite)
     assert proc.returncode == 0, proc.stdout
     assert summary['tests'] == {'test_one.py::T::test_ok': 'passed'}
+
+
+# -- tests/st2_suite/exceptions.yaml itself ----------------------------------------------
+
+EXCEPTIONS = PLUGIN_DIR / 'exceptions.yaml'
+SUITE_TARBALL = 'mistral-tests-st2-v3.2.0.tar.gz'
+
+
+def load(tag):
+    sys.path.insert(0, str(PLUGIN_DIR))
+    try:
+        import st2suite_plugin
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+    return st2suite_plugin.load_exceptions(str(EXCEPTIONS), tag)
+
+
+def st2_src():
+    value = os.environ.get('ST2MISTRAL_ST2_SRC', '').strip()
+    if not value:
+        pytest.skip('ST2MISTRAL_ST2_SRC is not set: st2 source checks skipped')
+    return pathlib.Path(value).expanduser()
+
+
+def suite_tests():
+    """'<file>::<class>::<method>' of every test in st2's suite, inherited ones too."""
+    import ast
+    import tarfile
+
+    found = set()
+    with tarfile.open(st2_src() / SUITE_TARBALL) as tar:
+        for member in tar.getmembers():
+            name = os.path.basename(member.name)
+            if '/integration/mistral/test_' not in member.name or not name.endswith('.py'):
+                continue
+            tree = ast.parse(tar.extractfile(member).read())
+            classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+            for cls in classes.values():
+                found |= {'%s::%s::%s' % (name, cls.name, m) for m in _methods(cls, classes)}
+    return found
+
+
+def _methods(cls, classes):
+    import ast
+
+    own = {f.name for f in cls.body
+           if isinstance(f, ast.FunctionDef) and f.name.startswith('test')}
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and base.id in classes:
+            own |= _methods(classes[base.id], classes)
+    return own
+
+
+@pytest.mark.parametrize('tag', ['v3.9.0', 'v3.2.0'])
+def test_every_exception_says_why(tag):
+    entries = load(tag)  # raises on an entry without kind, reason or source
+    assert entries
+    for name, entry in entries.items():
+        assert name.count('::') == 2, name
+        if entry['kind'] in ('mistral23', 'python3'):
+            assert entry.get('shown'), '%s: a %s entry shows the difference' % (
+                name, entry['kind'])
+        if entry['kind'] == 'open':
+            assert entry.get('issue'), name
+
+
+def test_the_exceptions_name_tests_of_st2s_suite():
+    tests = suite_tests()
+    assert len(tests) == 91  # st2 v3.2.0's suite: 91 tests in 8 files
+    for tag in ('v3.9.0', 'v3.2.0'):
+        assert set(load(tag)) <= tests, set(load(tag)) - tests
+
+
+def test_each_st2_refusal_cites_st2s_source():
+    """st2_source 'path:line @tag' of st2-<tag>.tar.gz holds st2_says within 6 lines."""
+    import tarfile
+
+    src = st2_src()
+    checked = 0
+    for entry in load('v3.9.0').values():
+        if entry['kind'] != 'st2-refuses':
+            continue
+        where, tag = entry['st2_source'].split(' @')
+        tag = tag.split()[0]
+        path, line = where.rsplit(':', 1)
+        with tarfile.open(src / ('st2-%s.tar.gz' % tag)) as tar:
+            text = tar.extractfile('st2-%s/%s' % (tag, path)).read().decode()
+        window = '\n'.join(text.splitlines()[int(line) - 1:int(line) + 6])
+        assert entry['st2_says'] in window, (entry['test'], entry['st2_source'], window)
+        checked += 1
+    assert checked == 12
