@@ -179,13 +179,16 @@ def pytest_command(suite_venv, st2tests, args, summary, ini):
 
 def print_table(summary, out=sys.stdout):
     files = summary['files']
+    seconds = summary.get('seconds', {})
     total = dict.fromkeys(OUTCOMES, 0)
-    out.write('%-30s %s\n' % ('file', ' '.join('%9s' % o for o in OUTCOMES)))
+    out.write('%-30s %s %8s\n' % ('file', ' '.join('%9s' % o for o in OUTCOMES), 'seconds'))
     for name, counts in files.items():
-        out.write('%-30s %s\n' % (name, ' '.join('%9d' % counts.get(o, 0) for o in OUTCOMES)))
+        out.write('%-30s %s %8.0f\n' % (name, ' '.join('%9d' % counts.get(o, 0) for o in OUTCOMES),
+                                         seconds.get(name, 0)))
         for o in OUTCOMES:
             total[o] += counts.get(o, 0)
-    out.write('%-30s %s\n' % ('total', ' '.join('%9d' % total[o] for o in OUTCOMES)))
+    out.write('%-30s %s %8.0f\n' % ('total', ' '.join('%9d' % total[o] for o in OUTCOMES),
+                                     sum(seconds.values())))
 
 
 def suite_python(tag):

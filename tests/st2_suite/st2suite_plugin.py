@@ -103,6 +103,7 @@ class Tally(object):
         self.config = config
         self.exceptions = {}
         self.outcome = {}   # test key -> outcome
+        self.seconds = collections.Counter()  # file -> seconds spent in its tests
         self.files = []
 
     # -- collection
@@ -133,6 +134,7 @@ class Tally(object):
 
     def pytest_runtest_logreport(self, report):
         key = test_key(report.nodeid)
+        self.seconds[key.split('::')[0]] += report.duration
         if report.when == 'call' or report.failed or report.skipped:
             if report.failed:
                 text = str(report.longrepr)
@@ -157,14 +159,16 @@ class Tally(object):
         tag = self.config.getoption('st2suite_tag') or '?'
         write('')
         write("st2's own Mistral suite on st2 %s: per file" % tag)
-        header = '%-30s %7s %7s %9s %16s %8s' % ('file', 'passed', 'failed', 'excepted',
-                                                 'unexpected-pass', 'skipped')
+        header = '%-30s %7s %7s %9s %16s %8s %8s' % ('file', 'passed', 'failed', 'excepted',
+                                                     'unexpected-pass', 'skipped', 'seconds')
         write(header)
         total = collections.Counter()
+        line = '%-30s %7d %7d %9d %16d %8d %8.0f'
         for name, counter in per_file.items():
             total.update(counter)
-            write('%-30s %7d %7d %9d %16d %8d' % ((name,) + tuple(counter[o] for o in OUTCOMES)))
-        write('%-30s %7d %7d %9d %16d %8d' % (('total',) + tuple(total[o] for o in OUTCOMES)))
+            write(line % ((name,) + tuple(counter[o] for o in OUTCOMES) + (self.seconds[name],)))
+        write(line % (('total',) + tuple(total[o] for o in OUTCOMES)
+                      + (sum(self.seconds.values()),)))
         for key, outcome in sorted(self.outcome.items()):
             if outcome in ('failed', 'unexpected-pass'):
                 write('%s: %s' % (outcome.upper(), key))
@@ -173,6 +177,7 @@ class Tally(object):
             with open(summary, 'w') as f:
                 json.dump({'tag': tag,
                            'files': {name: dict(counter) for name, counter in per_file.items()},
+                           'seconds': {name: round(self.seconds[name], 1) for name in per_file},
                            'tests': self.outcome}, f, indent=1, sort_keys=True)
 
 
