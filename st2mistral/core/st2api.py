@@ -10,7 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The HTTP client for the st2 API: the only code that speaks HTTP to st2.
+"""The HTTP client for st2's API requests. (st2's event stream, one long-lived
+read, is st2_side/stream.py: its own session, with TLS verified, no redirect
+followed and text redacted by this module's ``redact``.)
 
 One pooled keep-alive session per process, explicit timeouts, TLS verified
 unless ``[st2] insecure`` says otherwise, an ``X-Request-ID`` on every

@@ -129,6 +129,11 @@ st2mistral_opts = [
         help='(st2mistral) Every this many seconds the relay service lists Mistral\'s '
              'PAUSED executions (one call) and reflects a pause or resume in st2: st2 3.3+ '
              'refuses to pause a mistral-v2 execution through its API. 0 disables it.'),
+    cfgcompat.FloatOpt(
+        'cancel_check_interval', default=1.0, min=0.0,
+        help='(st2mistral) Every this many seconds the relay service lists st2\'s canceling '
+             'executions and cancels their mistral-v2 children: st2 3.3+ passes a cancel '
+             'on only to action-chain and orquesta children. 0 disables it.'),
 ]
 
 resultstracker_opts = [

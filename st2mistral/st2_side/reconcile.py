@@ -205,6 +205,9 @@ class MistralReader:
         snapshot = results.Snapshot(state=execution.state, state_info=execution.state_info,
                                     output=results.decode_json(execution.output),
                                     tasks=snapshot_tasks)
+        if execution.state == 'CANCELLED':
+            # The publisher's rule (results.held_status): only a running task holds it.
+            return snapshot, results.tasks_running(snapshot_tasks)
         active = any(t['state'] in ACTIVE_TASK_STATES for t in snapshot_tasks)
         return snapshot, active
 

@@ -30,7 +30,10 @@ four jobs, each in its own thread:
    missed is healed without an operator;
 4. pauses: every ``[mistral] pause_check_interval`` seconds (0: off), lists
    Mistral's PAUSED executions (one call) and reflects a pause or resume in
-   st2, which st2 3.3+ refuses to take from the publisher.
+   st2, which st2 3.3+ refuses to take from the publisher;
+5. cancels: every ``[mistral] cancel_check_interval`` seconds (0: off), cancels
+   the mistral-v2 children of st2's canceling executions (cancel_cascade.py),
+   which st2 3.3+ does not.
 
 Several relays may run at once (an st2 HA pair): every job is idempotent, st2
 refuses a second completion and Mistral a second child result.
@@ -53,6 +56,7 @@ from oslo_config import cfg
 
 from st2mistral.core import contract
 from st2mistral.core import results
+from st2mistral.st2_side import cancel_cascade
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import config
@@ -111,6 +115,7 @@ class Relay:
             group.st2_stream_url, self.credentials.headers(), self.on_execution_update,
             verify=False if group.st2_insecure else (group.st2_cacert or True),
             connect_timeout=group.connect_timeout)
+        self.cancels = cancel_cascade.CancelCascade(self.st2, self.api_url, self.credentials)
         # Mistral execution id -> (updated_at reflected in st2, st2 execution completed?)
         self._paused_seen = {}
         self._stopping = threading.Event()
@@ -239,6 +244,12 @@ class Relay:
             return False
         return True
 
+    # -- 5. cancels st2 does not pass on ----------------------------------------------
+
+    def check_cancels(self):
+        """Cancel the mistral-v2 children of canceling executions; their ids."""
+        return self.cancels.check()
+
     def _mistral_call(self, fn, *args, **kwargs):
         return clients.call_mistral(self.conf, self._sleep, fn, *args, **kwargs)
 
@@ -301,6 +312,9 @@ class Relay:
         if group.pause_check_interval > 0:
             jobs.append(('st2mistral-pauses',
                          lambda: self._every(group.pause_check_interval, self.check_pauses)))
+        if group.cancel_check_interval > 0:
+            jobs.append(('st2mistral-cancels',
+                         lambda: self._every(group.cancel_check_interval, self.check_cancels)))
         for name, target in jobs:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

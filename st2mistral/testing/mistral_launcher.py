@@ -42,14 +42,17 @@ import urllib.parse
 import urllib.request
 import uuid
 
+from st2mistral.testing import waiting
+from st2mistral.testing.mistral_services import DEFAULT_DATABASE_ADMIN_URLS  # noqa: F401
+from st2mistral.testing.mistral_services import DEFAULT_TRANSPORT_URL
+from st2mistral.testing.mistral_services import FreshPostgresDatabase
+from st2mistral.testing.mistral_services import _postgres_connect  # noqa: F401
+from st2mistral.testing.mistral_services import _reachable_postgres_admin_url  # noqa: F401
+from st2mistral.testing.mistral_services import services_available  # noqa: F401
+
 TOPOLOGIES = ('single', 'stock')
 TERMINAL_STATES = ('SUCCESS', 'ERROR', 'CANCELLED')
 
-DEFAULT_DATABASE_ADMIN_URLS = (
-    'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres',
-    'postgresql+psycopg2://root@127.0.0.1:5432/postgres',
-)
-DEFAULT_TRANSPORT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 
 LOG_FILE_NAME = 'mistral-server.log'
 CONF_FILE_NAME = 'mistral.conf'
@@ -194,112 +197,6 @@ def render_config(conf):
             lines.append('%s = %s' % (name, value))
         lines.append('')
     return '\n'.join(lines)
-
-
-def _redact_url(url):
-    parts = urllib.parse.urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(':%s@' % parts.password, ':***@')
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
-# ------------------------------------------------------------ service checks
-
-
-def _postgres_connect(url, dbname=None, timeout=3):
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    return psycopg2.connect(
-        host=u.host or '127.0.0.1', port=u.port or 5432, user=u.username,
-        password=u.password, dbname=dbname or u.database or 'postgres',
-        connect_timeout=timeout)
-
-
-def _reachable_postgres_admin_url(candidates):
-    """The first admin URL we can log in with, or raise the last error."""
-    last_error = None
-    for url in candidates:
-        try:
-            _postgres_connect(url).close()
-            return url
-        except Exception as e:  # try the next user
-            last_error = e
-    raise last_error or RuntimeError('no PostgreSQL URL given')
-
-
-def _check_rabbit(transport_url, timeout=3):
-    import amqp
-
-    parts = urllib.parse.urlsplit(transport_url)
-    vhost = urllib.parse.unquote(parts.path[1:]) or '/'
-    conn = amqp.Connection(
-        host='%s:%s' % (parts.hostname or '127.0.0.1', parts.port or 5672),
-        userid=urllib.parse.unquote(parts.username or 'guest'),
-        password=urllib.parse.unquote(parts.password or 'guest'),
-        virtual_host=vhost, connect_timeout=timeout)
-    try:
-        conn.connect()
-    finally:
-        conn.collect()
-
-
-def services_available(database_url=None, transport_url=DEFAULT_TRANSPORT_URL):
-    """(True, '') when PostgreSQL and RabbitMQ for the 'stock' topology answer.
-
-    Otherwise (False, reason) for a pytest skip message.
-    """
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        return False, 'psycopg2 is not installed (pip install psycopg2-binary)'
-
-    candidates = [database_url] if database_url else DEFAULT_DATABASE_ADMIN_URLS
-    try:
-        _reachable_postgres_admin_url(candidates)
-    except Exception as e:
-        return False, 'PostgreSQL not reachable at %s: %s' % (
-            ', '.join(_redact_url(c) for c in candidates), str(e).strip())
-
-    try:
-        _check_rabbit(transport_url)
-    except Exception as e:
-        return False, 'RabbitMQ not reachable at %s: %s' % (
-            _redact_url(transport_url), str(e).strip() or type(e).__name__)
-    return True, ''
-
-
-class FreshPostgresDatabase:
-    """A PostgreSQL database made for one server instance and dropped after it."""
-
-    def __init__(self, admin_url, name):
-        self.admin_url = admin_url
-        self.name = name
-        self.url = None
-
-    def create(self):
-        from sqlalchemy.engine import make_url
-
-        self._execute('CREATE DATABASE "%s"' % self.name)
-        self.url = make_url(self.admin_url).set(database=self.name).render_as_string(
-            hide_password=False)
-        return self.url
-
-    def drop(self):
-        if self.url is not None:
-            self._execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
-            self.url = None
-
-    def _execute(self, statement):
-        conn = _postgres_connect(self.admin_url)
-        try:
-            conn.autocommit = True  # CREATE/DROP DATABASE refuse transactions
-            with conn.cursor() as cur:
-                cur.execute(statement)
-        finally:
-            conn.close()
 
 
 # ------------------------------------------------------------------ launcher
@@ -470,20 +367,23 @@ class MistralServer:
                            interval=0.02):
         """Poll until the workflow execution reaches one of ``states``; return it."""
         client = client or self.client()
-        deadline = time.monotonic() + timeout
-        while True:
+        seen = []
+
+        def reached():
             execution = client.executions.get(ex_id)
+            seen[:] = [execution]
             if execution.state in states:
                 return execution
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    'execution %s still %s after %ss (waiting for %s): %s' % (
-                        ex_id, execution.state, timeout, '/'.join(states),
-                        execution.state_info))
             if not self.is_running():
                 raise RuntimeError('Mistral exited while waiting for %s\n%s' % (
                     ex_id, self._log_tail()))
-            time.sleep(interval)
+            return None
+
+        try:
+            return waiting.wait_until(reached, timeout=timeout, interval=interval)
+        except waiting.WaitTimeout:
+            raise TimeoutError('execution %s still %s after %ss (waiting for %s): %s' % (
+                ex_id, seen[0].state, timeout, '/'.join(states), seen[0].state_info)) from None
 
     # -- internals
 
@@ -571,16 +471,17 @@ class MistralServer:
             pass
 
     def _wait_ready(self, deadline):
-        while True:
+        def ready():
             if self._proc.poll() is not None:
                 raise MistralStartError('Mistral exited with rc=%s during start-up\n%s' % (
                     self._proc.returncode, self._log_tail()))
-            if self._api_answers() and self._services_started():
-                return
-            if time.monotonic() > deadline:
-                raise MistralStartError('Mistral did not answer on %s in time\n%s' % (
-                    self.api_url, self._log_tail()))
-            time.sleep(0.05)
+            return self._api_answers() and self._services_started()
+
+        try:
+            waiting.wait_until(ready, timeout=max(0.0, deadline - time.monotonic()))
+        except waiting.WaitTimeout:
+            raise MistralStartError('Mistral did not answer on %s in time\n%s' % (
+                self.api_url, self._log_tail())) from None
 
     def _api_answers(self):
         try:

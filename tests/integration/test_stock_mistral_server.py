@@ -20,7 +20,7 @@ Skipped, with the reason, only where RabbitMQ (127.0.0.1:5672) or PostgreSQL
 
 import pytest
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from tests.functional.conftest import TOKEN
@@ -45,7 +45,7 @@ def st2():
 def mistral(st2, tmp_path_factory):
     server = mistral_launcher.MistralServer(
         str(tmp_path_factory.mktemp('stock')), topology='stock', notifier_type='remote',
-        notify=[st2env.ST2_NOTIFY_ENTRY], config=fast_retry_config(st2))
+        notify=[contract.ST2_NOTIFY_ENTRY], config=fast_retry_config(st2))
     with server.start(timeout=120):
         yield server
 
@@ -55,7 +55,7 @@ def _start(mistral, st2, definition, name):
     client.workflows.create(definition)
     st2_id = st2.add_execution(action='examples.' + name)
     # No notify entry here: the global [notifier] notify entry applies.
-    ex = client.executions.create(name, env=st2env.build_env(st2_id, st2.api_url,
+    ex = client.executions.create(name, env=contract.build_env(st2_id, st2.api_url,
                                                              auth_token=TOKEN))
     return ex.id, st2_id
 

@@ -42,7 +42,7 @@ import time
 
 import pytest
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing import st2_emulator
 from st2mistral.testing.waiting import wait_until
@@ -137,7 +137,7 @@ def st2():
 def servers(st2, tmp_path_factory):
     mistral = mistral_launcher.MistralServer(
         str(tmp_path_factory.mktemp('two_notifiers')), topology='stock',
-        notifier_type='remote', notify=[st2env.ST2_NOTIFY_ENTRY], config=fast_retry_config(st2))
+        notifier_type='remote', notify=[contract.ST2_NOTIFY_ENTRY], config=fast_retry_config(st2))
     with mistral.start(timeout=120):
         second = SecondNotifier(mistral).start()
         try:
@@ -152,7 +152,7 @@ def _start_all(mistral, st2, workflows):
         workflow, status = item
         st2_id = st2.add_execution(action='examples.' + workflow)
         ex = mistral.client().executions.create(
-            workflow, env=st2env.build_env(st2_id, st2.api_url, auth_token=TOKEN))
+            workflow, env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN))
         return ex.id, st2_id, status
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         return list(pool.map(start, workflows))

@@ -24,7 +24,7 @@ import uuid
 
 import pytest
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
@@ -150,7 +150,7 @@ def test_trust_st2_action_uses_the_key_when_st2_vouches_for_the_workflow(mistral
     name = unique('trust_vouched')
     client = mistral.client()
     client.workflows.create(ACTION_WF % name)
-    execution = client.executions.create(name, env=st2env.build_env(
+    execution = client.executions.create(name, env=contract.build_env(
         parent, st2.api_url, auth_token='expired-token',
         parent={'execution_id': parent, 'user': 'alice'}))
     # What st2 stores once the mistral-v2 runner returns (the task may run before).
@@ -191,8 +191,8 @@ def test_trust_publisher_uses_the_key_for_the_workflow_st2_vouches_for(mistral, 
         st2.add_token(token, 'alice')
         st2.expire_token(token)
     st2_id = st2.add_execution(action='examples.trust')
-    execution = start(mistral, NOOP_WF, st2env.build_env(st2_id, st2.api_url, auth_token=token),
-                      notify=[st2env.ST2_NOTIFY_ENTRY])
+    execution = start(mistral, NOOP_WF, contract.build_env(st2_id, st2.api_url, auth_token=token),
+                      notify=[contract.ST2_NOTIFY_ENTRY])
     st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
 
     st2.wait_for_status(st2_id, 'succeeded', timeout=GRACE + 10)

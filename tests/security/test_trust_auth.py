@@ -22,7 +22,7 @@ from mistralclient.api import base as mistral_api
 import pytest
 import requests
 
-from st2mistral.st2_side import st2env
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
@@ -59,7 +59,7 @@ def alice_run(mistral, st2):
     alice = client_of(mistral, st2, ALICE)
     name = unique('alice_wf')
     alice.workflows.create(WORKFLOW % name)
-    env = st2env.build_env('5f0c4d1e2a3b4c5d6e7f8091', st2.api_url, auth_token=ALICE)
+    env = contract.build_env('5f0c4d1e2a3b4c5d6e7f8091', st2.api_url, auth_token=ALICE)
     execution = alice.executions.create(name, env=env)
     assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'
     return execution

@@ -115,3 +115,17 @@ def test_fit_with_too_many_tasks_keeps_names_and_states():
                                     'state_info': 'z' * 50} for i in range(200)]}
     cut = results.fit(many, 5000)
     assert set(cut['tasks'][0]) == {'id', 'name', 'state'}
+
+
+@pytest.mark.parametrize('state, task_states, status', [
+    ('CANCELLED', ['SUCCESS', 'RUNNING'], 'canceling'),   # an st2 child still works
+    ('CANCELLED', ['SUCCESS', 'CANCELLED'], 'canceled'),
+    ('CANCELLED', ['WAITING', 'RUNNING_DELAYED'], 'canceled'),   # they never run now
+    ('CANCELLED', [], 'canceled'),
+    ('SUCCESS', ['RUNNING'], 'succeeded'),
+    ('PAUSED', ['RUNNING'], 'paused'),
+    ('IDLE', [], None),
+])
+def test_held_status(state, task_states, status):
+    tasks = [{'name': 't%d' % i, 'state': s} for i, s in enumerate(task_states)]
+    assert results.held_status(state, tasks) == status

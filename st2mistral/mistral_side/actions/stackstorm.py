@@ -29,7 +29,11 @@ Where its inputs come from: ``ref`` and ``parameters`` from the task; the st2
 context (api_url, auth_token, parent, notify, skip_notify_tasks) from the
 workflow env, ``__actions.st2.action.st2_context``, which st2's mistral-v2
 runner fills and Mistral merges into the input of every ``st2.action`` task
-(``mistral.engine.tasks.RegularTask._get_action_defaults``).
+(``mistral.engine.tasks.RegularTask._get_action_defaults``). Mistral 23 starts
+a sub-workflow without an env, so a sub-workflow's st2.action takes the ROOT
+execution's st2 context, read from Mistral's DB once the lineage the engine
+recorded holds (:mod:`lineage`: a lineage named in an API request gets
+nothing). st2 3.2's Mistral passed the env down; its packs rely on that.
 
 Mistral 23 gives the action a RELATIVE callback path only; the absolute URL
 st2 calls back is ``[st2] mistral_api_url`` + ``/action_executions/<id>``
@@ -73,6 +77,7 @@ from st2mistral.core import retry
 from st2mistral.core import st2api
 from st2mistral.mistral_side import binding
 from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.actions import lineage
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -303,6 +308,9 @@ class ChildStarter:
             raise StartFailed('%s: st2_context.parent.execution_id is missing' % refusal)
         try:
             root_id = self._root_id()
+        except lineage.Untrusted as e:
+            raise StartFailed('%s: the lineage of this workflow cannot be trusted (%s)'
+                              % (refusal, e)) from None
         except Exception as e:
             raise StartFailed('%s: the root workflow execution cannot be read from Mistral '
                               '(%s)' % (refusal, type(e).__name__)) from None
@@ -350,12 +358,25 @@ class ChildStarter:
 
 
 def root_execution_id_of(workflow_execution_id):
-    """The root workflow execution of ``workflow_execution_id``, from Mistral's DB."""
-    from mistral.db.v2 import api as db_api
+    """The root workflow execution of ``workflow_execution_id``, from Mistral's DB,
+    through the lineage the engine recorded (lineage.Untrusted otherwise)."""
+    return lineage.root_of(workflow_execution_id).id
 
-    with db_api.transaction(read_only=True):
-        wf_ex = db_api.get_workflow_execution(workflow_execution_id)
-        return wf_ex.root_execution_id or wf_ex.id
+
+def inherited_st2_context(workflow_execution_id):
+    """The st2 context of the workflow's ROOT execution, for a sub-workflow (Mistral 23
+    gives sub-workflows no env); None for a root. InvalidSt2Context when the lineage
+    the workflow names does not hold."""
+    try:
+        root = lineage.root_of(workflow_execution_id)
+    except lineage.Untrusted as e:
+        raise targets.InvalidSt2Context(
+            'the workflow has no st2 context of its own, and the lineage it names cannot '
+            'be trusted (%s): only a sub-workflow the engine started takes its root\'s st2 '
+            'context' % e) from None
+    if root.id == workflow_execution_id:
+        return None
+    return targets.st2_context(root.env) or None
 
 
 def task_name_of(task_execution_id):
@@ -392,10 +413,17 @@ class St2Action(actions.Action):
 
 def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
         task_name_lookup=task_name_of, sleep=time.sleep, clock=time.monotonic,
-        verifier=None, root_lookup=root_execution_id_of):
-    """Start the st2 child; None on success, a Mistral error Result otherwise."""
+        verifier=None, root_lookup=root_execution_id_of,
+        context_lookup=inherited_st2_context):
+    """Start the st2 child; None on success, a Mistral error Result otherwise.
+
+    Without an st2 context of its own (a sub-workflow's task), the root's is
+    used: ``context_lookup(workflow_execution_id)``.
+    """
     try:
         check_inputs(ref, parameters)
+        if not raw_st2_context:
+            raw_st2_context = context_lookup(execution.workflow_execution_id)
         ctx = targets.parse_st2_context(raw_st2_context)
         st2api.check_destination(ctx.api_url + '/executions', conf)
         task_name = task_name_lookup(execution.task_execution_id)

@@ -39,10 +39,19 @@ Mistral's ``admin`` role and see every project; nobody else does.
 Identity comes from st2 only: every identity header a client may send
 (``X-Roles``, ``X-Project-Id``, ``X-Target-*``...) is removed before the ones
 st2 vouched for are set, as keystonemiddleware does.
+
+Lineage comes from the engine only: Mistral 23 takes ``root_execution_id``
+and ``task_execution_id`` from the params of ``POST /v2/executions``
+(mistral/engine/workflows.py ``_create_execution``), and only the engine sets
+them rightly, when it starts a sub-workflow. A request that names them is
+refused (HTTP 401, Mistral's answer to any refusal here), so nobody makes an
+execution pass for a sub-workflow of another user's root (whose st2 context a
+sub-workflow's st2.action takes, st2mistral.mistral_side.actions.lineage).
 """
 
 import dataclasses
 import hashlib
+import json
 import re
 import threading
 import time
@@ -88,6 +97,26 @@ def project_of(user):
     if _PLAIN_NAME.fullmatch(user):
         return 'st2:' + user
     return 'st2~' + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
+
+
+# Params only Mistral's engine may set (it starts sub-workflows with them).
+ENGINE_ONLY_PARAMS = ('root_execution_id', 'task_execution_id')
+
+
+def named_lineage(req):
+    """The engine-only params a ``POST .../executions`` request names, or []."""
+    if req.method != 'POST' or not req.path.rstrip('/').endswith('/executions'):
+        return []
+    try:
+        body = json.loads(req.body or b'{}')
+        params = body.get('params') if isinstance(body, dict) else None
+        if isinstance(params, str):
+            params = json.loads(params)
+    except ValueError:
+        return []   # Mistral refuses a body it cannot read
+    if not isinstance(params, dict):
+        return []
+    return [name for name in ENGINE_ONLY_PARAMS if params.get(name) is not None]
 
 
 def strip_client_identity(environ):
@@ -174,6 +203,15 @@ class St2AuthHandler(auth.AuthHandler):
 
         identity = Identity(user=user, project=project_of(user),
                             is_admin=user in group.admin_users)
+        named = named_lineage(req)
+        if named:
+            LOG.warning('Refused an execution that st2 user %s asked to create with %s in '
+                        'its params: only Mistral\'s engine sets them.', user,
+                        ' and '.join(named))
+            raise exc.UnauthorizedException(
+                '%s may not be given when creating an execution: only Mistral\'s engine '
+                'sets them, when it starts a sub-workflow. Create the execution without '
+                'them.' % ' and '.join(named))
         req.headers.update(identity.headers())
 
     def _user_of(self, token, group):

@@ -319,6 +319,13 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
         snapshot = mistral_db.load_snapshot(wf.id)
         if snapshot is not None:
             snapshot.state, snapshot.state_info = state, state_info
+            if results.held_status(state, snapshot.tasks) != status:
+                # Cancelled in Mistral, a task (an st2 child) still running: st2 shows
+                # canceling; the task's completion event publishes canceled.
+                status = results.held_status(state, snapshot.tasks)
+                LOG.info('[%s] %s is cancelled but a task still runs: st2 execution %s is '
+                         'kept %s until it ends.', root_id, wf.id, target.execution_id,
+                         status)
             result = results.result_for_st2(snapshot, CONF[opts.GROUP].max_result_size)
             if result and results.ERROR_KEY in result:
                 LOG.error('[%s] The result of %s for st2 execution %s is sent without its '

@@ -45,7 +45,9 @@ DEFAULT_CACHE = pathlib.Path('~/.cache/st2mistral/real-st2')
 RECIPE = '2'
 # st2 components installed with --no-deps (paths inside the st2 tree).
 COMPONENTS = ('st2common', 'st2api', 'st2stream', 'st2auth', 'st2actions',
-              'contrib/runners/noop_runner', 'contrib/runners/local_runner')
+              'contrib/runners/noop_runner', 'contrib/runners/local_runner',
+              'contrib/runners/action_chain_runner', 'contrib/runners/orquesta_runner',
+              'contrib/runners/python_runner', 'contrib/runners/inquirer_runner')
 # Needed by the fixture itself, not by st2: st2 pins none of them, so no st2 pin moves.
 FIXTURE_PACKAGES = ('mongomock',)
 OLD_FIXTURE_PACKAGES = ('mongomock<4',)  # mongomock 4 imports importlib.metadata (3.8+)

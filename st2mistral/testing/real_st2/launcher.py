@@ -42,6 +42,7 @@ import time
 
 import requests
 
+from st2mistral.testing import waiting
 from st2mistral.testing.real_st2 import build
 from st2mistral.testing.st2_urls import St2Urls
 
@@ -230,20 +231,24 @@ class RealSt2(St2Urls):
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                                      cwd=str(self.workdir), start_new_session=True)
         _RUNNING.add(self)
-        deadline = started + timeout
-        while time.monotonic() < deadline:
+
+        def ready():
             code = self.proc.poll()
             if code is not None:
                 self.stop()
                 raise St2StartError('st2 exited with %s while starting; see %s and %s\n%s'
                                     % (code, self.workdir / 'server.out', self.log_path,
                                        self.last_error()))
-            if READY_LINE in (self.workdir / 'server.out').read_text(errors='replace'):
-                self.startup_seconds = time.monotonic() - started
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise St2StartError('st2 not ready after %ss; see %s' % (timeout, self.workdir))
+            return READY_LINE in (self.workdir / 'server.out').read_text(errors='replace')
+
+        try:
+            waiting.wait_until(ready, timeout=timeout, interval=0.1)
+        except waiting.WaitTimeout:
+            self.stop()
+            raise St2StartError('st2 not ready after %ss; see %s'
+                                % (timeout, self.workdir)) from None
+        self.startup_seconds = time.monotonic() - started
+        return self
 
     def last_error(self, lines=12):
         """The end of st2's output and the last traceback st2 logged, for error messages."""

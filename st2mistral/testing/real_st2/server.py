@@ -180,6 +180,17 @@ def start_services(results_tracker=False):
         services.append(resultstracker.get_tracker())
     for service in services:
         service.start()
+    # orquesta's workflow engine, as st2workflowengine runs it (st2actions/cmd/
+    # workflow_engine.py: ``workflows.get_engine().start(wait=True)``), when the venv
+    # has the orquesta runner: orquesta workflows (parents of mistral-v2 actions) run.
+    try:
+        import orquesta_runner  # noqa: F401
+        from st2actions.workflows import workflows as workflow_engine
+    except ImportError:
+        return services
+    engine = workflow_engine.get_engine()
+    engine.start(wait=False)
+    services.append(engine)
     return services
 
 

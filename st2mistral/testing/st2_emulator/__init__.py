@@ -79,9 +79,9 @@ from st2mistral.testing.st2_emulator.rules import shape_item  # noqa: F401
 from st2mistral.testing.st2_emulator.rules import validate_create_body  # noqa: F401
 from st2mistral.testing.st2_emulator.rules import validate_update_body  # noqa: F401
 from st2mistral.testing.st2_emulator.rules import workflow_runners  # noqa: F401
-from st2mistral.testing.st2_emulator.server import Headers  # noqa: F401
-from st2mistral.testing.st2_emulator.server import RecordedRequest  # noqa: F401
 from st2mistral.testing.st2_emulator.server import St2Emulator  # noqa: F401
+from st2mistral.testing.st2_emulator.wire import Headers  # noqa: F401
+from st2mistral.testing.st2_emulator.wire import RecordedRequest  # noqa: F401
 
 __all__ = [
     'COMPLETED_STATUSES',

@@ -10,18 +10,16 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The st2 emulator's HTTP server and state: :class:`St2Emulator`.
+"""The st2 emulator's state and request dispatch: :class:`St2Emulator`.
 
-The rules it applies are in rules.py (pure), the event stream in stream.py and the fault
-controls in faults.py.
+The rules it applies are in rules.py (pure), the endpoints in endpoints.py, the children
+it runs in children.py, HTTP plumbing in wire.py, the event stream in stream.py and the
+fault controls in faults.py.
 """
 
 import collections
 import collections.abc
 import copy
-import dataclasses
-import http
-import http.server
 import json
 import re
 import socket
@@ -29,194 +27,36 @@ import threading
 import time
 import urllib.parse
 
-import requests as http_lib
-
+from st2mistral.testing import waiting
+from st2mistral.testing.st2_emulator import wire
+from st2mistral.testing.st2_emulator.children import ChildRunner
+from st2mistral.testing.st2_emulator.endpoints import ApiEndpoints
 from st2mistral.testing.st2_emulator.faults import FaultControls
 from st2mistral.testing.st2_emulator.faults import _ProxyAnswer
-from st2mistral.testing.st2_emulator.rules import _CALLBACK_URL
 from st2mistral.testing.st2_emulator.rules import _OBJECT_ID
-from st2mistral.testing.st2_emulator.rules import _SECRET_HEADERS
-from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
-from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
-from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
 from st2mistral.testing.st2_emulator.rules import COMPLETED_STATUSES
-from st2mistral.testing.st2_emulator.rules import DEFAULT_CHILD_OUTCOME
 from st2mistral.testing.st2_emulator.rules import DEFAULT_VERSION
-from st2mistral.testing.st2_emulator.rules import EXECUTION_CREATE
 from st2mistral.testing.st2_emulator.rules import EXECUTION_UPDATE
 from st2mistral.testing.st2_emulator.rules import FULL_SYSTEM_SCOPE
 from st2mistral.testing.st2_emulator.rules import FULL_USER_SCOPE
 from st2mistral.testing.st2_emulator.rules import LIVEACTION_STATUSES
 from st2mistral.testing.st2_emulator.rules import MAX_PAGE_SIZE
-from st2mistral.testing.st2_emulator.rules import MISTRAL_STATES
 from st2mistral.testing.st2_emulator.rules import NOT_FOUND
 from st2mistral.testing.st2_emulator.rules import STREAM_HEARTBEAT
 from st2mistral.testing.st2_emulator.rules import _ApiError
-from st2mistral.testing.st2_emulator.rules import _ciphertext
-from st2mistral.testing.st2_emulator.rules import _is_object
-from st2mistral.testing.st2_emulator.rules import _isotime
-from st2mistral.testing.st2_emulator.rules import _type_error
 from st2mistral.testing.st2_emulator.rules import api_key_hash
-from st2mistral.testing.st2_emulator.rules import context_header_error
 from st2mistral.testing.st2_emulator.rules import full_scope
-from st2mistral.testing.st2_emulator.rules import list_executions
 from st2mistral.testing.st2_emulator.rules import new_object_id
-from st2mistral.testing.st2_emulator.rules import parse_bool_param
-from st2mistral.testing.st2_emulator.rules import parse_json_body
-from st2mistral.testing.st2_emulator.rules import parse_list_query
 from st2mistral.testing.st2_emulator.rules import parse_version
-from st2mistral.testing.st2_emulator.rules import plan_update
-from st2mistral.testing.st2_emulator.rules import validate_create_body
-from st2mistral.testing.st2_emulator.rules import validate_update_body
-from st2mistral.testing.st2_emulator.rules import workflow_runners
 from st2mistral.testing.st2_emulator.stream import EventStream
 from st2mistral.testing.st2_emulator.stream import _Subscriber
 from st2mistral.testing.st2_urls import St2Urls
 
 # --------------------------------------------------------------------------------------------
-# Recorded requests
-# --------------------------------------------------------------------------------------------
-
-class Headers(collections.abc.Mapping):
-    """Read-only, case-insensitive header mapping; secrets are masked in its repr."""
-
-    def __init__(self, items=()):
-        self._items = {}
-        for key, value in items:
-            self._items[key.lower()] = (key, value)
-
-    def __getitem__(self, key):
-        return self._items[key.lower()][1]
-
-    def __iter__(self):
-        return (key for key, _ in self._items.values())
-
-    def __len__(self):
-        return len(self._items)
-
-    def __repr__(self):
-        shown = {key: ('***' if key.lower() in _SECRET_HEADERS else value)
-                 for key, value in self._items.values()}
-        return 'Headers(%r)' % shown
-
-
-@dataclasses.dataclass
-class RecordedRequest:
-    """One request as received. ``status`` is the answer sent (0: none, e.g. hung or cut)."""
-
-    method: str
-    path: str
-    query: dict
-    headers: Headers
-    body: object
-    raw: bytes
-    status: int = 0
-    at: float = 0.0
-
-    def __str__(self):
-        return '%s %s -> %s' % (self.method, self.path, self.status or 'no answer')
-
-
-# --------------------------------------------------------------------------------------------
-# State
-# --------------------------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class _Execution:
-    id: str
-    liveaction_id: str
-    action: str
-    runner: str
-    status: str
-    parameters: dict
-    context: dict
-    result: dict = dataclasses.field(default_factory=dict)
-    callback: dict = None
-    notify: dict = None
-    parent: str = None
-    children: list = dataclasses.field(default_factory=list)
-    history: list = dataclasses.field(default_factory=list)
-    started: float = 0.0
-    ended: float = None
-
-    def record(self, now_wall):
-        self.history.append({'status': self.status, 'result': copy.deepcopy(self.result),
-                             'at': time.monotonic(), 'timestamp': _isotime(now_wall)})
-
-    def snapshot(self):
-        return copy.deepcopy({
-            'id': self.id, 'status': self.status, 'result': self.result,
-            'action': self.action, 'runner': self.runner, 'history': self.history,
-            'context': self.context, 'parameters': self.parameters, 'callback': self.callback,
-            'notify': self.notify, 'parent': self.parent, 'children': self.children,
-            'liveaction_id': self.liveaction_id,
-        })
-
-    def to_api(self):
-        """The shape of st2's ``ActionExecutionAPI`` (the fields clients read)."""
-        pack, _, name = self.action.partition('.')
-        doc = {
-            'id': self.id,
-            'action': {'ref': self.action, 'pack': pack, 'name': name,
-                       'runner_type': self.runner},
-            'runner': {'name': self.runner},
-            'liveaction': {'id': self.liveaction_id, 'action': self.action,
-                           'callback': self.callback or {}},
-            'status': self.status,
-            'start_timestamp': _isotime(self.started),
-            'parameters': self.parameters,
-            'context': self.context,
-            'result': self.result,
-            'children': self.children,
-            'log': [{'status': h['status'], 'timestamp': h['timestamp']} for h in self.history],
-        }
-        if self.ended is not None:
-            doc['end_timestamp'] = _isotime(self.ended)
-            doc['elapsed_seconds'] = round(self.ended - self.started, 6)
-        if self.parent:
-            doc['parent'] = self.parent
-        if self.notify:
-            doc['liveaction']['notify'] = self.notify
-        return copy.deepcopy(doc)
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    # Headers and body go out in separate writes: without TCP_NODELAY every
-    # keep-alive answer would wait ~40 ms for the client's delayed ACK.
-    disable_nagle_algorithm = True
-    server_version = 'st2-emulator'
-
-    def setup(self):
-        super().setup()
-        self.server.emulator._track_connection(self.connection, open_=True)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.emulator._track_connection(self.connection, open_=False)
-
-    def log_message(self, format, *args):
-        pass  # quiet, and never writes tokens anywhere
-
-    def _dispatch(self):
-        self.server.emulator._serve(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
-
-
-# --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
-class St2Emulator(St2Urls, EventStream, FaultControls):
+class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner):
     """A strict st2 API on 127.0.0.1 that records requests; see docs/st2-emulator.rst."""
 
     #: the user every accepted credential authenticates as
@@ -319,7 +159,7 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
         return self._port
 
     def _listen(self):
-        server = _Server(('127.0.0.1', self._port), _Handler)
+        server = wire._Server(('127.0.0.1', self._port), wire._Handler)
         server.emulator = self
         self._port = server.server_address[1]
         thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.02},
@@ -473,24 +313,27 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
 
     def wait_for(self, predicate, timeout=10.0, interval=0.01):
         """Poll ``predicate(self)`` until true; True, or AssertionError saying what was seen."""
-        deadline = time.monotonic() + timeout
-        last_error = None
-        while True:
+        last_error = []
+
+        def met():
             try:
-                if predicate(self):
-                    return True
-                last_error = None
+                result = predicate(self)
             except Exception as exc:  # not there yet (KeyError, IndexError, ...): keep polling
-                last_error = exc
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(interval)
+                last_error[:] = [exc]
+                return False
+            last_error[:] = []
+            return result
+
         name = getattr(predicate, '__name__', repr(predicate))
-        lines = ['condition %s not met within %.2f s' % (name, timeout)]
-        if last_error is not None:
-            lines.append('last error: %r' % (last_error,))
-        lines.append(self._describe())
-        raise AssertionError('\n'.join(lines))
+
+        def describe():
+            lines = ['condition %s not met within %.2f s' % (name, timeout)]
+            lines.extend('last error: %r' % (exc,) for exc in last_error)
+            lines.append(self._describe())
+            return '\n'.join(lines)
+
+        waiting.wait_until(met, timeout=timeout, interval=interval, message=describe)
+        return True
 
     def wait_for_status(self, execution_id, status, timeout=10.0):
         def reached(emulator):
@@ -516,10 +359,10 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
 
     def _serve(self, handler):
         try:
-            raw = self._read_body(handler)
+            raw = wire.read_body(handler)
         except (ValueError, OSError):
             handler.close_connection = True
-            self._send(handler, 400, {'faultstring': 'Malformed request body'})
+            wire.send_answer(handler, 400, {'faultstring': 'Malformed request body'})
             return
         split = urllib.parse.urlsplit(handler.path)
         body = None
@@ -528,10 +371,10 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
                 body = json.loads(raw.decode('utf-8'))
             except ValueError:
                 body = None
-        record = RecordedRequest(
+        record = wire.RecordedRequest(
             method=handler.command, path=split.path,
             query=dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)),
-            headers=Headers(handler.headers.items()), body=body, raw=raw,
+            headers=wire.Headers(handler.headers.items()), body=body, raw=raw,
             at=time.monotonic())
         with self._lock:
             self._requests.append(record)
@@ -562,45 +405,7 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
         if isinstance(answer, _Subscriber):
             self._stream(handler, answer)
             return
-        self._send(handler, status, answer, headers)
-
-    @staticmethod
-    def _read_body(handler):
-        if 'chunked' in handler.headers.get('Transfer-Encoding', '').lower():
-            chunks = []
-            while True:
-                size = int(handler.rfile.readline().split(b';')[0].strip() or b'0', 16)
-                if size == 0:
-                    while handler.rfile.readline().strip():
-                        pass  # trailers
-                    return b''.join(chunks)
-                chunks.append(handler.rfile.read(size))
-                handler.rfile.readline()
-        length = int(handler.headers.get('Content-Length') or 0)
-        if length < 0:
-            raise ValueError('negative Content-Length')
-        return handler.rfile.read(length) if length else b''
-
-    @staticmethod
-    def _send(handler, status, answer, headers=None):
-        if isinstance(answer, (bytes, str)):
-            data = answer.encode('utf-8') if isinstance(answer, str) else answer
-        else:
-            data = json.dumps(answer).encode('utf-8')
-        headers = dict(headers or {})
-        content_type = headers.pop('Content-Type', 'application/json')
-        try:
-            handler.send_response(status)
-            if status != 204:
-                handler.send_header('Content-Type', content_type)
-                handler.send_header('Content-Length', str(len(data)))
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            if handler.command != 'HEAD':
-                handler.wfile.write(data)
-        except OSError:
-            handler.close_connection = True  # cut by go_down() or the client went away
+        wire.send_answer(handler, status, answer, headers)
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -661,254 +466,3 @@ class St2Emulator(St2Urls, EventStream, FaultControls):
                                 % key_hash)
             return self.user
         raise _ApiError(401, 'Unauthorized - One of Token or API key required.')
-
-    # -- endpoints (called with the lock held) --------------------------------------------------
-
-    # -- st2's database, for the st2common stand-in of the tests ---------------------------------
-    # What st2's own services (not its API) read and write; the stand-in's modules call these.
-
-    def db_execution(self, execution_id=None, liveaction_id=None):
-        """An execution's state (:meth:`_Execution.snapshot`) by id or liveaction id, or None
-        (st2common/persistence/execution.py ``ActionExecution.get``)."""
-        with self._lock:
-            for ex in self._executions.values():
-                if ex.id == execution_id or (liveaction_id and ex.liveaction_id == liveaction_id):
-                    return ex.snapshot()
-        return None
-
-    def db_update_status(self, liveaction_id, status, result=None):
-        """st2common/st2common/services/action.py ``update_status`` @ v3.9.0: no API rules
-        (no runner check, no completed check), a no-op when the status is unchanged, the
-        result stored when truthy, the liveaction and the execution written together and
-        the change published. Returns the status afterwards."""
-        if status not in LIVEACTION_STATUSES:
-            raise ValueError('%r is not an st2 liveaction status' % (status,))
-        with self._lock:
-            (ex,) = [e for e in self._executions.values() if e.liveaction_id == liveaction_id]
-            self._apply_status(ex, status, result)
-            return ex.status
-
-    def _find(self, execution_id):
-        ex = self._executions.get(execution_id)
-        if ex is None:
-            raise _ApiError(404, 'Unable to identify resource with id "%s".' % execution_id)
-        return ex
-
-    def _get_execution(self, record, requester, execution_id):
-        return 200, self._find(execution_id).to_api()
-
-    def _list_executions(self, record, requester, *unused):
-        query = parse_list_query(record.query, self.admin, self.max_page_size)
-        docs = [ex.to_api() for ex in self._executions.values()]
-        page, total = list_executions(docs, query)
-        headers = {'X-Total-Count': str(total)}
-        if query.limit:
-            headers['X-Limit'] = str(query.limit)
-        return 200, page, headers
-
-    def _put_execution(self, record, requester, execution_id):
-        body = parse_json_body(record.headers, record.raw)
-        validate_update_body(body)
-        ex = self._find(execution_id)
-        plan = plan_update(ex.status, ex.runner, ex.context, ex.liveaction_id, body,
-                           self._children_active(ex), requester,
-                           workflow_runners(self.version))
-        self._apply_status(ex, plan.status, plan.result)
-        return 200, ex.to_api()
-
-    def _post_execution(self, record, requester, *unused):
-        body = parse_json_body(record.headers, record.raw)
-        validate_create_body(body)
-        ref = body['action']
-        pack, dot, name = ref.partition('.')
-        if not (pack and dot and name) or (self.actions is not None
-                                           and ref not in self.actions):
-            raise _ApiError(400, 'Action "%s" cannot be found.' % ref)
-
-        header = record.headers.get('st2-context')
-        extra_context = {}
-        if header:
-            try:
-                extra_context = json.loads(header)
-            except ValueError:
-                extra_context = header
-            if not isinstance(extra_context, dict):
-                raise _ApiError(400, context_header_error(extra_context, self.version))
-        context = copy.deepcopy(body.get('context') or {})
-        context['user'] = body.get('user') or requester
-        context['pack'] = pack
-        context.update(extra_context)
-        parent = context.get('parent')
-        if parent:
-            try:
-                parent['execution_id']  # st2's _get_parent_execution reads it unguarded
-            except (KeyError, TypeError, IndexError) as exc:
-                raise _ApiError(500, str(exc))
-
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
-                             copy.deepcopy(body.get('parameters') or {}), context,
-                             copy.deepcopy(body.get('callback')),
-                             copy.deepcopy(body.get('notify')))
-        answer = child.to_api()
-        outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
-        threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
-                         name='st2-emulator-child-%s' % child.id, daemon=True).start()
-        return 201, answer
-
-    def _get_key(self, record, requester, name):
-        query = record.query
-        decrypt = parse_bool_param('decrypt', query.get('decrypt'))
-        scope = query.get('scope') or FULL_SYSTEM_SCOPE
-        if query.get('user'):
-            scope = FULL_USER_SCOPE
-        scope = full_scope(scope)
-        if scope not in ALLOWED_SCOPES:
-            raise _ApiError(400, 'Scope %s is not in allowed scopes list: %s.'
-                            % (scope, ALLOWED_SCOPES))
-        user = query.get('user') or requester
-        if user != requester:
-            raise _ApiError(403, '"user" attribute can only be provided by admins when RBAC '
-                                 'is enabled')
-        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
-        item = self._keys.get((scope, ref))
-        if item is None:
-            raise _ApiError(404, 'KeyValuePair with name: %s and scope: %s not found in db.'
-                            % (ref, scope))
-        masked = item['secret'] and not decrypt
-        doc = {'id': item['id'], 'uid': 'key_value_pair:%s:%s' % (scope, ref), 'name': name,
-               'value': _ciphertext(item['value']) if masked else item['value'],
-               'secret': item['secret'], 'encrypted': masked, 'scope': scope}
-        if scope == FULL_USER_SCOPE:
-            doc['user'] = user
-        return 200, doc
-
-    def _get_user(self, record, requester, *unused):
-        kind, location = next((kind, location) for kind, location, credential
-                              in self._credential_sources(record) if credential)
-        method = 'authentication token' if kind == 'token' else 'API key'
-        return 200, {'username': requester,
-                     'authentication': {'method': method, 'location': location},
-                     'rbac': {'enabled': False, 'roles': [], 'is_admin': True}}
-
-    def _validate_token(self, record, requester, *unused):
-        body = parse_json_body(record.headers, record.raw)
-        if not _is_object(body):
-            raise _ApiError(400, _type_error(body, "'object'"))
-        token = body.get('token')
-        if token is not None and not isinstance(token, str):
-            raise _ApiError(400, _type_error(token, "'string', 'null'"))
-        if not token:
-            raise _ApiError(400, 'Token is not provided.')
-        return 200, {'valid': token in self._tokens and token not in self._expired}
-
-    # -- execution state (called with the lock held) ---------------------------------------------
-
-    def _create(self, execution_id, action, runner, status, parameters, context, callback,
-                notify, started=None):
-        now = time.time() if started is None else started
-        parent = context.get('parent')
-        parent_id = parent.get('execution_id') if isinstance(parent, dict) else None
-        if parent_id not in self._executions:
-            parent_id = None  # st2 links a parent only when that execution exists
-        ex = _Execution(id=execution_id, liveaction_id=new_object_id(), action=action,
-                        runner=runner, status=status, parameters=parameters, context=context,
-                        callback=callback, notify=notify, parent=parent_id, started=now)
-        ex.record(now)
-        self._executions[execution_id] = ex
-        if parent_id is not None:
-            parent_ex = self._executions[parent_id]
-            parent_ex.children.append(execution_id)
-            self._publish(EXECUTION_UPDATE, parent_ex)
-        self._publish(EXECUTION_CREATE, ex)
-        return ex
-
-    def _children_active(self, ex):
-        # st2's is_children_active: only workflow runners have children that count.
-        if ex.runner not in workflow_runners(self.version):
-            return False
-        return any(self._executions[child].status not in CHILD_INACTIVE_STATUSES
-                   for child in ex.children if child in self._executions)
-
-    def _apply_status(self, ex, status, result):
-        """st2's ``update_status``: no-op when unchanged; result stored only when truthy."""
-        if status == ex.status:
-            return False
-        now = time.time()
-        ex.status = status
-        if result:
-            ex.result = copy.deepcopy(result)
-        if status in COMPLETED_STATUSES:
-            ex.ended = now
-        ex.record(now)
-        self._publish(EXECUTION_UPDATE, ex)
-        if (self.version < (3, 4, 0) and status in MISTRAL_STATES
-                and isinstance(ex.callback, dict)
-                and ex.callback.get('source') == 'mistral_v2'):
-            threading.Thread(target=self._send_callback,
-                             args=(ex.id, ex.callback['url'], status,
-                                   copy.deepcopy(ex.result), self._generation),
-                             name='st2-emulator-callback-%s' % ex.id, daemon=True).start()
-        return True
-
-    # -- background work --------------------------------------------------------------------------
-
-    def _run_child(self, execution_id, outcome, generation):
-        status, result, delay = outcome
-        for step in ('scheduled', 'running'):
-            if not self._set_if_current(execution_id, step, None, generation):
-                return
-        if delay:
-            time.sleep(delay)
-        self._set_if_current(execution_id, status, result, generation)
-
-    def _set_if_current(self, execution_id, status, result, generation):
-        with self._lock:
-            ex = self._executions.get(execution_id)
-            if generation != self._generation or ex is None or ex.status in COMPLETED_STATUSES:
-                return False
-            if ex.status == 'canceling':
-                status, result = 'canceled', None  # the runner honours the cancellation
-            self._apply_status(ex, status, result)
-            return True
-
-    def _send_callback(self, execution_id, url, status, result, generation):
-        match = _CALLBACK_URL.search(url)
-        if not match:
-            self._record_callback(generation, execution_id, url, None, 0, None,
-                                  'Unable to extract the action execution ID from the '
-                                  'callback URL (%s).' % url)
-            return
-        target = url
-        if self.mistral_url:
-            target = '%s/action_executions/%s' % (self.mistral_url.rstrip('/'), match.group(2))
-        if self.callback_output == 'object':
-            output = result
-        else:
-            output = json.dumps(result) if isinstance(result, (dict, list)) else str(result)
-        body = {'state': MISTRAL_STATES[status], 'output': output}
-
-        for attempt in range(1, self.callback_attempts + 1):
-            if self._stopped or generation != self._generation:
-                return
-            try:
-                answer = http_lib.put(target, json=body, timeout=self.callback_timeout)
-            except http_lib.ConnectionError as exc:
-                self._record_callback(generation, execution_id, target, body, attempt, None,
-                                      '%s: %s' % (type(exc).__name__, exc))
-                time.sleep(self.callback_retry_wait * attempt)
-                continue
-            except http_lib.RequestException as exc:  # e.g. a read timeout: st2 gives up
-                self._record_callback(generation, execution_id, target, body, attempt, None,
-                                      '%s: %s' % (type(exc).__name__, exc))
-                return
-            self._record_callback(generation, execution_id, target, body, attempt,
-                                  answer.status_code, None)
-            return
-
-    def _record_callback(self, generation, execution_id, url, body, attempt, status, error):
-        with self._lock:
-            if generation != self._generation:
-                return
-            self._callbacks.append({'execution_id': execution_id, 'url': url,
-                                    'body': copy.deepcopy(body), 'attempt': attempt,
-                                    'status': status, 'error': error, 'at': time.monotonic()})

@@ -134,15 +134,37 @@ def test_failure_reaches_st2_with_state_info(mistral, st2, run):
 
 def test_cancel_reaches_st2(mistral, st2, run):
     name = unique('wf_cancel')
-    r = run(async_wf(name), name)
-    wait_action_running(r.client, r.id)
+    r = run(simple_wf(name, tasks=1) + "      wait-before: 30\n", name)
     st2.wait_for_status(r.st2_id, 'running')
     r.client.executions.update(r.id, 'CANCELLED')
     assert mistral.wait_for_execution(r.id).state == 'CANCELLED'
+    # No task runs (the only one waits, and never will): nothing holds the cancel.
     st2.wait_for_status(r.st2_id, 'canceled')
     assert st2.execution(r.st2_id)['result']['extra']['state'] == 'CANCELLED'
     assert has(trace(mistral, r.id, expect='WORKFLOW_CANCELLED for %s is published' % r.id),
                'WORKFLOW_CANCELLED for %s is published to st2.' % r.id)
+
+
+def test_cancel_is_canceling_while_a_task_runs_then_canceled(mistral, st2, run):
+    # st2 3.2's runner and querier, and st2's test_wiring_cancel: "canceling" while
+    # a task (an st2 child) finishes gracefully, "canceled" once it has.
+    name = unique('wf_cancel_held')
+    r = run(async_wf(name), name)
+    action = wait_action_running(r.client, r.id)
+    st2.wait_for_status(r.st2_id, 'running')
+    r.client.executions.update(r.id, 'CANCELLED')
+    assert mistral.wait_for_execution(r.id).state == 'CANCELLED'
+    trace(mistral, r.id, expect='WORKFLOW_CANCELLED for %s is published' % r.id)
+    st2.wait_for_status(r.st2_id, 'canceling')
+    assert has(trace(mistral, r.id), 'is cancelled but a task still runs: st2 execution %s '
+                                     'is kept canceling until it ends.' % r.st2_id)
+
+    r.client.action_executions.update(action.id, 'SUCCESS', output={'result': 1})
+    st2.wait_for_status(r.st2_id, 'canceled')
+    result = st2.execution(r.st2_id)['result']
+    assert result['extra']['state'] == 'CANCELLED'
+    assert [(t['name'], t['state']) for t in result['tasks']] == [('hold', 'SUCCESS')]
+    assert statuses(st2, r.st2_id)[-2:] == ['canceling', 'canceled']
 
 
 def test_pause_then_resume(mistral, st2, run):

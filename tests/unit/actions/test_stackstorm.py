@@ -279,9 +279,57 @@ def error_of(result):
     ({'api_url': API, 'auth_token': 5}, 'st2_context.auth_token'),
 ])
 def test_invalid_st2_context_fails_naming_what_is_wrong(conf, clock, ctx, named, requests_mock):
+    # A root workflow: nothing to inherit.
+    result = stackstorm.run('core.local', {}, ctx, execution(), client=st2api.St2Client(conf),
+                            conf=conf, task_name_lookup=lambda t: 't', clock=clock,
+                            context_lookup=lambda wf_ex_id: None)
+    assert named in error_of(result)
+    assert requests_mock.request_history == []
+
+
+def test_a_task_without_st2_context_takes_its_roots(conf, clock, requests_mock):
+    # Mistral 23 starts sub-workflows without an env: the root's context is used.
+    requests_mock.post(POST_URL, status_code=201, json={'id': 'child-1'})
+    asked = []
+
+    def lookup(wf_ex_id):
+        asked.append(wf_ex_id)
+        return st2_context()
+
+    result = stackstorm.run('core.local', {}, None, execution(), client=st2api.St2Client(conf),
+                            conf=conf, task_name_lookup=lambda t: 't', clock=clock,
+                            context_lookup=lookup)
+    assert result is None
+    assert asked == [execution().workflow_execution_id]
+    assert requests_mock.request_history[0].headers['X-Auth-Token'] == TOKEN
+
+
+def test_an_untrusted_lineage_gets_no_context_and_says_why(conf, clock, requests_mock,
+                                                           monkeypatch):
+    def untrusted(wf_ex_id):
+        raise stackstorm.lineage.Untrusted('the parent task t-1 of workflow execution %s '
+                                           'runs an action, not a sub-workflow' % wf_ex_id)
+
+    monkeypatch.setattr(stackstorm.lineage, 'root_of', untrusted)
+    result = stackstorm.run('core.local', {}, None, execution(), client=st2api.St2Client(conf),
+                            conf=conf, task_name_lookup=lambda t: 't', clock=clock)
+    error = error_of(result)
+    assert 'lineage it names cannot be trusted' in error and 'runs an action' in error
+    assert requests_mock.request_history == []
+
+
+def test_the_api_key_is_refused_for_an_untrusted_lineage(conf, clock, requests_mock,
+                                                         monkeypatch):
+    def untrusted(wf_ex_id):
+        raise stackstorm.lineage.Untrusted('workflow execution %s names root r-1 but no '
+                                           'parent task' % wf_ex_id)
+
+    monkeypatch.setattr(stackstorm.lineage, 'root_of', untrusted)
+    ctx = st2_context(auth_token=None)
     result = stackstorm.run('core.local', {}, ctx, execution(), client=st2api.St2Client(conf),
                             conf=conf, task_name_lookup=lambda t: 't', clock=clock)
-    assert named in error_of(result)
+    error = error_of(result)
+    assert 'lineage of this workflow cannot be trusted' in error and 'no parent task' in error
     assert requests_mock.request_history == []
 
 

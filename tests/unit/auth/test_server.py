@@ -12,6 +12,7 @@
 
 """The st2 auth handler for Mistral's API, with st2 mocked (requests-mock)."""
 
+import json
 import logging
 
 from mistral import exceptions as mistral_exc
@@ -250,3 +251,44 @@ def test_loaded_by_mistral_through_stevedore():
 
     mgr = driver.DriverManager('mistral.auth', 'st2', invoke_on_load=True)
     assert isinstance(mgr.driver, server.St2AuthHandler)
+
+
+def post_execution(params, path='/v2/executions'):
+    req = webob.Request.blank(path, method='POST', headers={'X-Auth-Token': TOKEN},
+                              content_type='application/json')
+    req.body = json.dumps({'workflow_name': 'wf', 'params': params}).encode()
+    return req
+
+
+@pytest.mark.parametrize('params', [
+    {'root_execution_id': 'r-1'},
+    {'task_execution_id': 't-1'},
+    json.dumps({'root_execution_id': 'r-1', 'task_execution_id': 't-1'}),  # mistralclient
+])
+def test_an_execution_naming_an_engine_lineage_is_refused(handler, requests_mock, params):
+    # Mistral 23 copies these params into the execution: a user could make theirs
+    # pass for a sub-workflow of another user's root (whose st2 context it takes).
+    requests_mock.get(USER_URL, **whose('bob'))
+    req = post_execution(params)
+    with pytest.raises(mistral_exc.UnauthorizedException, match='only Mistral.s engine'):
+        handler.authenticate(req)
+    assert 'X-Project-Id' not in req.headers
+    # The body is still there for Mistral (a refused request never reaches it anyway).
+    assert json.loads(req.body)['workflow_name'] == 'wf'
+
+
+@pytest.mark.parametrize('params', [None, {}, {'env': {'a': 1}}, '{"notify": []}',
+                                    {'root_execution_id': None}, 'not json'])
+def test_an_ordinary_execution_create_passes(handler, requests_mock, params):
+    requests_mock.get(USER_URL, **whose('bob'))
+    req = post_execution(params)
+    handler.authenticate(req)
+    assert req.headers['X-Project-Id'] == 'st2:bob'
+    assert json.loads(req.body)['params'] == params
+
+
+def test_other_requests_may_carry_such_fields(handler, requests_mock):
+    requests_mock.get(USER_URL, **whose('bob'))
+    req = post_execution({'root_execution_id': 'r-1'}, path='/v2/workflows')
+    handler.authenticate(req)
+    assert req.headers['X-Project-Id'] == 'st2:bob'

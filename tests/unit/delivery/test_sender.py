@@ -18,6 +18,7 @@ import pytest
 from st2mistral.core import st2api
 from st2mistral.mistral_side import targets
 from st2mistral.mistral_side.delivery import sender as delivery
+from st2mistral.testing.waiting import wait_until
 
 API = 'http://st2.test/api/v1'
 
@@ -88,10 +89,7 @@ def test_one_request_in_flight_per_execution_keeps_order(make_sender, requests_m
     requests_mock.put(API + '/executions/e1', json=slow)
     sender = make_sender(workers=4).start()
     sender.submit(_item('running', event='WORKFLOW_LAUNCHED'))
-    for _ in range(100):
-        if seen:
-            break
-        threading.Event().wait(0.01)
+    wait_until(lambda: seen, timeout=5, interval=0.01)
     sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
     sender.submit(_item('running', event='WORKFLOW_RESUMED'))
     sender.submit(_item('succeeded'))
@@ -156,11 +154,8 @@ def test_executions_are_independent(make_sender, requests_mock):
     sender = make_sender(workers=1).start()
     sender.submit(_item('succeeded', execution_id='bad'))
     sender.submit(_item('succeeded', execution_id='good'))
-    for _ in range(200):
-        if any(r.path.endswith('/good') for r in requests_mock.request_history):
-            break
-        threading.Event().wait(0.01)
-    assert any(r.path.endswith('/good') for r in requests_mock.request_history)
+    wait_until(lambda: any(r.path.endswith('/good') for r in requests_mock.request_history),
+               timeout=5, interval=0.01, message='a PUT of the good execution')
 
 
 REFUSED_PAUSE = ('Failed updating execution. Unable to pause liveaction "la1" because it is '

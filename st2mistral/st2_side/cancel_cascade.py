@@ -1,0 +1,93 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The relay's cancel job: a canceling st2 execution's mistral-v2 children are cancelled.
+
+st2 3.3+ passes a cancel on only to children whose runner is in
+``WORKFLOW_RUNNER_TYPES`` (``action-chain``, ``orquesta``;
+st2common/st2common/constants/action.py @ v3.9.0; st2 3.2 listed
+``mistral-v2`` too): ``ActionChainRunner.cancel``
+(contrib/runners/action_chain_runner/action_chain_runner/action_chain_runner.py,
+lines 326-344 @ v3.9.0) and ``OrquestaRunner.cancel`` / ``task_cancelable``
+(contrib/runners/orquesta_runner/orquesta_runner/orquesta_runner.py, lines
+223-285 @ v3.9.0). The parent then stays ``canceling`` while its mistral-v2
+child is active (``is_children_active``), and the Mistral workflow runs on.
+
+Every ``[mistral] cancel_check_interval`` seconds this job lists st2's
+``canceling`` executions (any runner) and asks st2 to cancel each of their
+mistral-v2 children that is still cancelable: ``DELETE /executions/<id>``,
+what ``st2 execution cancel`` sends. st2 sets the child ``canceling`` (it has
+a parent) and its action runner calls the mistral-v2 runner's ``cancel()``,
+which cancels the Mistral workflow; the child, then the parent, end
+``canceled`` as st2's own runners end. A child already ``canceling`` is left
+alone, so several relays (an st2 HA pair) ask at most once each.
+
+st2 API calls per pass: 1 per page of canceling executions, + 1 per canceling
+execution that has children, + 1 per child cancelled.
+"""
+
+import logging
+
+LOG = logging.getLogger(__name__)
+
+RUNNER = 'mistral-v2'
+# st2's LIVEACTION_CANCELABLE_STATES minus canceling (st2common/constants/action.py @ v3.9.0).
+CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
+                        'resuming'})
+PAGE = 100     # st2's default page size for non-admin users
+
+
+def runner_of(execution):
+    runner = execution.get('runner')
+    return runner.get('name') if isinstance(runner, dict) else None
+
+
+def to_cancel(children):
+    """The ids of the mistral-v2 children a canceling parent's cancel must reach."""
+    return [child['id'] for child in children
+            if runner_of(child) == RUNNER and child.get('status') in CANCELABLE]
+
+
+class CancelCascade:
+    """One pass: :meth:`check`. ``st2`` is the relay's st2 client (``call``)."""
+
+    def __init__(self, st2, api_url, credentials):
+        self._st2 = st2
+        self._api_url = api_url.rstrip('/')
+        self._credentials = credentials
+
+    def _list(self, **params):
+        found, offset = [], 0
+        while True:
+            page = self._st2.call(
+                'GET', '%s/executions' % self._api_url, self._credentials,
+                params=dict(params, limit=PAGE, offset=offset,
+                            exclude_attributes='result')) or []
+            found.extend(page)
+            if len(page) < PAGE:
+                return found
+            offset += PAGE
+
+    def check(self):
+        """Cancel the mistral-v2 children of every canceling execution; their ids."""
+        cancelled = []
+        for parent in self._list(status='canceling'):
+            if not parent.get('children'):
+                continue
+            for child_id in to_cancel(self._list(parent=parent['id'])):
+                LOG.info('[%s] The parent execution %s (%s) is canceling and st2 does not '
+                         'pass a cancel on to a mistral-v2 child (st2 3.3+): cancelling it.',
+                         child_id, parent['id'], runner_of(parent))
+                self._st2.call('DELETE', '%s/executions/%s' % (self._api_url, child_id),
+                               self._credentials)
+                cancelled.append(child_id)
+        return cancelled

@@ -1,0 +1,222 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A sub-workflow's st2.action acts with its ROOT's st2 context: only a real one does.
+
+Mistral 23 gives a sub-workflow no env, so st2.action reads the st2 context of
+the root execution (issue 17). Mistral 23 also lets ANY API user create an
+execution with ``params.root_execution_id`` and ``params.task_execution_id``
+(mistral/engine/workflows.py ``_create_execution`` copies them from the
+request). A workflow author who names another user's root there must not get
+that user's st2 token, nor the site's API key acting for that user's st2
+execution. On a real Mistral 23 with ``auth_type = st2`` (one project per st2
+user):
+
+- Alice's workbook sub-workflow runs its st2 action with Alice's token;
+- Bob's POST /v2/executions naming Alice's root and task is refused by the st2
+  auth handler, in either form python-mistralclient or a raw client sends;
+- a forged lineage that reaches the engine anyway (auth disabled here: one
+  project, the only way to create one) is refused by st2.action when the chain
+  does not hold: no task, a task of another tree, a task that runs an action.
+"""
+
+import json
+
+import pytest
+import requests
+
+from st2mistral.core import contract
+from st2mistral.testing import mistral_launcher
+from st2mistral.testing.st2_emulator import St2Emulator
+from st2mistral.testing.waiting import wait_until
+from tests.functional.conftest import POST_EXECUTION
+from tests.functional.conftest import unique
+
+ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
+
+WORKBOOK = """
+version: '2.0'
+name: %(name)s
+workflows:
+  main:
+    tasks:
+      call:
+        workflow: sub
+  sub:
+    tasks:
+      act:
+        action: st2.action
+        input:
+          ref: %(ref)s
+          parameters:
+            cmd: echo %(name)s
+"""
+
+THIEF = """
+version: '2.0'
+%(name)s:
+  tasks:
+    steal:
+      action: st2.action
+      input:
+        ref: core.local
+        parameters:
+          cmd: echo stolen %(name)s
+"""
+
+
+def st2_config(st2, **extra):
+    group = {'api_url': st2.api_url, 'auth_url': st2.auth_url, 'retry_initial_delay': 0.05,
+             'retry_max_delay': 0.2, 'action_retry_give_up_after': 1.0}
+    group.update(extra)
+    return group
+
+
+@pytest.fixture(scope='module')
+def st2():
+    tokens = {ALICE: 'alice', BOB: 'bob', SERVICE: 'st2mistral-service'}
+    with St2Emulator(tokens=tokens, api_keys=('st2-key',)) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope='module')
+def mistral(st2, tmp_path_factory):
+    config = {'DEFAULT': {'auth_type': 'st2'},
+              'st2': st2_config(st2, admin_users='st2mistral-service')}
+    workdir = str(tmp_path_factory.mktemp('mistral_trust_subworkflow'))
+    with mistral_launcher.MistralServer(workdir, config=config, auth_enable=True) as server:
+        yield server
+
+
+def client_of(mistral, st2, token):
+    return mistral.client(auth_type='st2', auth_url=st2.auth_url, auth_token=token)
+
+
+def posts_for(st2, cmd_fragment):
+    return [r for r in st2.requests_for(*POST_EXECUTION)
+            if cmd_fragment in json.dumps((r.body or {}).get('parameters'))]
+
+
+def start_alice(mistral, st2):
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_wb')
+    alice.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.local'})
+    st2_id = st2.add_execution()
+    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
+                           parent={'execution_id': st2_id, 'user': 'alice'})
+    execution = alice.executions.create(name + '.main', env=env)
+    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
+    return alice, name, execution, st2_id
+
+
+def test_trust_subworkflow_st2_action_acts_with_its_roots_token(mistral, st2):
+    alice, name, execution, st2_id = start_alice(mistral, st2)
+
+    (post,) = wait_until(lambda: posts_for(st2, name), timeout=20,
+                         message="the sub-workflow's st2 action to reach st2")
+    assert post.headers.get('X-Auth-Token') == ALICE
+    header = json.loads(post.headers['st2-context'])
+    assert header['parent'] == {'execution_id': st2_id, 'user': 'alice'}
+    (sub,) = [e for e in alice.executions.list() if e.root_execution_id == execution.id]
+    assert header['mistral']['workflow_execution_id'] == sub.id
+    # The token is not copied into what Mistral stores for the sub-workflow.
+    assert ALICE not in json.dumps(alice.executions.get(sub.id).to_dict())
+
+
+@pytest.mark.parametrize('as_string', [True, False], ids=['params-json-string', 'params-object'])
+def test_trust_api_refuses_an_execution_that_names_a_lineage(mistral, st2, as_string):
+    alice, _, execution, _ = start_alice(mistral, st2)
+    (call,) = wait_until(lambda: [t for t in alice.tasks.list(workflow_execution_id=execution.id)
+                                  if t.name == 'call'], timeout=20, message='the call task')
+    bob = client_of(mistral, st2, BOB)
+    name = unique('bob_thief')
+    bob.workflows.create(THIEF % {'name': name})
+
+    params = {'root_execution_id': execution.id, 'task_execution_id': call.id}
+    answer = requests.post(
+        mistral.api_url + '/executions', timeout=10, headers={'X-Auth-Token': BOB},
+        json={'workflow_name': name, 'params': json.dumps(params) if as_string else params})
+
+    assert answer.status_code == 401, answer.text
+    assert 'root_execution_id' in answer.text and 'engine' in answer.text, answer.text
+    assert [e for e in bob.executions.list() if e.workflow_name == name] == []
+    assert posts_for(st2, 'stolen ' + name) == []
+
+
+def test_trust_api_still_creates_a_plain_execution_with_params(mistral, st2):
+    bob = client_of(mistral, st2, BOB)
+    name = unique('bob_plain')
+    bob.workflows.create("version: '2.0'\n%s:\n  tasks:\n    t:\n      action: std.noop\n"
+                         % name)
+    answer = requests.post(
+        mistral.api_url + '/executions', timeout=10, headers={'X-Auth-Token': BOB},
+        json={'workflow_name': name, 'params': json.dumps({'env': {'a': 1}})})
+    assert answer.status_code == 201, answer.text
+    assert mistral.wait_for_execution(answer.json()['id'],
+                                      client=bob).state == 'SUCCESS'
+
+
+# ---- a forged lineage that reaches the engine (Mistral without authentication)
+
+
+@pytest.fixture(scope='module')
+def open_mistral(st2, tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp('mistral_open_lineage'))
+    config = {'st2': st2_config(st2)}
+    with mistral_launcher.MistralServer(workdir, config=config) as server:
+        yield server
+
+
+def forge(mistral, st2, params):
+    """Start THIEF with a lineage in its params; return (client, name, execution)."""
+    client = mistral.client()
+    name = unique('forged')
+    client.workflows.create(THIEF % {'name': name})
+    execution = client.executions.create(name, **params)
+    return client, name, execution
+
+
+@pytest.fixture(scope='module')
+def victim(open_mistral, st2):
+    """A running workbook whose sub-workflow's st2 action waits for st2."""
+    client = open_mistral.client()
+    name = unique('victim_wb')
+    client.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.victim'})
+    st2_id = st2.add_execution()
+    st2.set_child_outcome('core.victim', 'succeeded', delay=60)
+    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
+                           parent={'execution_id': st2_id, 'user': 'alice'})
+    execution = client.executions.create(name + '.main', env=env)
+    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
+    wait_until(lambda: posts_for(st2, name), timeout=20, message='the victim child')
+    (call,) = [t for t in client.tasks.list(workflow_execution_id=execution.id)
+               if t.name == 'call']
+    (sub,) = [e for e in client.executions.list() if e.root_execution_id == execution.id]
+    (act,) = client.tasks.list(workflow_execution_id=sub.id)
+    other = client.executions.create(name + '.sub', env={})
+    return {'root': execution.id, 'call': call.id, 'act': act.id, 'other_root': other.id}
+
+
+@pytest.mark.parametrize('lineage', [
+    {'root_execution_id': 'root'},                                   # no task at all
+    {'root_execution_id': 'root', 'task_execution_id': 'act'},      # a task that runs an action
+    {'root_execution_id': 'other_root', 'task_execution_id': 'call'},  # a task of another tree
+], ids=['root-only', 'action-task', 'other-tree'])
+# (An unknown task_execution_id is refused by Mistral's DB: a foreign key.)
+def test_trust_forged_lineage_gets_no_st2_context(open_mistral, st2, victim, lineage):
+    params = {key: victim.get(value, value) for key, value in lineage.items()}
+    client, name, execution = forge(open_mistral, st2, params)
+
+    assert open_mistral.wait_for_execution(execution.id).state == 'ERROR'
+    (task,) = client.tasks.list(workflow_execution_id=execution.id)
+    assert 'cannot run' in task.state_info and 'lineage' in task.state_info, task.state_info
+    assert posts_for(st2, 'stolen ' + name) == []
