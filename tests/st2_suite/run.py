@@ -212,7 +212,7 @@ def run(args):
                             args.tag.upper().replace('.', '_')))
     started = time.monotonic()
     st2_venv = build.build(src, args.tag, python)
-    runners, suite_venv = suite_env.build_suite_env(st2_venv)
+    suite_venv = suite_env.build_suite_env(st2_venv)
     own_runner = build.has_st2_mistral_runner(st2_venv)
     built = time.monotonic()
 
@@ -235,7 +235,6 @@ def run(args):
                                             config=mistral_conf) as mistral:
             st2 = launcher.RealSt2(workdir / 'st2', st2_venv, port=port,
                                    config=st2_config(base, mistral, key, own_runner),
-                                   python_path=[str(runners)],
                                    mistral_runner='st2' if own_runner else 'project',
                                    results_tracker=own_runner)
             with st2:

@@ -10,22 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What st2's own suite needs beside the cached st2 venv of real_st2/build.py (cached too).
+"""The test runner's venv for st2's own suite, beside the st2 venv of real_st2/build.py (cached).
 
-- ``runners/``: st2's action-chain, python, orquesta and inquirer runners of the
-  same tag, ``pip install --target --no-deps`` (their dependencies are st2common's,
-  already in the st2 venv). The st2 process gets this folder on its path, so st2's
-  registrar registers them and v3.2.0's ``contrib/examples`` registers whole
-  (its mistral-v2 workflows call action-chains and are called by them). The st2
-  venv itself is left as build.py made it.
-- ``venv/``: the test runner's venv. A ``.pth`` file puts the st2 venv's
-  site-packages on its path (st2common, retrying, six, eventlet, PyYAML that
-  st2's suite imports), and pip adds what st2's suite runs with: st2client of the
-  same tag, ``unittest2`` and ``pytest``, constrained by st2's
-  ``fixed-requirements.txt``. pytest is st2 v3.9.0's pin (7.0.1, which still
-  runs on st2 3.2's Python 3.6: st2 3.2 ran this suite with nose); unittest2
-  is unpinned in st2 3.2's ``requirements.txt`` and absent from 3.9's, so its
-  last release is taken.
+A ``.pth`` file puts the st2 venv's site-packages on its path (st2common,
+retrying, six, eventlet, PyYAML that st2's suite imports), and pip adds what
+st2's suite runs with: st2client of the same tag, ``unittest2`` and ``pytest``,
+constrained by st2's ``fixed-requirements.txt``. pytest is st2 v3.9.0's pin
+(7.0.1, which still runs on st2 3.2's Python 3.6: st2 3.2 ran this suite with
+nose); unittest2 is unpinned in st2 3.2's ``requirements.txt`` and absent from
+3.9's, so its last release is taken. st2's action-chain, python, orquesta and
+inquirer runners, which v3.2.0's ``contrib/examples`` needs, are in the st2 venv
+(build.py's COMPONENTS).
 
 Nothing is installed into the st2 venv: other tests share it.
 """
@@ -38,9 +33,7 @@ import tempfile
 
 from st2mistral.testing.real_st2 import build
 
-RECIPE = '1'
-RUNNERS = ('contrib/runners/action_chain_runner', 'contrib/runners/python_runner',
-           'contrib/runners/orquesta_runner', 'contrib/runners/inquirer_runner')
+RECIPE = '2'
 TEST_TOOLS = ('pytest==7.0.1', 'unittest2==1.1.0')
 
 
@@ -49,7 +42,7 @@ class SuiteEnvError(Exception):
 
 
 def _key(st2_venv):
-    text = '|'.join((RECIPE, st2_venv.name) + RUNNERS + TEST_TOOLS)
+    text = '|'.join((RECIPE, st2_venv.name) + TEST_TOOLS)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -74,22 +67,18 @@ def _run(cmd, log):
 
 
 def build_suite_env(st2_venv):
-    """Return (runners folder, test venv) for the st2 venv ``st2_venv``, built when needed."""
+    """Return the test venv for the st2 venv ``st2_venv``, built when needed."""
     root = suite_dir(st2_venv)
-    runners, venv = root / 'runners', root / 'venv'
+    venv = root / 'venv'
     if (root / 'BUILT').is_file():
-        return runners, venv
+        return venv
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     tree = build.st2_tree(st2_venv)
-    st2_python = build.venv_python(st2_venv)
     old = not build.runs_project(st2_venv)  # st2 3.2 on Python 3.6
     with open(root / 'build.log', 'w') as log, tempfile.TemporaryDirectory() as tmp:
-        _run([st2_python, '-m', 'pip', 'install', '--no-input', '-q', '--no-deps',
-              '--no-build-isolation', '--target', runners]
-             + [tree / r for r in RUNNERS if (tree / r).is_dir()], log)
-        _run([st2_python, '-m', 'venv', venv], log)
+        _run([build.venv_python(st2_venv), '-m', 'venv', venv], log)
         (site_packages(venv) / 'st2-venv.pth').write_text(str(site_packages(st2_venv)) + '\n')
         pip = [build.venv_python(venv), '-m', 'pip', 'install', '--no-input', '-q']
         setuptools = build.OLD_SETUPTOOLS if old else build.SETUPTOOLS
@@ -99,4 +88,4 @@ def build_suite_env(st2_venv):
         _run(pip + ['-c', constraints, '--no-build-isolation'] + list(TEST_TOOLS)
              + [tree / 'st2client'], log)
     (root / 'BUILT').write_text(st2_venv.name + '\n')
-    return runners, venv
+    return venv

@@ -250,3 +250,47 @@ def test_each_st2_refusal_cites_st2s_source():
         assert entry['st2_says'] in window, (entry['test'], entry['st2_source'], window)
         checked += 1
     assert checked == 12
+
+
+def test_an_entry_s_max_wait_caps_the_waits_of_that_test_only(tmp_path):
+    (tmp_path / 'retrying.py').write_text(textwrap.dedent('''
+        import json
+        import os
+
+        class Retrying(object):
+            def __init__(self, *args, **kwargs):
+                with open(os.environ['SEEN_FILE'], 'a') as f:
+                    f.write(json.dumps(kwargs['stop_max_delay']) + '\\n')
+        '''))
+    suite = '''
+        import unittest
+
+        import retrying
+
+
+        class T(unittest.TestCase):
+            def test_a_waits_for_a_state_st2_never_reaches(self):
+                retrying.Retrying(wait_fixed=3000, stop_max_delay=900000)
+                self.fail('never reached')
+
+            def test_b_waits(self):
+                retrying.Retrying(wait_fixed=3000, stop_max_delay=900000)
+        '''
+    os.environ['SEEN_FILE'] = str(tmp_path / 'seen.txt')
+    try:
+        proc, summary = run_plugin(tmp_path, '''
+            exceptions:
+              - test: test_one.py::T::test_a_waits_for_a_state_st2_never_reaches
+                tags: [v3.9.0]
+                max_wait: 5
+                kind: python3
+                reason: never reached
+                shown: here
+            ''', '--st2suite-max-wait', '120', suite=suite)
+    finally:
+        del os.environ['SEEN_FILE']
+    assert proc.returncode == 0, proc.stdout
+    assert summary['tests'] == {
+        'test_one.py::T::test_a_waits_for_a_state_st2_never_reaches': 'excepted',
+        'test_one.py::T::test_b_waits': 'passed'}
+    assert (tmp_path / 'seen.txt').read_text().split() == ['5000', '120000']
