@@ -184,10 +184,6 @@ def check_destination(url, conf=CONF):
         '[st2] api_url) in mistral.conf if this st2 is trusted.' % (url, reason))
 
 
-def _is_retryable_status(code):
-    return code == 429 or code >= 500
-
-
 def _fault_text(response, secrets):
     """st2's own error text (``faultstring``), short, secrets redacted."""
     try:
@@ -291,7 +287,7 @@ class St2Client:
                 'st2 answered %s %s with HTTP %s: %s (request %s)' % (
                     method, url, response.status_code, fault, request_id),
                 status_code=response.status_code,
-                retryable=_is_retryable_status(response.status_code),
+                retryable=retry.is_transient(response.status_code),
                 request_id=request_id, fault=fault)
         return self._answer(method, url, response, request_id, credentials, expect)
 
@@ -363,10 +359,7 @@ class St2Client:
 
         The policy is read from [st2] at call time, not at import.
         """
-        group = self._group
-        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay,
-                               give_up_after=group.retry_give_up_after)
-        return policy.call(
+        return retry.st2_calls(self._group).call(
             self.send, method, url, credentials, json_body, params, headers, expect,
             retry_if=lambda e: isinstance(e, St2Error) and e.retryable, sleep=self._sleep,
             on_retry=lambda e: LOG.warning('Retrying %s %s after: %s', method, url, e))

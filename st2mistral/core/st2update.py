@@ -12,7 +12,7 @@
 
 """The one way an st2 execution's status is updated through st2's API.
 
-Used by the publisher in Mistral (mistral_side/delivery/sender.py, push) and by the relay
+Used by the publisher in Mistral (mistral_side/delivery/deliverer.py, push) and by the relay
 on the st2 side (st2_side/reconcile.py, pull), so both send the same request,
 confirm a pause or cancel the same way and read st2's refusals the same way.
 Each caller keeps its own logging and outcome handling. Pure apart from the

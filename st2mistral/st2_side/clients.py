@@ -123,10 +123,8 @@ def is_transient(error):
 def call_mistral(conf, sleep, fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, retried on transient failures by the retry policy
     (retry.py) with ``[mistral] retry_*`` (read now, not at import)."""
-    group = conf[config.MISTRAL]
-    policy = retry.Backoff(group.retry_exp_msec / 1000.0, group.retry_exp_max_msec / 1000.0,
-                           give_up_after=group.retry_stop_max_msec / 1000.0)
-    return policy.call(fn, *args, retry_if=is_transient, sleep=sleep or time.sleep, **kwargs)
+    return retry.mistral_calls(conf[config.MISTRAL]).call(
+        fn, *args, retry_if=is_transient, sleep=sleep or time.sleep, **kwargs)
 
 
 MISTRAL_PAGE = 1000   # rows per list call; Mistral caps a page at [api] max_limit

@@ -27,7 +27,10 @@ becomes::
       parameters: {greeting: 'hi <% $.who %>', times: 2}
 
 Expressions (YAQL ``<% %>`` and Jinja ``{{ }}``, e.g. ``{{ st2kv('system.x') }}``)
-are kept verbatim: Mistral evaluates them when the task runs, not st2 now.
+are kept verbatim: Mistral evaluates them when the task runs, not st2 now. The one
+exception is st2's own datastore variable in an st2 action's parameters
+(``cmd: echo {{ st2kv.system.greeting }}``): st2kv_params wraps it in
+``{% raw %}`` for st2 to render when the child runs, as st2 3.2 did.
 Which refs are st2 actions, and their parameters, come from a ``lookup``
 callable (``ref -> ActionInfo or None``) so this module needs no st2.
 """
@@ -38,6 +41,8 @@ import json
 import re
 
 import yaml
+
+from st2mistral.st2_side import st2kv_params
 
 ST2_ACTION = 'st2.action'
 DEPRECATED_ACTIONS = frozenset({'st2.callback'})
@@ -61,6 +66,9 @@ class ActionInfo:
 
     ref: str
     parameters: dict
+    #: False when the runner's parameters are not known (st2mistral-validate without
+    #: st2's runners): then a parameter the action does not declare is not refused.
+    complete: bool = True
 
     def check(self, where, given):
         """Raise DefinitionError for missing required or unknown parameters."""
@@ -70,7 +78,7 @@ class ActionInfo:
         if missing:
             raise DefinitionError('Missing required parameters in "%s" for action "%s": "%s"'
                                   % (where, self.ref, '", "'.join(missing)))
-        unexpected = sorted(set(given) - set(self.parameters))
+        unexpected = sorted(set(given) - set(self.parameters)) if self.complete else []
         if unexpected:
             raise DefinitionError('Unexpected parameters in "%s" for action "%s": "%s"'
                                   % (where, self.ref, '", "'.join(unexpected)))
@@ -233,6 +241,8 @@ def _transform_one(where, spec, lookup):
         info = lookup(ref) if is_resource_ref(ref) else None
         if info is not None:
             info.check(where, action_input.get('parameters') or {})
+        # Wrapped whatever the ref (a YAQL ref too): st2 renders them in any action.
+        _wrap_st2kv(spec[input_key], ref)
         return
 
     info = lookup(name) if is_resource_ref(name) else None
@@ -249,6 +259,17 @@ def _transform_one(where, spec, lookup):
     spec[input_key] = {'ref': name}
     if parameters:
         spec[input_key]['parameters'] = parameters
+        _wrap_st2kv(spec[input_key], name)
+
+
+def _wrap_st2kv(action_input, ref):
+    parameters = action_input.get('parameters') if isinstance(action_input, dict) else None
+    if not isinstance(parameters, dict):
+        return
+    try:
+        action_input['parameters'] = st2kv_params.wrap_parameters(ref, parameters)
+    except st2kv_params.MixedContextError as e:
+        raise DefinitionError(str(e)) from None
 
 
 def _tasks(workflow_spec):
@@ -256,19 +277,42 @@ def _tasks(workflow_spec):
     return tasks.items() if isinstance(tasks, dict) else ()
 
 
-def transform(spec, lookup):
-    """A copy of ``spec`` with st2 action calls made through ``st2.action``."""
-    spec = copy.deepcopy(spec)
-    for name, action_spec in (spec.get('actions') or {}).items():
+def _action_specs(spec):
+    """(workflow name or None for an ad-hoc action, name, spec) of every task and
+    ad-hoc action of a definition."""
+    actions = spec.get('actions')
+    for name, action_spec in (actions.items() if isinstance(actions, dict) else ()):
         if isinstance(action_spec, dict):
-            _transform_one(name, action_spec, lookup)
-    workflows = spec['workflows'].values() if is_workbook(spec) else (
-        spec[name] for name in workflow_names(spec))
-    for workflow_spec in workflows:
+            yield None, name, action_spec
+    if is_workbook(spec):
+        workflows = spec['workflows'].items() if isinstance(spec['workflows'], dict) else ()
+    else:
+        workflows = ((name, spec[name]) for name in workflow_names(spec))
+    for workflow_name, workflow_spec in workflows:
         for task_name, task_spec in _tasks(workflow_spec):
             if isinstance(task_spec, dict):
-                _transform_one(task_name, task_spec, lookup)
+                yield workflow_name, task_name, task_spec
+
+
+def transform(spec, lookup):
+    """A copy of ``spec`` with st2 action calls made through ``st2.action`` and the
+    st2kv Jinja of their parameters wrapped for st2 (st2kv_params)."""
+    spec = copy.deepcopy(spec)
+    for _workflow, name, action_spec in _action_specs(spec):
+        _transform_one(name, action_spec, lookup)
     return spec
+
+
+def problems(spec, lookup):
+    """What transform() would refuse, every one: ``[(where, message)]``, ``where``
+    being ``<workflow>.<task>`` (``actions.<name>`` for an ad-hoc action)."""
+    found = []
+    for workflow, name, action_spec in _action_specs(copy.deepcopy(spec)):
+        try:
+            _transform_one(name, action_spec, lookup)
+        except DefinitionError as e:
+            found.append(('%s.%s' % (workflow or 'actions', name), str(e)))
+    return found
 
 
 # -- st2 context -------------------------------------------------------------------

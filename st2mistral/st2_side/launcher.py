@@ -34,6 +34,7 @@ import logging
 
 from st2mistral.core import contract
 from st2mistral.core import results
+from st2mistral.core import retry
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import definitions
 
@@ -230,19 +231,15 @@ class Launcher:
         return 'updated'
 
     def _send_definition(self, fn, name, text):
-        try:
-            return self._call(fn, text)
-        except Exception as e:
-            if not clients.is_parse_error(e):
-                raise
-            # Mistral 23 parses YAQL with one PLY parser shared by all its threads
-            # (mistral/expressions/yaql_expression.py), and PLY is not thread safe:
-            # under load a valid definition can fail to parse. A definition that
-            # really is wrong fails the same way again, and that error is raised.
-            LOG.warning('Mistral could not parse the definition of %s (%s); sending it once '
-                        'more, as Mistral 23 can fail to parse a valid expression under '
-                        'load.', name, e)
-            return self._call(fn, text)
+        # Mistral 23 parses YAQL with one PLY parser shared by all its threads
+        # (mistral/expressions/yaql_expression.py), and PLY is not thread safe:
+        # under load a valid definition can fail to parse. A definition that
+        # really is wrong fails the same way again, and that error is raised.
+        return retry.at_once(tries=2).call(
+            self._call, fn, text, retry_if=clients.is_parse_error,
+            on_retry=lambda e: LOG.warning(
+                'Mistral could not parse the definition of %s (%s); sending it once more, as '
+                'Mistral 23 can fail to parse a valid expression under load.', name, e))
 
     # -- re-run --------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ import time
 
 from st2mistral.core import contract
 from st2mistral.core import results
+from st2mistral.core import retry
 from st2mistral.core import st2update
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import clients
@@ -154,19 +155,22 @@ class MistralReader:
         workflow). Raises ExecutionChanging when it changed on every try.
         """
         start = self.calls
-        for _ in range(READ_TRIES):
-            execution = self._call(self._client.executions.get, ex_id)
-            version = (execution.state, execution.updated_at)
-            reading = Reading(state=execution.state, updated_at=execution.updated_at)
-            if execution.state not in results.STATES_WITH_RESULT or known == version:
-                break
-            reading.snapshot, reading.tasks_active = self._snapshot(execution)
-            again = self._call(self._client.executions.get, ex_id)
-            if (again.state, again.updated_at) == version:
-                break
-        else:
-            raise ExecutionChanging(ex_id)
+        reading = retry.at_once(tries=READ_TRIES).call(
+            self._read_once, ex_id, known,
+            retry_if=lambda e: isinstance(e, ExecutionChanging))
         reading.calls = self.calls - start
+        return reading
+
+    def _read_once(self, ex_id, known):
+        execution = self._call(self._client.executions.get, ex_id)
+        version = (execution.state, execution.updated_at)
+        reading = Reading(state=execution.state, updated_at=execution.updated_at)
+        if execution.state not in results.STATES_WITH_RESULT or known == version:
+            return reading
+        reading.snapshot, reading.tasks_active = self._snapshot(execution)
+        again = self._call(self._client.executions.get, ex_id)
+        if (again.state, again.updated_at) != version:
+            raise ExecutionChanging(ex_id)
         return reading
 
     def _snapshot(self, execution):

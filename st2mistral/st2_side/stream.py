@@ -101,26 +101,28 @@ class StreamFollower:
             response.close()
 
     def run(self):
-        # Jitter: the relays of an st2 HA pair, cut off together, do not reconnect in step.
-        policy = retry.Backoff(initial=0.5, maximum=self._max_backoff, jitter=0.5)
-        failures = 1
-        while not self._stopping.is_set():
-            error = None
-            try:
-                self._follow_once()
-                failures = 1            # the stream ended cleanly: reconnect soon
-            except Exception as e:
-                if self._stopping.is_set():
-                    break
-                error = e
-            wait = policy.delay(failures)
-            if error is not None:
-                LOG.warning('The st2 stream at %s failed (%s: %s); reconnecting in %.1f s.',
-                            self._url, type(error).__name__, error, wait)
-            self.connected.clear()
-            if self._stopping.wait(wait):
-                break
-            failures += 1
+        """Follow the stream until ``stop()``, reconnecting by the retry policy."""
+        attempts = retry.stream_reconnect(self._max_backoff).attempts(sleep=self._stopping.wait)
+        attempts.run(lambda: self._connect(attempts), on_wait=self._before_reconnecting)
+
+    def _connect(self, attempts):
+        """Follow the stream once: returns only when stopping, else raises retry.TryAgain."""
+        if self._stopping.is_set():
+            return None
+        try:
+            self._follow_once()
+        except Exception as e:
+            if self._stopping.is_set():
+                return None
+            raise retry.TryAgain(e) from None
+        attempts.reset()                # the stream ended cleanly: reconnect soon
+        raise retry.TryAgain(None)
+
+    def _before_reconnecting(self, error, wait):
+        if error is not None:
+            LOG.warning('The st2 stream at %s failed (%s: %s); reconnecting in %.1f s.',
+                        self._url, type(error).__name__, error, wait)
+        self.connected.clear()
 
     def _follow_once(self):
         headers = dict(self._headers, Accept='text/event-stream')

@@ -23,6 +23,7 @@ difference between the emulator and st2 fails it.
 import http.server
 import json
 import pathlib
+import subprocess
 import threading
 
 import pytest
@@ -196,8 +197,21 @@ def _start_real(tag, workdir, mistral_recorder):
     # API rules only: no scheduler or action runner acts on the executions tests make.
     # [mistral] for st2 3.2's own callback module: the recorder, quick retries.
     config = {'mistral': {'v2_base_url': mistral_recorder.url, 'retry_exp_msec': 10,
-                          'retry_exp_max_msec': 100, 'retry_stop_max_msec': 1000}}
+                          'retry_exp_max_msec': 100, 'retry_stop_max_msec': 1000},
+              'keyvalue': {'encryption_key_path': _crypto_key(venv, workdir)}}
     return launcher.RealSt2(workdir, venv, packs=[PACK], runners=False, config=config).start()
+
+
+def _crypto_key(venv, workdir):
+    """An st2 datastore encryption key made by st2's own code (what
+    st2-generate-symmetric-crypto-key writes), for secret keys (``secret: true``)."""
+    path = workdir / 'datastore_key.json'
+    made = subprocess.run(
+        [str(pathlib.Path(venv) / 'bin' / 'python'), '-c',
+         'from st2common.util.crypto import AESKey; print(AESKey.generate().to_json())'],
+        capture_output=True, text=True, timeout=120, check=True)
+    path.write_text(made.stdout.strip())
+    return str(path)
 
 
 def pytest_report_header(config):

@@ -16,6 +16,7 @@ st2 is requests-mock; the functional attacks are in test_trust_api_key.py.
 """
 
 import logging
+import time
 
 from oslo_config import cfg
 import pytest
@@ -24,7 +25,9 @@ from st2mistral.core import opts
 from st2mistral.core import st2api
 from st2mistral.mistral_side import binding
 from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import deliverer as deliverer_mod
 from st2mistral.mistral_side.delivery import sender as delivery
+from st2mistral.mistral_side.delivery.deliverer import Outcome
 
 API = 'http://st2.test/api/v1'
 KEY = 'site-key-789'
@@ -48,6 +51,12 @@ def sender(st2_conf):
     s = delivery.Sender(client=st2api.St2Client(conf=st2_conf), conf=st2_conf, workers=1)
     yield s.start()
     s.stop()
+
+
+def deliverer(st2_conf, clock=time.time):
+    """One try at an update, as the Sender makes it."""
+    client = st2api.St2Client(conf=st2_conf)
+    return deliverer_mod.Deliverer(client, binding.Verifier(client, st2_conf), st2_conf, clock)
 
 
 def update(status='succeeded', token=None, event='WORKFLOW_SUCCEEDED'):
@@ -137,13 +146,12 @@ def test_execution_naming_no_workflow_is_retried_for_the_grace_then_given_up(
         st2_conf, requests_mock, caplog):
     st2_conf.set_override('unknown_execution_grace', 100.0, group='st2')
     now = [0.0]
-    sender = delivery.Sender(client=st2api.St2Client(conf=st2_conf), conf=st2_conf, workers=1,
-                             clock=lambda: now[0])
+    one_try = deliverer(st2_conf, clock=lambda: now[0])
     requests_mock.get(URL, [record(None), record(None)])
     item = update()
-    assert sender._deliver(item) == ('retry', None)       # st2 has not stored it yet
+    assert one_try.deliver(item) == (Outcome.RETRY, None)     # st2 has not stored it yet
     now[0] = 101.0
-    assert sender._deliver(item) == ('give_up', None)
+    assert one_try.deliver(item) == (Outcome.GIVE_UP, None)
     assert [m for m in calls(requests_mock)] == [('GET', 'key'), ('GET', 'key')]
     assert 'names no Mistral workflow execution (yet)' in caplog.text
 
@@ -151,7 +159,6 @@ def test_execution_naming_no_workflow_is_retried_for_the_grace_then_given_up(
 def test_without_any_api_key_the_check_is_made_without_credentials(st2_conf, requests_mock):
     # st2 with authentication off: no token, no key, and still no update for a stranger.
     st2_conf.clear_override('api_key', group='st2')
-    sender = delivery.Sender(client=st2api.St2Client(conf=st2_conf), conf=st2_conf, workers=1)
     requests_mock.get(URL, **record('someone-elses-root'))
-    assert sender._deliver(update()) == ('give_up', None)
+    assert deliverer(st2_conf).deliver(update()) == (Outcome.GIVE_UP, None)
     assert calls(requests_mock) == [('GET', 'none')]

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The one retry policy (st2mistral/core/retry.py)."""
+"""The one retry policy and the one retry loop (st2mistral/core/retry.py)."""
 
 import pytest
 
@@ -80,3 +80,134 @@ def test_call_gives_up_with_the_last_error_once_the_time_has_passed():
         retry.Backoff(1.0, 1.0, give_up_after=0.0).call(fn, 'x', retry_if=lambda e: True,
                                                         sleep=lambda s: None)
     assert fn.calls == 1
+
+
+# -- the one loop ------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now, self.sleeps = 100.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def failing(times, reason='busy', then='done', at_once=False):
+    calls = []
+
+    def try_once():
+        calls.append(1)
+        if len(calls) <= times:
+            raise retry.TryAgain(reason, at_once=at_once)
+        return then
+    return try_once, calls
+
+
+def test_run_waits_by_the_policy_between_failed_tries():
+    clock = FakeClock()
+    waits = []
+    try_once, calls = failing(3)
+    attempts = retry.Backoff(1.0, 3.0).attempts(clock=clock, sleep=clock.sleep)
+    assert attempts.run(try_once, on_wait=lambda reason, delay: waits.append((reason, delay))) \
+        == 'done'
+    assert len(calls) == 4 and clock.sleeps == [1.0, 2.0, 3.0]
+    assert waits == [('busy', 1.0), ('busy', 2.0), ('busy', 3.0)]
+
+
+def test_no_wait_runs_past_the_deadline_and_the_job_then_gives_up():
+    clock = FakeClock()
+    try_once, calls = failing(100, reason='st2 is away')
+    attempts = retry.Backoff(1.0, 4.0).attempts(clock=clock, sleep=clock.sleep,
+                                                deadline=clock.now + 10.0)
+    with pytest.raises(retry.GaveUp) as gave_up:
+        attempts.run(try_once)
+    assert clock.sleeps == [1.0, 2.0, 4.0, 3.0]       # the last wait ends at the deadline
+    assert len(calls) == 5 and gave_up.value.reason == 'st2 is away'
+
+
+def test_give_up_after_counts_from_the_first_try_and_does_not_shorten_a_wait():
+    clock = FakeClock()
+    try_once, calls = failing(100)
+    attempts = retry.Backoff(4.0, 4.0, give_up_after=6.0).attempts(clock=clock,
+                                                                   sleep=clock.sleep)
+    with pytest.raises(retry.GaveUp):
+        attempts.run(try_once)
+    assert clock.sleeps == [4.0, 4.0] and len(calls) == 3
+
+
+def test_tries_bound_the_job_and_at_once_policies_wait_nothing():
+    slept = []
+    try_once, calls = failing(100)
+    with pytest.raises(retry.GaveUp):
+        retry.at_once(tries=3).attempts(sleep=slept.append).run(try_once)
+    assert len(calls) == 3 and slept == [0.0, 0.0]
+
+
+def test_a_try_again_at_once_neither_waits_nor_counts_a_failure():
+    clock = FakeClock()
+    try_once, calls = failing(2, at_once=True)
+    attempts = retry.Backoff(1.0, 1.0, tries=1).attempts(clock=clock, sleep=clock.sleep)
+    assert attempts.run(try_once) == 'done'
+    assert len(calls) == 3 and clock.sleeps == [] and attempts.failures == 0
+
+
+def test_other_errors_end_the_job_at_once():
+    def try_once():
+        raise ValueError('no')
+    with pytest.raises(ValueError):
+        retry.Backoff(1.0, 1.0).attempts(sleep=pytest.fail).run(try_once)
+
+
+def test_a_sleep_that_says_stop_ends_run_with_none():
+    try_once, calls = failing(100)
+    assert retry.Backoff(1.0, 1.0).attempts(sleep=lambda s: True).run(try_once) is None
+    assert len(calls) == 1
+
+
+def test_reset_makes_the_next_failure_a_first_one():
+    attempts = retry.Backoff(1.0, 8.0).attempts(clock=FakeClock())
+    assert [attempts.failed() for _ in range(3)] == [1.0, 2.0, 4.0]
+    attempts.reset()
+    assert attempts.failed() == 1.0
+
+
+# -- what is transient ---------------------------------------------------------
+
+
+@pytest.mark.parametrize('status, idempotent, transient', [
+    (None, True, True), (None, False, True),
+    (429, True, True), (429, False, True),
+    (500, True, True), (500, False, False),       # st2 may have acted on a POST
+    (501, True, True), (501, False, False),
+    (502, False, True), (503, False, True), (504, False, True),
+    (400, True, False), (404, True, False), (401, False, False), (409, False, False),
+])
+def test_one_transient_rule_narrower_for_a_request_that_must_not_run_twice(
+        status, idempotent, transient):
+    assert retry.is_transient(status, idempotent=idempotent) is transient
+
+
+def test_no_product_module_but_retry_builds_a_policy_or_imports_tenacity():
+    """The policies live in retry.py (its docstring lists them); tenacity is gone."""
+    import ast
+    import pathlib
+
+    import st2mistral
+    root = pathlib.Path(st2mistral.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob('*.py')):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith('testing/') or relative == 'core/retry.py':
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in ('Backoff', 'Attempts')) or (
+                    isinstance(node, (ast.Import, ast.ImportFrom)) and 'tenacity' in (
+                        getattr(node, 'module', None) or '',
+                        *(alias.name for alias in node.names))):
+                offenders.append('%s:%d' % (relative, node.lineno))
+    assert offenders == []

@@ -84,10 +84,10 @@ CONF = cfg.CONF
 
 CONTEXT_HEADER = 'st2-context'
 
-# Answers that say "try again later". Every other non-2xx answer fails the task.
-_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-# Of those, the ones that mean "not processed" (RFC 9110); 502/504 may hide a
-# request that a proxy did forward.
+# Of the answers that say "try again later" (retry.is_transient for a request
+# that must not run twice; every other non-2xx answer fails the task), the ones
+# that mean "not processed" (RFC 9110); 502/504 may hide a request that a proxy
+# did forward.
 _REJECTED_STATUSES = frozenset({429, 503})
 # st2 lists this many executions per page by default; the lookup reads one page.
 _LOOKUP_LIMIT = 100
@@ -193,7 +193,8 @@ def execution_id_of(answer, api_url):
 
 
 def is_transient(error):
-    return error.status_code is None or error.status_code in _TRANSIENT_STATUSES
+    """Whether st2 may take the POST later: the one rule, for a request that must not run twice."""
+    return retry.is_transient(error.status_code, idempotent=False)
 
 
 def may_have_reached_st2(error):
@@ -203,7 +204,20 @@ def may_have_reached_st2(error):
     return not error.never_sent
 
 
+def _unanswered(refusal, error):
+    return '%s: st2 cannot say whether it does: %s' % (refusal, error)
+
+
 # ------------------------------------------------------------------- I/O
+
+
+class _Progress:
+    """What ChildStarter.start knows between its tries."""
+
+    def __init__(self, credentials):
+        self.credentials = credentials
+        self.posted_maybe = False   # a failed POST may have reached st2: never POST again
+        self.last_error = None
 
 
 class ChildStarter:
@@ -228,78 +242,88 @@ class ChildStarter:
     def start(self, ref, ctx, headers, body, action_execution_id):
         """Return the st2 execution id of the child; raise StartFailed."""
         group = self._conf[opts.GROUP]
-        policy = retry.Backoff(group.retry_initial_delay, group.retry_max_delay,
-                               give_up_after=group.action_retry_give_up_after)
-        deadline = self._clock() + policy.give_up_after
+        deadline = self._clock() + group.action_retry_give_up_after
         if ctx.auth_token:
             credentials = st2api.Credentials(token=ctx.auth_token)
         else:
-            credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline,
-                                                policy)
-        failures = 0
-        posted_maybe = False  # a failed POST may have reached st2: never POST again
-        last_error = None
+            credentials = self._key_credentials(ctx, 'the workflow has no st2 token', deadline)
+        progress = _Progress(credentials)
 
-        while True:
-            try:
-                if posted_maybe:
-                    found = self._find(ref, ctx, credentials, action_execution_id)
-                    if found is not None:
-                        return found
-                else:
-                    answer = self._client.send('POST', ctx.api_url + '/executions', credentials,
-                                               json_body=body, headers=headers, expect=dict)
-                    return execution_id_of(answer, ctx.api_url)
-            except st2api.St2Error as e:
-                if isinstance(e, st2api.UnexpectedAnswer) and not posted_maybe:
-                    # Something took the POST but gave no execution back (a proxy's
-                    # page, a redirect, an empty 200): st2 may still have made the
-                    # child, so ask st2 for it rather than post again or give up.
-                    last_error, posted_maybe = e, True
-                    continue
-                if e.status_code == 401 and credentials.token:
-                    # st2 took nothing (it refused the credential): send it again
-                    # with the key, if st2 vouches for this workflow.
-                    credentials = self._key_credentials(
-                        ctx, "st2 refused the workflow's st2 token (HTTP 401)", deadline, policy)
-                    continue
-                if not is_transient(e):
-                    raise StartFailed(self._refusal(ref, e, posted_maybe)) from None
-                last_error = e
-                if not posted_maybe and may_have_reached_st2(e):
-                    posted_maybe = True
-                    # Ask st2 at once: usually the child exists and only the answer was lost.
-                    continue
-
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                break
-            failures += 1
-            wait = min(policy.delay(failures), remaining)
+        def on_wait(error, delay):
             LOG.warning('st2.action %s for action execution %s: %s; %s in %.1f s.',
-                        ref, action_execution_id, last_error or 'st2 has no such execution yet',
-                        'looking for it again' if posted_maybe else 'trying again', wait)
-            self._sleep(wait)
+                        ref, action_execution_id, error or 'st2 has no such execution yet',
+                        'looking for it again' if progress.posted_maybe else 'trying again',
+                        delay)
 
-        if posted_maybe:
+        try:
+            return self._attempts(deadline).run(
+                lambda: self._try_once(ref, ctx, headers, body, action_execution_id, progress,
+                                       deadline),
+                on_wait=on_wait)
+        except retry.GaveUp:
+            pass
+        if progress.posted_maybe:
             raise StartFailed(
                 'st2 may have received the request but did not confirm it within %.1f s '
                 '([st2] action_retry_give_up_after); not posting again, to avoid a duplicate '
                 'execution. Look in st2 for an execution of %s whose context.mistral.'
                 'action_execution_id is %s. Last error: %s' % (
                     group.action_retry_give_up_after, ref, action_execution_id,
-                    last_error or 'none'))
+                    progress.last_error or 'none'))
         raise StartFailed(
             'st2 could not be reached; gave up after %.1f s ([st2] action_retry_give_up_after). '
-            'Last error: %s' % (group.action_retry_give_up_after, last_error))
+            'Last error: %s' % (group.action_retry_give_up_after, progress.last_error))
 
-    def _key_credentials(self, ctx, why, deadline, policy):
+    def _attempts(self, deadline):
+        return retry.st2_action(self._conf[opts.GROUP]).attempts(
+            clock=self._clock, sleep=self._sleep, deadline=deadline)
+
+    def _try_once(self, ref, ctx, headers, body, action_execution_id, progress, deadline):
+        """One POST, or one look for the child an earlier POST may have made: the
+        child's id, or retry.TryAgain (at once when the next try differs)."""
+        try:
+            if not progress.posted_maybe:
+                answer = self._client.send('POST', ctx.api_url + '/executions',
+                                           progress.credentials, json_body=body,
+                                           headers=headers, expect=dict)
+                return execution_id_of(answer, ctx.api_url)
+            found = self._find(ref, ctx, progress.credentials, action_execution_id)
+        except st2api.St2Error as e:
+            raise self._next_try(ref, ctx, e, progress, deadline) from None
+        if found is None:
+            raise retry.TryAgain(progress.last_error)
+        return found
+
+    def _next_try(self, ref, ctx, error, progress, deadline):
+        """The TryAgain after ``error``; raises StartFailed when no try can help."""
+        if isinstance(error, st2api.UnexpectedAnswer) and not progress.posted_maybe:
+            # Something took the POST but gave no execution back (a proxy's
+            # page, a redirect, an empty 200): st2 may still have made the
+            # child, so ask st2 for it rather than post again or give up.
+            progress.last_error, progress.posted_maybe = error, True
+            return retry.TryAgain(error, at_once=True)
+        if error.status_code == 401 and progress.credentials.token:
+            # st2 took nothing (it refused the credential): send it again
+            # with the key, if st2 vouches for this workflow.
+            progress.credentials = self._key_credentials(
+                ctx, "st2 refused the workflow's st2 token (HTTP 401)", deadline)
+            return retry.TryAgain(error, at_once=True)
+        if not is_transient(error):
+            raise StartFailed(self._refusal(ref, error, progress.posted_maybe)) from None
+        progress.last_error = error
+        if not progress.posted_maybe and may_have_reached_st2(error):
+            progress.posted_maybe = True
+            # Ask st2 at once: usually the child exists and only the answer was lost.
+            return retry.TryAgain(error, at_once=True)
+        return retry.TryAgain(error)
+
+    def _key_credentials(self, ctx, why, deadline):
         """The API key, once st2 vouches that this workflow is its parent execution's.
 
         ``why`` says why the token cannot be used; raise StartFailed naming it
         when st2 does not vouch. A record that names no workflow yet (st2
         stores the runner's context only after the runner has started the
-        workflow) is read again until ``deadline``, waiting as ``policy`` says.
+        workflow) is read again until ``deadline``, waiting by the retry policy.
         """
         refusal = ('%s, and the API key ([st2] api_key) acts only for a workflow whose st2 '
                    'execution names it' % why)
@@ -314,24 +338,28 @@ class ChildStarter:
         except Exception as e:
             raise StartFailed('%s: the root workflow execution cannot be read from Mistral '
                               '(%s)' % (refusal, type(e).__name__)) from None
-        failures = 0
-        while True:
+
+        def verify_once():
             try:
                 self._verifier.verify(ctx.api_url, parent_id, root_id)
-                break
             except binding.NotBound as e:
-                if e.final or self._clock() >= deadline:
+                if e.final:
                     raise StartFailed('%s: %s' % (refusal, e)) from None
-                problem = e
+                raise retry.TryAgain(e) from None
             except st2api.St2Error as e:
-                if not is_transient(e) or self._clock() >= deadline:
-                    raise StartFailed('%s: st2 cannot say whether it does: %s'
-                                      % (refusal, e)) from None
-                problem = e
-            failures += 1
-            self._sleep(max(0.0, min(policy.delay(failures), deadline - self._clock())))
-            LOG.info('st2.action: asking st2 again whether st2 execution %s names workflow %s '
-                     '(%s).', parent_id, root_id, problem)
+                if not is_transient(e):
+                    raise StartFailed(_unanswered(refusal, e)) from None
+                raise retry.TryAgain(e) from None
+
+        try:
+            self._attempts(deadline).run(verify_once, on_wait=lambda problem, delay: LOG.info(
+                'st2.action: asking st2 again whether st2 execution %s names workflow %s '
+                '(%s).', parent_id, root_id, problem))
+        except retry.GaveUp as gave_up:
+            problem = gave_up.reason
+            if isinstance(problem, binding.NotBound):
+                raise StartFailed('%s: %s' % (refusal, problem)) from None
+            raise StartFailed(_unanswered(refusal, problem)) from None
         LOG.info('st2.action for workflow %s: %s; st2 execution %s names this workflow, so '
                  'the API key is used (st2 records its user as the child\'s user).',
                  root_id, why, parent_id)

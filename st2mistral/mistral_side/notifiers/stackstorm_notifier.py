@@ -22,8 +22,9 @@ st2 must cost the engine nothing. The thread reads Mistral's DB, builds the
 update (results.build_update) and queues it for delivery.sender.
 
 Operators trace an execution with
-``grep stackstorm_notifier mistral-server.log | grep <root execution id>``:
-every line here starts with ``[<root execution id>]``.
+``grep stackstorm_notifier mistral-server.log | grep <root execution id>``;
+delivery/trace.py writes those lines, each starting with ``[<root execution id>]``,
+under this module's logger name.
 """
 
 import dataclasses
@@ -44,8 +45,10 @@ from st2mistral.core import retry
 from st2mistral.core import singleton
 from st2mistral.core import st2api
 from st2mistral.mistral_side import targets
+from st2mistral.mistral_side.delivery import outgoing
 from st2mistral.mistral_side.delivery import sender as delivery
 from st2mistral.mistral_side.delivery import spool as spool_mod
+from st2mistral.mistral_side.delivery import trace
 from st2mistral.mistral_side.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ class St2Publisher(base.NotificationPublisher):
             LOG.error('The event %s for %s is dropped: %s. st2 is probably unreachable; '
                       'for executions st2 still shows running once it is back, %s Further '
                       'drops are not logged until the queue has room again.', item.event,
-                      item.ex_id, error, delivery.reconcile_hint('<st2 execution id>'))
+                      item.ex_id, error, trace.reconcile_hint('<st2 execution id>'))
 
     # -- background processing --------------------------------------------
 
@@ -166,20 +169,20 @@ class St2Publisher(base.NotificationPublisher):
 
     def _process_forever(self):
         mistral_db.use_context(self._db_context)
-        db_failures = 0
+        db_waits = retry.MISTRAL_DB.attempts(sleep=self._sleep)
         while True:
             event_id, item = self._events.get()
             try:
                 process(item, self._sender, self._cache)
-                db_failures = 0
+                db_waits.reset()
             except mistral_db.TRANSIENT_ERRORS as e:
-                # Mistral's DB is away: keep the event and try it again later.
-                db_failures += 1
-                delay = retry.MISTRAL_DB.delay(db_failures)
+                # Mistral's DB is away: keep the event and try it again later
+                # (after the events queued meanwhile).
+                delay = db_waits.failed()
                 LOG.warning('The event %s for %s will be processed for st2 again in %.1f s: '
                             "Mistral's database is not available (%s).", item.event,
                             item.ex_id, delay, type(e).__name__)
-                self._sleep(delay)
+                db_waits.wait(delay)
                 self._events.put((event_id, item))
                 continue
             except spool_mod.SpoolFull as e:
@@ -259,18 +262,14 @@ def on_workflow_event(item, sender, cache):
     known = cache.pop(item.ex_id)
     root_id = item.data.get('root_execution_id') or item.ex_id
     if root_id != item.ex_id:
-        LOG.info('[%s] The workflow event %s for subworkflow %s is not published to st2. '
-                 'This is expected because it does not have a corresponding execution '
-                 'record in st2.', root_id, item.event, item.ex_id)
+        trace.subworkflow_not_published(root_id, item.event, item.ex_id)
         return
     final = item.data.get('state') in results.COMPLETED_STATES
     # A final event needs only the env (unchanged since the last read); a
     # non-final one needs the current state too.
     wf = known if final and known is not None else mistral_db.workflow_info(item.ex_id)
     if wf is None:
-        LOG.warning('[%s] The workflow event %s for %s is not published to st2: the '
-                    'workflow execution is no longer in Mistral.', root_id, item.event,
-                    item.ex_id)
+        trace.workflow_gone(root_id, item.event, item.ex_id)
         return
     if not final:
         cache.put(wf)
@@ -279,9 +278,7 @@ def on_workflow_event(item, sender, cache):
         # Events can be processed late or, with [notifier] type = remote, out
         # of order: a non-final state the workflow has left is stale, and
         # sending it could move st2 backwards. The newer state's event counts.
-        LOG.info('[%s] The workflow event %s for %s is not published to st2: the workflow '
-                 'is %s now, and that event is published instead.', root_id, item.event,
-                 item.ex_id, wf.state)
+        trace.stale_event(root_id, item.event, item.ex_id, wf.state)
         return
     publish_workflow(wf, item.event, state, item.data.get('state_info'), item.notify_kwargs,
                      sender)
@@ -291,27 +288,21 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
     """Queue the st2 update for a workflow in ``state``; True if queued."""
     root_id = root_id or wf.root_id
     if wf.root_execution_id:
-        LOG.info('[%s] The workflow event %s for subworkflow %s is not published to st2. '
-                 'This is expected because it does not have a corresponding execution '
-                 'record in st2.', root_id, event, wf.id)
+        trace.subworkflow_not_published(root_id, event, wf.id)
         return False
     try:
         target = targets.resolve(notify_kwargs, wf.env, CONF[opts.GROUP].api_url)
         if target is not None:
             st2api.check_destination(target.api_url)
     except (targets.InvalidSt2Context, st2api.DestinationNotAllowed) as e:
-        LOG.error('[%s] The workflow event %s for %s is not published to st2: %s',
-                  root_id, event, wf.id, e)
+        trace.invalid_target(root_id, event, wf.id, e)
         return False
     if target is None:
-        LOG.info('[%s] The workflow event %s for %s is not published to st2: the workflow '
-                 'has no st2 context (no st2_execution_id in its env or notify entry).',
-                 root_id, event, wf.id)
+        trace.no_st2_context(root_id, event, wf.id)
         return False
     status = results.st2_status(state)
     if status is None:
-        LOG.info('[%s] The workflow event %s for %s is not published to st2: st2 has no '
-                 'status for Mistral state %s.', root_id, event, wf.id, state)
+        trace.no_st2_status(root_id, event, wf.id, state)
         return False
 
     result = None
@@ -328,19 +319,15 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
                          status)
             result = results.result_for_st2(snapshot, CONF[opts.GROUP].max_result_size)
             if result and results.ERROR_KEY in result:
-                LOG.error('[%s] The result of %s for st2 execution %s is sent without its '
-                          'output and tasks: %s.', root_id, wf.id, target.execution_id,
-                          result[results.ERROR_KEY])
+                trace.result_without_output(root_id, wf.id, target.execution_id,
+                                            result[results.ERROR_KEY])
             if result and results.TRUNCATED_KEY in result:
-                LOG.warning('[%s] The result of %s for st2 execution %s is %d bytes, over '
-                            '[st2] max_result_size (%d): its largest values were cut.',
-                            root_id, wf.id, target.execution_id,
-                            result[results.TRUNCATED_KEY]['original_bytes'],
-                            result[results.TRUNCATED_KEY]['max_bytes'])
+                trace.result_truncated(root_id, wf.id, target.execution_id,
+                                       result[results.TRUNCATED_KEY]['original_bytes'],
+                                       result[results.TRUNCATED_KEY]['max_bytes'])
 
-    LOG.info('[%s] The workflow event %s for %s will be published to st2.',
-             root_id, event, wf.id)
-    return sender.submit(delivery.Outgoing(
+    trace.will_be_published(root_id, event, wf.id)
+    return sender.submit(outgoing.Outgoing(
         target=target, status=status, result=result, root_id=root_id, event=event,
         ex_id=wf.id))
 
@@ -351,13 +338,11 @@ def on_task_event(item, sender, cache):
     if wf is None or wf.state != states.RUNNING:
         wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
         if wf is None:
-            LOG.warning('The task event %s for %s is not processed for st2: its workflow '
-                        'execution %s is not in Mistral.', item.event, item.ex_id, wf_ex_id)
+            trace.task_workflow_missing(item.event, item.ex_id, wf_ex_id)
             return
         cache.put(wf)
     root_id = wf.root_id
-    LOG.info('[%s] The task event %s for %s will be processed for st2.',
-             root_id, item.event, item.ex_id)
+    trace.task_will_be_processed(root_id, item.event, item.ex_id)
 
     if wf.state == states.CANCELLED:
         _trigger(root_id, item, events.WORKFLOW_CANCELLED, wf, sender)
@@ -365,13 +350,11 @@ def on_task_event(item, sender, cache):
         _trigger(root_id, item, events.WORKFLOW_PAUSED, wf, sender)
         _cascade_pause(root_id, item, wf, sender)
 
-    LOG.info('[%s] The task event %s for %s is processed for st2.',
-             root_id, item.event, item.ex_id)
+    trace.task_processed(root_id, item.event, item.ex_id)
 
 
 def _trigger(root_id, item, wf_event, wf, sender):
-    LOG.info('[%s] The task event %s for %s triggers workflow event %s for %s to st2.',
-             root_id, item.event, item.ex_id, wf_event, wf.id)
+    trace.task_triggers(root_id, item.event, item.ex_id, wf_event, wf.id)
     publish_workflow(wf, wf_event, wf.state, wf.state_info, item.notify_kwargs, sender,
                      root_id=wf.root_id)
 

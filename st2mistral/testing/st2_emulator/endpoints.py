@@ -19,6 +19,8 @@ import json
 import threading
 import time
 
+from st2mistral.testing.st2_emulator.params import RenderError
+from st2mistral.testing.st2_emulator.params import render_live_params
 from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
 from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
 from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
@@ -193,15 +195,31 @@ class ApiEndpoints:
             except (KeyError, TypeError, IndexError) as exc:
                 raise _ApiError(500, str(exc))
 
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested',
-                             copy.deepcopy(body.get('parameters') or {}), context,
-                             copy.deepcopy(body.get('callback')),
+        parameters = copy.deepcopy(body.get('parameters') or {})
+        try:
+            parameters = render_live_params(parameters, context, self._read_key)
+        except RenderError as e:
+            # st2 records the execution as failed, then answers 400 (actionexecutions.py).
+            # No callback: st2.action gets the 400 and fails its task itself.
+            failed = self._create(new_object_id(), ref, CHILD_RUNNER, 'failed', parameters,
+                                  context, copy.deepcopy(body.get('callback')),
+                                  copy.deepcopy(body.get('notify')))
+            failed.result = {'error': str(e)}
+            failed.history[-1]['result'] = copy.deepcopy(failed.result)
+            failed.ended = failed.started
+            raise _ApiError(400, str(e))
+        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
+                             context, copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()
         return 201, answer
+
+    def _read_key(self, scope, name, user):
+        ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
+        return self._keys.get((scope, ref))
 
     def _get_key(self, record, requester, name):
         query = record.query

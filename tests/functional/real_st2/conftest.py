@@ -96,6 +96,20 @@ class Stack:
         assert child['parent'] == ex_id
         return done, child
 
+    def run_st2kv_workflow(self, value='hello from st2kv'):
+        """Run wf_st2kv (``cmd: "echo {{ st2kv.system.st2mistral_greeting }}"`` in an st2
+        action task) with the key set through st2's API; assert st2 rendered it."""
+        answer = requests.put(self.st2.api_url + '/keys/st2mistral_greeting',
+                              headers=self.headers, timeout=TIMEOUT,
+                              json={'name': 'st2mistral_greeting', 'value': value})
+        assert answer.status_code == 200, answer.text
+        done = self.wait(self.run('st2mistral_tests.wf_st2kv'), ('succeeded', 'failed'))
+        assert done['status'] == 'succeeded', done.get('result')
+        assert done['result']['said'].strip() == value
+        (child_id,) = done['children']
+        assert self.execution(child_id)['parameters'] == {'cmd': 'echo %s' % value}
+        return done
+
     def mistral_id(self, execution_id, timeout=TIMEOUT):
         """The Mistral execution the runner started (from st2's execution context)."""
         def started():

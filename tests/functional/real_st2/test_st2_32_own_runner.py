@@ -276,3 +276,9 @@ def test_st2_track_result_has_st2_32s_own_querier_follow_the_execution(stack32):
                message='st2 3.2 to drop the results-tracker row of %s' % ex_id)
     log = stack32.st2.log_path.read_text(errors='replace')
     assert '[%s] Determined execution status: running' % liveaction_id in log
+
+
+def test_st2kv_jinja_in_an_st2_action_task_on_st2_32(stack):
+    """The baseline of test_workflows' st2kv test: st2 3.2's own runner raw-wraps the
+    parameter (util/workflow/mistral.py @ v3.2.0) and st2 renders it."""
+    stack.run_st2kv_workflow(value='hello %s' % stack.mode)

@@ -76,3 +76,11 @@ def test_a_pause_and_resume_in_mistral_show_in_st2(stack):
     done = stack.wait(ex_id, ('succeeded', 'failed'), timeout=10)
     assert done['status'] == 'succeeded', done.get('result')
     assert task_names(done['result']) == ['nap', 'wake']
+
+
+
+def test_st2kv_jinja_in_an_st2_action_task_is_rendered_by_st2(stack):
+    """As on st2 3.2 (its util/workflow/mistral.py): the runner sends the parameter raw,
+    st2 renders it when it creates the child (issue 17: Mistral failed it before)."""
+    stack.start_relay()
+    stack.run_st2kv_workflow()

@@ -65,6 +65,7 @@ ACTIONS = {
     'examples.flaky': {'item': {'type': 'string'}},
     'examples.ok': {'item': {'type': 'string'}},
     'examples.big': {},
+    'core.local': {'cmd': {'type': 'string', 'required': True}},
 }
 
 

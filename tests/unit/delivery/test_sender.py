@@ -18,7 +18,7 @@ import pytest
 from st2mistral.core import st2api
 from st2mistral.mistral_side import targets
 from st2mistral.mistral_side.delivery import sender as delivery
-from st2mistral.testing.waiting import wait_until
+from st2mistral.testing import waiting
 
 API = 'http://st2.test/api/v1'
 
@@ -89,7 +89,7 @@ def test_one_request_in_flight_per_execution_keeps_order(make_sender, requests_m
     requests_mock.put(API + '/executions/e1', json=slow)
     sender = make_sender(workers=4).start()
     sender.submit(_item('running', event='WORKFLOW_LAUNCHED'))
-    wait_until(lambda: seen, timeout=5, interval=0.01)
+    waiting.wait_until(lambda: seen, timeout=5, message='the first PUT')
     sender.submit(_item('paused', event='WORKFLOW_PAUSED'))
     sender.submit(_item('running', event='WORKFLOW_RESUMED'))
     sender.submit(_item('succeeded'))
@@ -154,8 +154,9 @@ def test_executions_are_independent(make_sender, requests_mock):
     sender = make_sender(workers=1).start()
     sender.submit(_item('succeeded', execution_id='bad'))
     sender.submit(_item('succeeded', execution_id='good'))
-    wait_until(lambda: any(r.path.endswith('/good') for r in requests_mock.request_history),
-               timeout=5, interval=0.01, message='a PUT of the good execution')
+    waiting.wait_until(
+        lambda: any(r.path.endswith('/good') for r in requests_mock.request_history),
+        timeout=5, message='the PUT of the execution st2 takes')
 
 
 REFUSED_PAUSE = ('Failed updating execution. Unable to pause liveaction "la1" because it is '

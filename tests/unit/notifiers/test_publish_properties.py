@@ -290,7 +290,8 @@ def test_mistral_shaped_events_are_processed_without_error(recording_publisher, 
     _wait_processed(recording_publisher)
     assert _failures(records) == []
     for item in sender.items[before:]:
-        assert item.status in results.WORKFLOW_STATUS.values()
+        # canceling: a cancelled workflow whose task still runs (results.held_status)
+        assert item.status in set(results.WORKFLOW_STATUS.values()) | {'canceling'}
         assert item.target.api_url == DEAD_API_URL      # no other destination is reached
         assert item.result is None or isinstance(item.result, dict)
 
