@@ -70,6 +70,8 @@ _STARTED_MARKERS = {
     'notifier': 'Notification server started.',
     'periodic': 'Periodic server started.',
 }
+# Mistral before 23 has no periodic server: its API runs the cron triggers.
+_FIRST_WITH_PERIODIC_SERVER = 23
 
 # Keep Mistral at INFO as operators run it; silence start-up chatter only.
 # ``st2mistral=INFO`` makes sure our own loggers (stackstorm_notifier...) reach
@@ -121,6 +123,20 @@ def default_log_levels(python=None):
     return levels.strip().split(',') + _EXTRA_LOG_LEVELS
 
 
+def mistral_major(python):
+    """Major version of the Mistral that ``python`` imports (23 for 23.0.0)."""
+    version = subprocess.run(
+        [python, '-c', 'from importlib import metadata; print(metadata.version("mistral"))'],
+        check=True, stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
+    return int(version.strip().split('.')[0])
+
+
+def started_markers(major):
+    """The log lines of a stock Mistral ``major`` that say each service can take work."""
+    return [marker for service, marker in sorted(_STARTED_MARKERS.items())
+            if service != 'periodic' or major >= _FIRST_WITH_PERIODIC_SERVER]
+
+
 def build_config(*, topology, workdir, port, notifier_type, notify, database_url,
                  transport_url, auth_enable, instance_id, config=None, python=None):
     """Return mistral.conf as ``{section: {option: str}}``; caller's ``config`` wins."""
@@ -138,7 +154,8 @@ def build_config(*, topology, workdir, port, notifier_type, notify, database_url
         'pecan': {'auth_enable': str(bool(auth_enable))},
         'notifier': {'type': notifier_type},
         'database': {'connection': database_url},
-        # A periodic server runs; the API must not run a second cron loop.
+        # Mistral 23: a periodic server runs; the API must not run a second cron
+        # loop. Before 23 the option does not exist (ignored) and the API runs them.
         'cron_trigger': {'run_in_api': 'False'},
         # The st2 publisher's durable spool lives with this instance, never
         # in the machine-wide default (/var/lib/mistral/st2mistral).
@@ -235,6 +252,7 @@ class MistralServer:
         # another interpreter (with Mistral installed) in ST2MISTRAL_MISTRAL_PYTHON.
         self.python = python or os.environ.get(MISTRAL_PYTHON_ENV) or sys.executable
         self.fake_poll_interval = fake_poll_interval
+        self.major = None   # Mistral's major version, asked of self.python when needed
 
         self.instance_id = uuid.uuid4().hex[:12]
         self.conf_path = os.path.join(self.workdir, CONF_FILE_NAME)
@@ -494,8 +512,10 @@ class MistralServer:
         """The single runner starts the API last; stock services start independently."""
         if self.topology == 'single':
             return True
+        if self.major is None:
+            self.major = mistral_major(self.python)
         text = '\n'.join(self._new_log_lines())
-        return all(marker in text for marker in _STARTED_MARKERS.values())
+        return all(marker in text for marker in started_markers(self.major))
 
     def _log_size(self):
         try:

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Run a whole Mistral 23 (api, engine, executor, notifier, periodic) in ONE process.
+"""Run a whole Mistral (api, engine, executor, notifier, periodic) in ONE process.
 
 oslo.messaging's ``fake:/`` transport passes messages through in-memory queues,
 so every Mistral service must live in the same process for it to work; the
@@ -122,7 +122,12 @@ def start_services():
     from mistral.notifiers import notification_server
     from mistral.rpc import base as rpc
     from mistral.services import actions as action_service
-    from mistral.services import periodic_server
+    try:
+        # Mistral 23 runs cron triggers in their own server; before 23 the API
+        # runs them (mistral/api/app.py: periodic.setup()), as in production.
+        from mistral.services import periodic_server
+    except ImportError:
+        periodic_server = None
 
     conf = cfg.CONF
     rpc.get_transport()
@@ -139,7 +144,8 @@ def start_services():
     if conf.notifier.type == 'remote':
         waiting.append(start(notification_server.get_oslo_service(setup_profiler=False)))
     waiting.append(start(engine_server.get_oslo_service(setup_profiler=False)))
-    waiting.append(start(periodic_server.get_oslo_service()))
+    if periodic_server is not None:
+        waiting.append(start(periodic_server.get_oslo_service()))
 
     # Loads every action provider (including plugins) once, up front.
     action_service.get_system_action_provider()
@@ -167,11 +173,31 @@ def _exit_after(seconds, code):
     threading.Thread(target=force, daemon=True).start()
 
 
-def main(argv=None):
-    # Mistral 23 runs oslo.service on the threading backend; importing
-    # mistral.cmd selects it and must happen before oslo_service is used.
-    # (Here rather than at module level, so importing this module is harmless.)
+def mistral_major():
+    """The major version of the Mistral installed here (23 for 23.0.0)."""
+    from importlib import metadata
+    return int(metadata.version('mistral').split('.')[0])
+
+
+def use_mistrals_concurrency():
+    """Run on what Mistral's own launcher runs on: eventlet up to 20, threads after.
+
+    Mistral <= 20 monkey-patches at start (mistral/cmd/launch.py: os, select,
+    socket, thread, time); 21 and later select oslo.service's threading backend
+    when mistral.cmd is imported. Either must happen before oslo_service is used.
+    Returns 'eventlet' or 'threading'.
+    """
+    if mistral_major() <= 20:
+        import eventlet
+        eventlet.monkey_patch(os=True, select=True, socket=True, thread=True, time=True)
+        return 'eventlet'
     import mistral.cmd  # noqa: F401
+    return 'threading'
+
+
+def main(argv=None):
+    # Here rather than at module level, so importing this module is harmless.
+    mode = use_mistrals_concurrency()
 
     own, oslo_argv = parse_own_args(sys.argv[1:] if argv is None else argv)
     load_config(oslo_argv)
@@ -197,7 +223,7 @@ def main(argv=None):
         LOG.exception("Mistral failed to start")
         py_logging.shutdown()
         os._exit(1)
-    LOG.info("%s (pid %s)", READY_MESSAGE, os.getpid())
+    LOG.info("%s (pid %s, Mistral %s on %s)", READY_MESSAGE, os.getpid(), mistral_major(), mode)
 
     while not stop_requested.wait(1):
         pass
