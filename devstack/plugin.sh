@@ -50,6 +50,27 @@ function install_st2mistral {
     setup_develop "$ST2MISTRAL_DIR"
 }
 
+# Mistral before 23 writes each workflow execution's params (the env holding the
+# st2 auth token) to its log at INFO through these three loggers: keep them at
+# WARN (on 23 they log no params; the setting does no harm there). The option
+# replaces oslo.log's defaults, so a conf without it gets those plus ours.
+function _st2mistral_quiet_params_loggers {
+    local conf=$1 levels logger
+    levels=$(iniget "$conf" DEFAULT default_log_levels)
+    if [[ -z "$levels" ]]; then
+        levels=$("${PYTHON:-python3}" -c \
+            'from oslo_log import log; print(",".join(log.get_default_log_levels()))') ||
+            die $LINENO "cannot read oslo.log's default_log_levels with ${PYTHON:-python3}"
+    fi
+    for logger in mistral.api.controllers.v2.execution mistral.rpc.clients \
+                  mistral.engine.engine_server; do
+        if [[ ",$levels," != *",$logger="* ]]; then
+            levels+=",$logger=WARN"
+        fi
+    done
+    iniset "$conf" DEFAULT default_log_levels "$levels"
+}
+
 function configure_st2mistral {
     local conf
     conf=$(_st2mistral_conf_file)
@@ -89,6 +110,8 @@ function configure_st2mistral {
         _st2mistral_check_notify
         iniset "$conf" notifier notify "$ST2MISTRAL_NOTIFY"
     fi
+
+    _st2mistral_quiet_params_loggers "$conf"
 
     # Mistral picks its auth handler by [DEFAULT] auth_type (entry point
     # namespace mistral.auth) and calls it only when [pecan] auth_enable.

@@ -86,6 +86,13 @@ _EXTRA_LOG_LEVELS = [
     'alembic=WARN',
     'st2mistral=INFO',
 ]
+# What the README (Mistral releases) and the devstack plugin give for Mistral < 23,
+# which would log execution params, with the st2 token, at INFO through these.
+_PARAMS_QUIET_LEVELS = [
+    'mistral.api.controllers.v2.execution=WARN',
+    'mistral.rpc.clients=WARN',
+    'mistral.engine.engine_server=WARN',
+]
 
 _LOG_TAIL_LINES = 60
 
@@ -123,8 +130,11 @@ def default_log_levels(python=None):
     return levels.strip().split(',') + _EXTRA_LOG_LEVELS
 
 
-def mistral_major(python):
+def mistral_major(python=None):
     """Major version of the Mistral that ``python`` imports (23 for 23.0.0)."""
+    if python is None or python == sys.executable:
+        from importlib import metadata
+        return int(metadata.version('mistral').split('.')[0])
     version = subprocess.run(
         [python, '-c', 'from importlib import metadata; print(metadata.version("mistral"))'],
         check=True, stdout=subprocess.PIPE, universal_newlines=True, timeout=60).stdout
@@ -148,7 +158,9 @@ def build_config(*, topology, workdir, port, notifier_type, notify, database_url
             'log_file': log_path,
             'use_stderr': 'False',
             'debug': 'False',
-            'default_log_levels': ','.join(default_log_levels(python)),
+            'default_log_levels': ','.join(
+                default_log_levels(python)
+                + (_PARAMS_QUIET_LEVELS if mistral_major(python) < 23 else [])),
         },
         'api': {'host': '127.0.0.1', 'port': str(port)},
         'pecan': {'auth_enable': str(bool(auth_enable))},

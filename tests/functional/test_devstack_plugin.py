@@ -83,6 +83,7 @@ HARNESS = textwrap.dedent(r'''
     function warn { local line=$1; shift; echo "WARNING line ${line}: $*" >&2; }
     function die { local line=$1; shift; echo "DIE line ${line}: $*" >&2; exit 1; }
     function iniset { crudini --set "$1" "$2" "$3" "$4"; }
+    function iniget { crudini --get "$1" "$2" "$3" 2>/dev/null || true; }
     function pip_install {
         "${PYTHON}" -m pip install --quiet --no-deps ${TEST_PIP_FLAGS} "$@"
     }
@@ -186,6 +187,7 @@ def read_conf(path):
     """mistral.conf as Mistral 23 and st2mistral parse it."""
     conf = cfg.ConfigOpts()
     conf.register_opt(mistral_config.auth_type_opt)
+    conf.register_opt(cfg.ListOpt('default_log_levels'))   # oslo.log's option
     conf.register_opts(mistral_config.pecan_opts, group='pecan')
     conf.register_opts(mistral_config.notifier_opts, group='notifier')
     st2_opts.register_opts(conf)
@@ -257,9 +259,28 @@ def test_post_config_writes_st2_and_notifier_settings(scratch, mistral_conf, tmp
     known = {opt.dest for group, group_opts in st2_opts.list_opts() for opt in group_opts}
     assert set(raw_section(mistral_conf, 'st2')) <= known
 
+    # Mistral < 23 would log execution params (the st2 token) through these at INFO:
+    # oslo.log's defaults are kept, the three loggers go to WARN (issue 16).
+    levels = conf.default_log_levels
+    from oslo_log import log as oslo_log
+    assert levels[:len(oslo_log.get_default_log_levels())] == oslo_log.get_default_log_levels()
+    assert levels[-3:] == ['mistral.api.controllers.v2.execution=WARN',
+                           'mistral.rpc.clients=WARN', 'mistral.engine.engine_server=WARN']
+
     # stack.sh traces with xtrace: the key must not be in what it logs.
     assert 'crudini --set' in result.stderr          # the trace was on
     assert SECRET_KEY not in result.stdout + result.stderr
+
+
+def test_an_operators_default_log_levels_are_kept_and_completed_once(scratch, mistral_conf):
+    mistral_conf.write_text(mistral_conf.read_text().replace(
+        '[DEFAULT]\n', '[DEFAULT]\ndefault_log_levels = amqp=WARN,mistral.rpc.clients=ERROR\n'))
+    for _ in range(2):
+        result = run_plugin(scratch, mistral_conf, ['stack post-config'])
+        assert result.returncode == 0, result.stderr
+    assert read_conf(mistral_conf).default_log_levels == [
+        'amqp=WARN', 'mistral.rpc.clients=ERROR',
+        'mistral.api.controllers.v2.execution=WARN', 'mistral.engine.engine_server=WARN']
 
 
 def test_defaults_write_no_key_no_ca_and_no_callback_url(scratch, mistral_conf):

@@ -76,6 +76,7 @@ from st2mistral.core import opts
 from st2mistral.core import retry
 from st2mistral.core import st2api
 from st2mistral.mistral_side import binding
+from st2mistral.mistral_side import params_log
 from st2mistral.mistral_side import targets
 from st2mistral.mistral_side.actions import lineage
 
@@ -436,6 +437,7 @@ class St2Action(actions.Action):
         return False
 
     def run(self, context):
+        params_log.warn_once()
         return run(self.ref, self.parameters, self.st2_context, context.execution)
 
 

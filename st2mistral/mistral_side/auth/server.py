@@ -66,6 +66,7 @@ from oslo_log import log as logging
 from st2mistral.core import bounded
 from st2mistral.core import opts
 from st2mistral.core import st2api
+from st2mistral.mistral_side import params_log
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -186,6 +187,7 @@ class St2AuthHandler(auth.AuthHandler):
     """Loaded once per Mistral API process by stevedore (no arguments)."""
 
     def __init__(self, client=None, conf=CONF, clock=time.monotonic):
+        params_log.warn_once()
         self._client = client
         self._conf = conf
         self._cache = TokenCache(clock)

@@ -46,6 +46,7 @@ from st2mistral.core import results
 from st2mistral.core import retry
 from st2mistral.core import singleton
 from st2mistral.core import st2api
+from st2mistral.mistral_side import params_log
 from st2mistral.mistral_side import targets
 from st2mistral.mistral_side.delivery import outgoing
 from st2mistral.mistral_side.delivery import sender as delivery
@@ -204,6 +205,7 @@ def process_publisher():
     race on the first event each load the entry point. Separate publishers
     would each take a spool slot and order the updates of one execution apart.
     """
+    params_log.warn_once()
     return St2Publisher()
 
 
