@@ -112,6 +112,28 @@ def redact(text, secrets):
     return text
 
 
+def redact_tree(value, secrets):
+    """``value`` (JSON-like) with every secret inside its strings replaced by ``***``.
+
+    Mistral before 23 writes a task's whole data context, the workflow env with
+    the st2 token included, into ``state_info`` when an expression fails: a
+    result built from it must not carry the token to st2.
+    """
+    secrets = [secret for secret in secrets if secret]
+    if not secrets:
+        return value
+
+    def walk(item):
+        if isinstance(item, str):
+            return redact(item, secrets) if any(s in item for s in secrets) else item
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [walk(v) for v in item]
+        return item
+    return walk(value)
+
+
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 # Double-encoded separators and dots: a server that decodes twice would see them.
 _ENCODED_SEPARATORS = ('%2f', '%5c', '%2e')
@@ -367,7 +389,11 @@ class St2Client:
     # -- st2 endpoints -----------------------------------------------------
 
     def update_execution(self, api_url, execution_id, status, result, credentials):
-        """PUT {api_url}/executions/{id} with st2's {status, result} body (one attempt)."""
+        """PUT {api_url}/executions/{id} with st2's {status, result} body (one attempt).
+
+        The credentials' secrets never travel inside the result (redact_tree).
+        """
+        result = redact_tree(result, self._secrets(credentials))
         return st2update.put(self.send, api_url, execution_id, status, result, credentials,
                              expect=dict)
 

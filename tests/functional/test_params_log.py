@@ -21,6 +21,7 @@ import uuid
 
 from st2mistral.mistral_side import params_log
 from st2mistral.testing import mistral_launcher
+from tests.functional.conftest import TOKEN
 from tests.functional.conftest import Run
 from tests.functional.conftest import fast_retry_config
 from tests.functional.conftest import unique
@@ -35,6 +36,21 @@ def test_with_the_documented_configuration_no_token_reaches_the_log(mistral, st2
     assert mistral.log_lines(r.id), 'the log holds lines of this execution'
     assert mistral.log_lines(token) == []
     assert mistral.log_lines(WARNING) == []
+
+
+def test_a_failed_expression_writes_no_token_to_the_log(mistral, st2):
+    # Mistral < 23 logs the task's data context (the env, with the token) at ERROR
+    # and INFO when an expression fails; the publisher's TokenFilter redacts it.
+    name = unique('wf_bad_expr')
+    r = Run(mistral, st2, "version: '2.0'\n%s:\n  tasks:\n    t0:\n"
+            "      action: std.echo output=<%% $.no_such_key.deeper %%>\n" % name, name)
+    assert mistral.wait_for_execution(r.id).state == 'ERROR'
+    st2.wait_for_status(r.st2_id, 'failed')
+    failed = [line for line in mistral.log_lines('Failed to run task') if name in line]
+    assert failed, 'Mistral logged the failed task'
+    assert mistral.log_lines(TOKEN) == []
+    if mistral_launcher.mistral_major() < params_log.FIRST_QUIET_RELEASE:
+        assert "'auth_token': '***'" in failed[0]
 
 
 def test_without_it_mistral_before_23_logs_the_token_and_the_publisher_says_so_once(

@@ -70,3 +70,41 @@ def test_with_the_readme_setting_nothing_is_said(fresh, caplog):
 def test_an_unknown_mistral_names_no_logger(fresh):
     _set(logging.INFO)
     assert params_log.loggers_writing_params(None) == []
+
+
+def test_the_token_filter_redacts_mistrals_data_dumps_and_their_tracebacks():
+    record_logger = logging.getLogger('test.params_log.filter')
+    handler = _Capture()
+    record_logger.addHandler(handler)
+    record_logger.propagate = False
+    record_logger.setLevel(logging.INFO)
+    params_log.install_token_filter(record_logger)
+    params_log.install_token_filter(record_logger)     # once is enough
+    assert len(handler.filters) == 1
+    dump = "data={'__env': {'__actions': {'st2.action': {'st2_context': {'auth_token': 'tok-1'}}}}}"
+    try:
+        raise ValueError('Can not evaluate YAQL expression [%s]' % dump)
+    except ValueError:
+        record_logger.exception('Failed to run task [error=%s]', dump)
+    try:
+        raise KeyError(dump.replace('tok-1', 'tok-3'))
+    except KeyError:
+        # Logged while handling, without exc_info: oslo.log appends the exception's text.
+        record_logger.error('Failed to run task')
+    record_logger.info('json {"auth_token": "tok-2", "x": 1} and %s', 'plain')
+    record_logger.info('nothing secret %s', 'here')
+    text = '\n'.join(handler.lines)
+    assert 'tok-1' not in text and 'tok-2' not in text and 'tok-3' not in text
+    assert 'KeyError: ' in text
+    assert "{'auth_token': '***'}" in text and '{"auth_token": "***", "x": 1} and plain' in text
+    assert 'ValueError: Can not evaluate YAQL expression' in text     # the traceback stays
+    assert handler.lines[-1] == 'nothing secret here'
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))

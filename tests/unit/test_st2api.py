@@ -42,6 +42,25 @@ def test_put_sends_token_request_id_and_body(client, requests_mock):
     assert request.verify not in (False, None)  # the system trust store
 
 
+def test_no_credential_travels_inside_the_result(client, requests_mock):
+    # Mistral < 23 dumps a failed expression's data context (the env, with the
+    # token) into state_info; st2 must not receive the token through it.
+    requests_mock.put(URL, json={'id': 'e1', 'status': 'failed'})
+    state_info = ("Failed to run task [error=..., data={'__env': {'auth_token': "
+                  "'tok-secret-1'}}]")
+    result = {'extra': {'state_info': state_info},
+              'tasks': [{'state_info': state_info, 'result': ['tok-secret-1', 7, None]}],
+              'tok-secret-1': 'a key'}
+    client.update_execution('http://st2.test/api/v1', 'e1', 'failed', result,
+                            st2api.Credentials(token='tok-secret-1'))
+    sent = requests_mock.request_history[0].json()['result']
+    assert 'tok-secret-1' not in requests_mock.request_history[0].text
+    assert sent['tasks'][0]['result'] == ['***', 7, None]
+    assert sent['extra']['state_info'].endswith("{'__env': {'auth_token': '***'}}]")
+    assert sent['***'] == 'a key'
+    assert result['tasks'][0]['result'][0] == 'tok-secret-1'   # the caller's copy untouched
+
+
 def test_api_key_used_without_token(client, requests_mock):
     requests_mock.put(URL, json={})
     client.update_execution('http://st2.test/api/v1', 'e1', 'running', None,

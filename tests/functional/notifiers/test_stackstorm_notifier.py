@@ -16,9 +16,11 @@ Each test asserts what st2 received AND the operator trace in the Mistral log.
 """
 
 import json
+import re
 
 import pytest
 
+from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import add_st2_execution
 from tests.functional.conftest import st2_put
@@ -113,8 +115,13 @@ def test_success_updates_st2_and_logs_six_trace_lines(mistral, st2, run):
     assert any(line.endswith('will be processed for st2.') for line in lines)
     assert any(line.endswith('is processed for st2.') for line in lines)
     # oslo.log default format, no request context: '... INFO <logger> [-] [<root>] ...'
+    # (Mistral <= 20 on eventlet: the engine's request context shows instead of [-].)
     logger = 'st2mistral.mistral_side.notifiers.stackstorm_notifier'
-    assert all(' INFO %s [-] [%s] ' % (logger, r.id) in line for line in lines)
+    if mistral_launcher.mistral_major() > 20:
+        assert all(' INFO %s [-] [%s] ' % (logger, r.id) in line for line in lines)
+    else:
+        assert all(re.search(r' INFO %s \[(-|None req-[0-9a-f-]+ [- ]+)\] \[%s\] '
+                             % (re.escape(logger), r.id), line) for line in lines), lines
     assert not has(mistral.log_lines(), 'st2-token')
 
 
