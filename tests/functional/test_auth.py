@@ -21,6 +21,7 @@ from mistralclient.api import base as mistral_api
 import pytest
 import requests
 
+from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import API_KEY
@@ -140,3 +141,22 @@ def test_client_cannot_claim_another_identity(mistral, st2):
     assert answer.status_code == 200
     # The identity headers were dropped: the caller still sees what st2 users see.
     assert name in {w['name'] for w in answer.json()['workflows']}
+
+
+def test_the_publisher_reports_a_users_workflow_with_auth_on(mistral, st2):
+    # The workflow lives in the st2 user's own project; the publisher reads it with
+    # an admin context, which Mistral < 22 confines to its own project by id
+    # (load_workflow_execution): it must read across projects (issue 16).
+    client = mistral.client(auth_type='st2', auth_url=st2.auth_url, auth_token=TOKEN)
+    name = unique('auth_pub')
+    client.workflows.create("version: '2.0'\n%s:\n  output:\n    answer: 42\n  tasks:\n"
+                            "    t:\n      action: std.noop\n" % name)
+    st2_id = st2.add_execution(action='examples.' + name)
+    execution = client.executions.create(
+        name, env=contract.build_env(st2_id, st2.api_url, auth_token=TOKEN),
+        notify=[contract.ST2_NOTIFY_ENTRY])
+    assert mistral.wait_for_execution(execution.id, client=client).state == 'SUCCESS'
+    st2.wait_for_status(st2_id, 'succeeded')
+    assert st2.execution(st2_id)['result']['answer'] == 42
+    assert not mistral.log_lines('no longer in Mistral')
+    assert not mistral.log_lines(TOKEN)
