@@ -137,9 +137,13 @@ class MistralRunner(_RUNNER_BASE):
             push=not self.is_polling_enabled())
 
     def run(self, action_parameters):
-        rerun = (self.context or {}).get('re-run') or {}
+        rerun = launcher.rerun_options(self.context, self.runner_parameters)
         request = self._request(action_parameters)
-        if self.rerun_ex_ref and rerun.get('tasks'):
+        if rerun:
+            if not self.rerun_ex_ref:
+                raise launcher.RunnerError(
+                    'The execution to re-run (%s) was not found: re-run a failed execution '
+                    'that st2 still has.' % ((self.context or {}).get('re-run') or {}).get('ref'))
             return self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
         return self._launcher().start(request)
 

@@ -414,6 +414,7 @@ class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner
         ('PUT', re.compile(r'^/api/v1/executions/([^/]+)$'), '_put_execution'),
         ('GET', re.compile(r'^/api/v1/executions$'), '_list_executions'),
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
+        ('POST', re.compile(r'^/api/v1/executions/([^/]+)/re_run$'), '_rerun_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
         ('GET', re.compile(r'^/api/v1/user$'), '_get_user'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
