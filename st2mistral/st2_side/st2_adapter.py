@@ -85,7 +85,8 @@ def lookup_action(ref):
     if runner_type is not None:
         parameters.update(getattr(runner_type, 'runner_parameters', None) or {})
     parameters.update(action.parameters or {})
-    return definitions.ActionInfo(ref=ref, parameters=parameters)
+    return definitions.ActionInfo(ref=ref, parameters=parameters,
+                                  runner=action.runner_type['name'])
 
 
 class MistralRunner(_RUNNER_BASE):
