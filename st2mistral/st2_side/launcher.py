@@ -42,8 +42,6 @@ LOG = logging.getLogger(__name__)
 
 RUNNING = 'running'
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
-CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
-                        'resuming'})
 # Mistral states of sub-workflows whose env Mistral lets us update.
 ENV_UPDATABLE = frozenset({'IDLE', 'PAUSED', 'ERROR'})
 
@@ -134,7 +132,8 @@ def children_to_cascade(operation, children):
     ``children``: (id, runner name, status) of the st2 execution's children.
     Only workflow runners pause, resume and cancel their own children.
     """
-    wanted = {'pause': {RUNNING}, 'resume': {'paused'}, 'cancel': CANCELABLE}[operation]
+    wanted = {'pause': {RUNNING}, 'resume': {'paused'},
+              'cancel': contract.ST2_CANCELABLE}[operation]
     return [child_id for child_id, runner, status in children
             if runner in WORKFLOW_RUNNERS and status in wanted]
 
@@ -307,9 +306,26 @@ class Launcher:
                 LOG.info('Mistral execution %s had already finished; nothing to cancel.', ex_id)
                 return
             raise RunnerError('Unable to %s Mistral execution %s: %s' % (operation, ex_id, e))
-        if state != 'RUNNING' and parent_task_action:
+        parent_wf = (mistral.get('parent') or {}).get('workflow_execution_id')
+        if state == 'CANCELLED' and parent_task_action and parent_wf:
+            # Cancel the parent workflow and leave its task's action running until this
+            # execution's own result reaches it (the relay, st2's callback): Mistral then
+            # shows a cancelled parent with a running task, which st2 shows canceling
+            # until this child has finished, as st2 3.2 did (its is_children_active
+            # counted mistral-v2 children; test_wiring_cancel
+            # test_cancellation_cascade_from_subworkflow_action).
+            self._cancel_parent(parent_wf)
+        elif state != 'RUNNING' and parent_task_action:
             self._call(self._client.action_executions.update, parent_task_action, state)
         LOG.info('Requested %s of Mistral execution %s.', operation, ex_id)
+
+    def _cancel_parent(self, parent_wf):
+        try:
+            self._call(self._client.executions.update, parent_wf, 'CANCELLED')
+        except Exception as e:
+            if not self._finished(parent_wf):
+                raise RunnerError('Unable to cancel the parent Mistral execution %s: %s'
+                                  % (parent_wf, e))
 
     def _finished(self, ex_id):
         try:
