@@ -226,10 +226,15 @@ class ApiEndpoints:
             failed.history[-1]['result'] = copy.deepcopy(failed.result)
             failed.ended = failed.started
             raise _ApiError(400, str(e))
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
-                             context, copy.deepcopy(body.get('callback')),
+        inquiry = self._is_inquiry_action(ref)
+        child = self._create(new_object_id(), ref, 'inquirer' if inquiry else CHILD_RUNNER,
+                             'requested', parameters, context,
+                             copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
+        if inquiry:
+            self._start_inquiry(child.id)
+            return 201, answer
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()

@@ -1702,3 +1702,70 @@ def test_re_run_refusals_of_both_versions(st2, body, answer):
 def test_re_run_of_an_unknown_execution_is_404(st2):
     reply = re_run(st2, '5' * 24, {})
     assert reply.status_code == 404
+
+
+# -- inquiries (inquiries.py; inquirer_runner.py, services/action.py, inquiries.py) ----------
+
+
+def respond(st2, inquiry_id, response, body=None):
+    return requests.put('%s/inquiries/%s' % (st2.api_url, inquiry_id),
+                        json={'id': inquiry_id, 'response': response} if body is None else body,
+                        headers=TOKEN, timeout=5)
+
+
+def ask(st2, parent_id=None):
+    st2.set_inquiry_action('core.ask')
+    context = {'parent': {'execution_id': parent_id}} if parent_id else None
+    created = post(st2, {'action': 'core.ask', 'parameters': {'schema': {'type': 'object'}}},
+                   context=context)
+    assert created.status_code == 201, created.text
+    assert created.json()['runner']['name'] == 'inquirer'
+    return created.json()['id']
+
+
+def test_an_inquiry_under_a_mistral_v2_root_fails_on_st2_39(st2):
+    st2.version = '3.9.0'
+    root = st2.add_execution(runner='mistral-v2')
+    inquiry = ask(st2, root)
+    st2.wait_for_status(inquiry, 'failed', timeout=5)
+    done = st2.execution(inquiry)
+    liveaction = st2.execution(root)['liveaction_id']
+    assert done['result'] == {'error': 'Unable to pause liveaction "%s" because it is not '
+                                       'supported by the "mistral-v2" runner.' % liveaction}
+    assert statuses(st2, inquiry) == ['requested', 'scheduled', 'running', 'pending', 'failed']
+    assert st2.execution(root)['status'] == 'running'
+
+
+def test_an_inquiry_pauses_its_mistral_v2_root_on_st2_32(st2):
+    root = st2.add_execution(runner='mistral-v2')
+    inquiry = ask(st2, root)
+    st2.wait_for_status(root, 'pausing', timeout=5)
+    assert st2.execution(inquiry)['status'] == 'pending'
+    st2.db_update_status(st2.execution(root)['liveaction_id'], 'paused')
+    assert respond(st2, inquiry, {'ok': True}).status_code == 200
+    assert st2.execution(root)['status'] == 'resuming'
+    assert st2.execution(inquiry)['status'] == 'succeeded'
+
+
+def test_an_inquiry_without_parent_waits_for_its_response(st2):
+    st2.version = '3.9.0'
+    inquiry = ask(st2)
+    st2.wait_for_status(inquiry, 'pending', timeout=5)
+    pending = st2.execution(inquiry)
+    assert pending['result']['schema'] == {'type': 'object'}
+    answer = respond(st2, inquiry, {'answer': 42})
+    assert answer.status_code == 200
+    assert answer.json() == {'id': inquiry, 'response': {'answer': 42}}
+    done = st2.execution(inquiry)
+    assert done['status'] == 'succeeded' and done['result']['response'] == {'answer': 42}
+    again = respond(st2, inquiry, {'answer': 43})
+    assert (again.status_code, again.json()) == (400, {
+        'faultstring': 'Inquiry "%s" has already been responded to.' % inquiry})
+
+
+def test_respond_to_what_is_not_an_inquiry_is_400(st2):
+    ex = st2.add_execution(runner='local-shell-cmd', status='succeeded')
+    answer = respond(st2, ex, {})
+    assert (answer.status_code, answer.json()) == (400, {
+        'faultstring': 'Action execution "%s" is not an inquiry.' % ex})
+    assert respond(st2, ex, {}, body={'response': {}}).status_code == 400
