@@ -27,6 +27,7 @@ import time
 import pytest
 import requests
 
+from st2mistral.st2_side import child_results
 from st2mistral.testing.real_st2 import settings
 from st2mistral.testing.waiting import wait_until
 from tests.functional.real_st2.conftest import TIMEOUT
@@ -110,3 +111,19 @@ def test_an_inquiry_of_a_nested_mistral_workflow(stack):
     done = stack.wait(parent_id, ('succeeded', 'failed'))
     assert done['status'] == 'succeeded', done.get('result')
     assert done['result']['said'].strip() == 'got nested'
+
+
+def test_an_inquiry_whose_ref_is_known_only_at_run_time_fails_at_once_saying_why(stack):
+    """Not marked (the runner cannot know the ref): st2 3.9 fails the inquiry, the relay
+    returns the failure with what to do instead, and the workflow fails; nothing hangs."""
+    stack.start_relay()
+    ex_id = stack.run('st2mistral_tests.wf_ask_unmarked')
+    done = stack.wait(ex_id, ('succeeded', 'failed'))
+    assert done['status'] == 'failed'
+    (inquiry_id,) = done['children']
+    inquiry = stack.execution(inquiry_id)
+    assert inquiry['status'] == 'failed'
+    assert 'is not supported by the "mistral-v2" runner' in inquiry['result']['error']
+    (ask,) = done['result']['tasks']
+    assert ask['state'] == 'ERROR'
+    assert ask['result']['hint'] == child_results.INQUIRY_HINT

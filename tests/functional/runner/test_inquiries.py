@@ -13,8 +13,11 @@
 """Inquiries in a workflow on a real Mistral 23, with the st2 emulator as st2 3.9
 (its inquiry rules: st2_emulator/inquiries.py) and the relay following its stream."""
 
+import json
+
 import requests
 
+from st2mistral.st2_side import child_results
 from tests.functional.runner.conftest import API_KEY
 from tests.functional.runner.conftest import unique
 
@@ -77,4 +80,11 @@ def test_an_unmarked_inquiry_fails_at_once_with_st2s_refusal(side, stream, st2):
     assert 'is not supported by the "mistral-v2" runner' in inquiry['result']['error']
     ask = side.task(context['mistral']['execution_id'], 'ask')
     assert ask.state == 'ERROR'
+    # The relay adds what to do instead to what Mistral shows.
+    (action,) = side.client.action_executions.list(task_execution_id=ask.id)
+    output = side.client.action_executions.get(action.id).output
+    output = json.loads(output) if isinstance(output, str) else output
+    failure = output['result']   # Mistral keeps an ERROR's output under "result"
+    assert failure['hint'] == child_results.INQUIRY_HINT
+    assert 'is not supported by the "mistral-v2" runner' in failure['error']
     assert not st2.executions('examples.echo')
