@@ -22,27 +22,31 @@ without ``parent``: it stays pending, the Mistral task stays RUNNING, and
 brings the response to Mistral and the workflow goes on.
 """
 
+import tarfile
 import time
 
 import pytest
 import requests
 
 from st2mistral.st2_side import child_results
+from st2mistral.testing.real_st2 import build
 from st2mistral.testing.real_st2 import settings
 from st2mistral.testing.waiting import wait_until
 from tests.functional.real_st2.conftest import TIMEOUT
+from tests.functional.real_st2.conftest import task_names
+from tests.st2_suite import run as st2_suite_run
 
 if settings.source() is None:
     pytest.skip(settings.SKIP_REASON, allow_module_level=True)
 
 
-def inquiry_of(stack, workflow_id):
+def inquiry_of(stack, workflow_id, ref='st2mistral_tests.ask'):
     """The pending inquiry the workflow's ask task started (st2's execution)."""
     mistral_id = stack.mistral_id(workflow_id)
 
     def pending():
         answer = requests.get(stack.st2.api_url + '/executions', headers=stack.headers,
-                              params={'action': 'st2mistral_tests.ask'}, timeout=TIMEOUT)
+                              params={'action': ref}, timeout=TIMEOUT)
         assert answer.status_code == 200, answer.text
         for ex in answer.json():
             mistral = (ex.get('context') or {}).get('mistral') or {}
@@ -127,3 +131,48 @@ def test_an_inquiry_whose_ref_is_known_only_at_run_time_fails_at_once_saying_why
     (ask,) = done['result']['tasks']
     assert ask['state'] == 'ERROR'
     assert ask['result']['hint'] == child_results.INQUIRY_HINT
+
+
+# -- st2 3.2's own examples: examples.mistral-ask-basic and mistral-ask-parent ------------
+
+ASK_EXAMPLES = ('actions/mistral-ask-basic.meta.yaml', 'actions/mistral-ask-parent.meta.yaml',
+                'actions/workflows/mistral-ask-basic.yaml',
+                'actions/workflows/mistral-ask-parent.yaml', 'pack.yaml')
+
+
+@pytest.fixture(scope='module')
+def ask_examples(stack, tmp_path_factory):
+    """st2 v3.2.0's two mistral-ask examples (an ``examples`` pack of just them, read from
+    ST2MISTRAL_ST2_SRC) and the tag's ``core`` pack (core.ask, core.local), registered
+    with st2's own registrar."""
+    pack = tmp_path_factory.mktemp('ask-examples') / 'examples'
+    with tarfile.open(settings.source() / 'st2-v3.2.0.tar.gz') as tar:
+        top = tar.getnames()[0].split('/')[0]
+        for name in ASK_EXAMPLES:
+            data = tar.extractfile('%s/contrib/examples/%s' % (top, name)).read()
+            (pack / name).parent.mkdir(parents=True, exist_ok=True)
+            (pack / name).write_bytes(data)
+    core = build.st2_tree(stack.st2.venv) / 'contrib' / 'core'
+    return {p.name: st2_suite_run.register(stack.st2, p) for p in (core, pack)}
+
+
+@pytest.mark.parametrize('action', ['examples.mistral-ask-basic', 'examples.mistral-ask-parent'])
+def test_st2_32s_mistral_ask_examples(stack, ask_examples, action):
+    stack.start_relay()
+    ex_id = stack.run(action)
+    asking = ex_id
+    if action.endswith('parent'):
+        asking = wait_until(lambda: (stack.execution(ex_id).get('children') or [None])[0],
+                            timeout=TIMEOUT, interval=0.2,
+                            message=lambda: 'the child of %s' % ex_id)
+    inquiry = inquiry_of(stack, asking, ref='core.ask')
+    assert stack.execution(ex_id)['status'] == 'running'
+    assert respond(stack, inquiry['id'], {'secondfactor': 'supersecret'}).status_code == 200
+    done = stack.wait(ex_id, ('succeeded', 'failed'))
+    assert done['status'] == 'succeeded', done.get('result')
+    # Both workflows' output: ``result: <% task(task1).result.response %>`` (the parent's
+    # is its child's ``result``).
+    assert done['result']['result'] == {'secondfactor': 'supersecret'}
+    asked = stack.execution(asking)
+    assert asked['status'] == 'succeeded'
+    assert task_names(asked['result']) == ['task1', 'task2']
