@@ -49,6 +49,7 @@ from st2mistral.mistral_side.delivery import outgoing
 from st2mistral.mistral_side.delivery import sender as delivery
 from st2mistral.mistral_side.delivery import spool as spool_mod
 from st2mistral.mistral_side.delivery import trace
+from st2mistral.mistral_side.notifiers import config_check
 from st2mistral.mistral_side.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
@@ -83,6 +84,17 @@ class St2Publisher(base.NotificationPublisher):
         self._sleep = sleep                     # tests wait for nothing
         self._cache = WorkflowCache()           # used by the processing thread only
         self._last_call = threading.local()     # see _is_repeat
+        self._blocked = False                   # a config mistake: keep, send nothing
+        self._config_failures = set()           # texts logged by _keep_for_config
+
+    def check_config(self):
+        """Check mistral.conf's [st2] group now (config_check); one ERROR line when it
+        has mistakes. A blocking one keeps every event spooled and sends nothing."""
+        found = config_check.problems(CONF)
+        if found:
+            LOG.error(config_check.describe(found))
+        self._blocked = any(p.blocking for p in found)
+        return found
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -145,15 +157,20 @@ class St2Publisher(base.NotificationPublisher):
                 return
             try:
                 self._spool = open_spool()
+                if self._blocked:
+                    # Events are accepted into the spool; nothing is processed or sent
+                    # until the configuration is fixed and Mistral restarted.
+                    return
                 if self._sender is None:
                     self._sender = delivery.Sender(store=self._spool)
                 self._sender.start()
                 self._replay_events()
             finally:
                 # Even after a failure: later events must not open another slot.
-                self._thread = threading.Thread(target=self._process_forever,
-                                                name='st2-notifier', daemon=True)
-                self._thread.start()
+                if not self._blocked:
+                    self._thread = threading.Thread(target=self._process_forever,
+                                                    name='st2-notifier', daemon=True)
+                    self._thread.start()
                 self._started = True
 
     def _replay_events(self):
@@ -187,6 +204,11 @@ class St2Publisher(base.NotificationPublisher):
                 continue
             except spool_mod.SpoolFull as e:
                 self._report_full(item, e)
+            except cfg.Error as e:
+                # mistral.conf is wrong: keep the event for the process that runs
+                # after the fix (the spool replays it), not lose it.
+                self._keep_for_config(item, e)
+                continue
             except Exception as e:
                 LOG.error('The event %s for %s could not be processed for st2: %s: %s',
                           item.event, item.ex_id, type(e).__name__, e)
@@ -194,15 +216,30 @@ class St2Publisher(base.NotificationPublisher):
                 self._spool.remove_event(event_id)
 
 
+    def _keep_for_config(self, item, error):
+        text = '%s: %s' % (type(error).__name__, str(error).split('\n')[0])
+        if text not in self._config_failures:
+            self._config_failures.add(text)
+            kept = ('it stays in the spool and is sent once [st2] is fixed and Mistral '
+                    'restarted' if self._spool is not None else
+                    'it is lost, as [st2] state_dir gives no spool')
+            LOG.error('The event %s for %s cannot be processed for st2 as mistral.conf is '
+                      'configured (%s): %s. Further events failing the same way are not '
+                      'logged.', item.event, item.ex_id, text, kept)
+
+
 @singleton.process_wide
 def process_publisher():
-    """The ``st2`` entry point: this process's one St2Publisher.
+    """The ``st2`` entry point: this process's one St2Publisher, its configuration
+    checked (St2Publisher.check_config).
 
     Mistral caches a publisher per process, but without a lock: threads that
     race on the first event each load the entry point. Separate publishers
     would each take a spool slot and order the updates of one execution apart.
     """
-    return St2Publisher()
+    publisher = St2Publisher()
+    publisher.check_config()
+    return publisher
 
 
 def open_spool():
