@@ -60,6 +60,25 @@ class SpoolFull(Exception):
     """The spool reached [st2] spool_max_count or spool_max_bytes."""
 
 
+class NothingToAdopt(Exception):
+    """No free slot holds entries a stopped process left."""
+
+
+def pending_entries(path):
+    """Events plus updates in the spool file ``path`` (0 when there is none); only
+    reads, so it is safe while the process owning it writes (WAL)."""
+    if not os.path.exists(path):
+        return 0
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        return sum(db.execute('SELECT COUNT(*) FROM %s' % table).fetchone()[0]
+                   for table in ('events', 'updates'))
+    except sqlite3.Error:
+        return 0        # not a spool yet (created, no schema)
+    finally:
+        db.close()
+
+
 class Spool:
     def __init__(self, directory, max_count, max_bytes):
         self.directory = directory
@@ -74,20 +93,30 @@ class Spool:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def open(self):
+    def open(self, adopt_only=False):
+        """Take the first free slot (``adopt_only``: the first free one a stopped
+        process left entries in; :class:`NothingToAdopt` when there is none)."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         for slot in range(MAX_SLOTS):
             lock_path = os.path.join(self.directory, 'spool-%d.lock' % slot)
+            path = os.path.join(self.directory, 'spool-%d.sqlite' % slot)
+            if adopt_only and not os.path.exists(lock_path):
+                continue
             lock_file = open(lock_path, 'a+')
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 lock_file.close()
                 continue
+            if adopt_only and not pending_entries(path):
+                lock_file.close()
+                continue
             self._lock_file = lock_file
-            self.path = os.path.join(self.directory, 'spool-%d.sqlite' % slot)
+            self.path = path
             break
         else:
+            if adopt_only:
+                raise NothingToAdopt(self.directory)
             raise OSError('all %d spool slots in %s are taken by running processes'
                           % (MAX_SLOTS, self.directory))
         old_umask = os.umask(0o077)

@@ -149,14 +149,23 @@ class St2Publisher(base.NotificationPublisher):
 
     # -- background processing --------------------------------------------
 
-    def _ensure_started(self):
+    def start_adopting(self):
+        """At process start (mistral_side/startup.py): start on a spool slot a stopped
+        process left entries in, replaying it; False (nothing started) when there is
+        none or the publisher runs already."""
+        return self._ensure_started(adopt_only=True)
+
+    def _ensure_started(self, adopt_only=False):
         if self._started:
-            return
+            return False
         with self._start_lock:
             if self._started:
-                return
+                return False
+            spool = open_spool(adopt_only=True) if adopt_only else open_spool()
+            if spool is NOTHING_TO_ADOPT:
+                return False
             try:
-                self._spool = open_spool()
+                self._spool = spool
                 if self._blocked:
                     # Events are accepted into the spool; nothing is processed or sent
                     # until the configuration is fixed and Mistral restarted.
@@ -172,6 +181,7 @@ class St2Publisher(base.NotificationPublisher):
                                                     name='st2-notifier', daemon=True)
                     self._thread.start()
                 self._started = True
+            return True
 
     def _replay_events(self):
         if self._spool is None:
@@ -242,22 +252,37 @@ def process_publisher():
     return publisher
 
 
-def open_spool():
-    """The durable spool of this process, or None (memory only) with the reason logged."""
+NOTHING_TO_ADOPT = object()
+
+
+def open_spool(adopt_only=False):
+    """The durable spool of this process, or None (memory only) with the reason logged.
+
+    ``adopt_only``: only a slot a stopped process left entries in, else NOTHING_TO_ADOPT.
+    """
     group = CONF[opts.GROUP]
     if not group.state_dir:
+        if adopt_only:
+            return NOTHING_TO_ADOPT
         LOG.warning('[st2] state_dir is empty: st2 updates are kept in memory only and '
                     'are lost if this Mistral process dies before st2 takes them.')
         return None
     try:
         spool = spool_mod.Spool(group.state_dir, group.spool_max_count,
-                                group.spool_max_bytes).open()
+                                group.spool_max_bytes).open(adopt_only=adopt_only)
+    except spool_mod.NothingToAdopt:
+        return NOTHING_TO_ADOPT
     except (OSError, spool_mod.sqlite3.Error) as e:
+        if adopt_only:
+            return NOTHING_TO_ADOPT     # the first event reports it
         LOG.error('Cannot open the st2 delivery spool in %s (%s): st2 updates are kept '
                   'in memory only. Create the directory, writable by the Mistral user, '
                   'or set [st2] state_dir.', group.state_dir, e)
         return None
     count, size = spool.usage()
+    if adopt_only:
+        LOG.info('Adopting at start the st2 delivery spool %s that a stopped process left.',
+                 spool.path)
     LOG.info('st2 delivery spool %s: %d entries (%d bytes) to replay.', spool.path, count, size)
     return spool
 
