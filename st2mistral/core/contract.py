@@ -35,6 +35,19 @@ ST2_CONTEXT = 'st2_context'
 ST2_NOTIFY_ENTRY = {'type': 'st2'}
 
 
+# st2 execution statuses (st2common/st2common/constants/action.py @ v3.9.0, the same
+# at v3.2.0).
+# LIVEACTION_COMPLETED_STATES: nothing follows these.
+ST2_COMPLETED = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
+# LIVEACTION_CANCELABLE_STATES without canceling itself: a cancel still has work to do.
+ST2_CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
+                            'resuming'})
+# A mistral-v2 execution in these has a Mistral workflow that is not over yet.
+ST2_ACTIVE = ('running', 'pausing', 'paused', 'canceling', 'resuming')
+# The child statuses returned to Mistral (st2 3.2's MISTRAL_ACCEPTED_STATES).
+CALLBACK_STATUSES = ST2_COMPLETED | {'paused'}
+
+
 def build_env(execution_id, api_url, auth_token=None, liveaction_id=None, parent=None,
               notify=None, skip_notify_tasks=(), extra=None):
     """Env for ``executions.create(..., env=build_env(...))``."""

@@ -52,9 +52,6 @@ MISTRAL_STATES = {
     'canceling': 'CANCELLED', 'canceled': 'CANCELLED',
     'pending': 'PAUSED', 'pausing': 'PAUSED', 'paused': 'PAUSED',
 }
-# Only these are called back (st2's MISTRAL_ACCEPTED_STATES).
-CALLBACK_STATUSES = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled',
-                               'paused'})
 
 DELIVERED = 'delivered'
 ALREADY_COMPLETED = 'already-completed'
@@ -106,7 +103,7 @@ class ChildResults:
     def deliver(self, action_execution_id, st2_status, result, execution_id=None):
         """PUT the state (and output) of one st2 child; returns an outcome constant."""
         label = execution_id or '-'
-        if st2_status not in CALLBACK_STATUSES:
+        if st2_status not in contract.CALLBACK_STATUSES:
             LOG.info('[%s] Not calling back Mistral action execution %s: st2 status "%s" '
                      'is not one Mistral is told about.', label, action_execution_id,
                      st2_status)

@@ -42,8 +42,6 @@ LOG = logging.getLogger(__name__)
 
 RUNNING = 'running'
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
-CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
-                        'resuming'})
 # Mistral states of sub-workflows whose env Mistral lets us update.
 ENV_UPDATABLE = frozenset({'IDLE', 'PAUSED', 'ERROR'})
 
@@ -134,7 +132,8 @@ def children_to_cascade(operation, children):
     ``children``: (id, runner name, status) of the st2 execution's children.
     Only workflow runners pause, resume and cancel their own children.
     """
-    wanted = {'pause': {RUNNING}, 'resume': {'paused'}, 'cancel': CANCELABLE}[operation]
+    wanted = {'pause': {RUNNING}, 'resume': {'paused'},
+              'cancel': contract.ST2_CANCELABLE}[operation]
     return [child_id for child_id, runner, status in children
             if runner in WORKFLOW_RUNNERS and status in wanted]
 

@@ -97,7 +97,7 @@ def st2_children_active(workflow_state, children_statuses):
             continue  # duplicate child left in requested by a retried POST (#3871)
         # Paused and pending children are inactive, as in st2's is_children_active
         # (st2common/services/action.py @ v3.2.0 and v3.9.0).
-        if status not in results.ST2_COMPLETED and status not in ('paused', 'pending'):
+        if status not in contract.ST2_COMPLETED and status not in ('paused', 'pending'):
             return True
     return False
 
@@ -363,7 +363,7 @@ class Reconciler:
         if execution is None:
             execution = self._executions.get(execution_id)
         status = execution.get('status')
-        if status in results.ST2_COMPLETED:
+        if status in contract.ST2_COMPLETED:
             return PollOutcome(True, status, 'already completed in st2')
         mistral_id = mistral_execution_id(execution)
         if not mistral_id:
@@ -407,12 +407,12 @@ class Reconciler:
         relayed = self._relayed.setdefault(execution_id, set())
         for child in children:
             if child.get('id') in relayed or child.get('status') not in \
-                    child_results.CALLBACK_STATUSES:
+                    contract.CALLBACK_STATUSES:
                 continue
             outcome = self._children_results.deliver_execution(
                 self._executions.get(child['id']))
             if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED) and \
-                    child.get('status') in results.ST2_COMPLETED:
+                    child.get('status') in contract.ST2_COMPLETED:
                 relayed.add(child.get('id'))
 
     def _finish(self, execution_id, status, result, current):
@@ -422,12 +422,12 @@ class Reconciler:
         through_records = status in PAUSE_STATUSES or current in PAUSE_STATUSES
         if through_records and self._records is not None:
             new = self._records.set_status(execution_id, status, result)
-            if new in results.ST2_COMPLETED and new != status:
+            if new in contract.ST2_COMPLETED and new != status:
                 return PollOutcome(True, new, 'already completed in st2')
             LOG.info('[%s] The relay set the st2 execution from %s to %s as Mistral shows it '
                      '(through st2\'s update_status: st2 3.3+ cannot pause a mistral-v2 '
                      'execution through its API).', execution_id, current, new)
-            return PollOutcome(new in results.ST2_COMPLETED, new)
+            return PollOutcome(new in contract.ST2_COMPLETED, new)
         try:
             new = self._executions.update(execution_id, status, result)
         except Exception as e:
@@ -442,4 +442,4 @@ class Reconciler:
             raise
         LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',
                  execution_id, current, new)
-        return PollOutcome(new in results.ST2_COMPLETED, new)
+        return PollOutcome(new in contract.ST2_COMPLETED, new)

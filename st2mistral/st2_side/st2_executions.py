@@ -27,8 +27,6 @@ from st2mistral.core import st2update
 # st2's default page size for non-admin users (st2api's ``max_page_size``).
 ST2_PAGE = 100
 RUNNER = 'mistral-v2'
-# st2 statuses of a mistral-v2 execution whose Mistral workflow has started.
-ACTIVE_STATUSES = ('running', 'pausing', 'paused', 'canceling', 'resuming')
 
 
 class St2Executions:
@@ -64,7 +62,7 @@ class St2Executions:
             return []
         return self.list(parent=execution['id'], exclude_attributes='result')
 
-    def active(self, statuses=ACTIVE_STATUSES):
+    def active(self, statuses=contract.ST2_ACTIVE):
         """Every mistral-v2 execution with one of ``statuses``, without results."""
         found = []
         for status in statuses:

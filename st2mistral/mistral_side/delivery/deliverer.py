@@ -26,7 +26,6 @@ import threading
 from st2mistral.core import bounded
 from st2mistral.core import contract
 from st2mistral.core import opts
-from st2mistral.core import results
 from st2mistral.core import st2api
 from st2mistral.core import st2update
 from st2mistral.mistral_side import binding
@@ -104,7 +103,7 @@ class Deliverer:
     def _update_unless_held(self, item, credentials):
         """The status st2 shows after the update (st2update.update: a second PUT
         confirms a pause or cancel), or HELD_BY_RELAY, sending nothing."""
-        if item.status in results.ST2_COMPLETED and self._held_by_relay(item, credentials):
+        if item.status in contract.ST2_COMPLETED and self._held_by_relay(item, credentials):
             return Outcome.HELD_BY_RELAY
         return st2update.update(lambda: self._client.update_execution(
             item.target.api_url, item.target.execution_id, item.status, item.result,

@@ -43,9 +43,6 @@ from st2mistral.st2_side import st2_executions
 
 LOG = logging.getLogger(__name__)
 
-# st2's LIVEACTION_CANCELABLE_STATES minus canceling (st2common/constants/action.py @ v3.9.0).
-CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
-                        'resuming'})
 
 
 def runner_of(execution):
@@ -56,7 +53,8 @@ def runner_of(execution):
 def to_cancel(children):
     """The ids of the mistral-v2 children a canceling parent's cancel must reach."""
     return [child['id'] for child in children
-            if runner_of(child) == st2_executions.RUNNER and child.get('status') in CANCELABLE]
+            if runner_of(child) == st2_executions.RUNNER
+            and child.get('status') in contract.ST2_CANCELABLE]
 
 
 def cancel_children(executions):

@@ -19,6 +19,7 @@ paused, sends its result to the Mistral task that started it
 reconciliation of the parent relays (reconcile.py).
 """
 
+from st2mistral.core import contract
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import config
 from st2mistral.st2_side import stream as stream_mod
@@ -48,7 +49,7 @@ class Children:
 
     def on_execution_update(self, execution):
         """A stream event: relay it if it is a finished child of a Mistral task."""
-        if execution.get('status') not in child_results.CALLBACK_STATUSES:
+        if execution.get('status') not in contract.CALLBACK_STATUSES:
             return
         if child_results.callback_of(execution) is None:
             return

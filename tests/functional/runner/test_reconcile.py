@@ -24,7 +24,7 @@ and deletes the row once st2 shows the execution completed.
 import threading
 import types
 
-from st2mistral.core import results
+from st2mistral.core import contract
 from st2mistral.st2_side import reconcile
 from st2mistral.st2_side import relay_service
 from st2mistral.testing import st2_emulator
@@ -241,7 +241,8 @@ def test_tracking_keeps_a_parent_running_while_a_child_runs(side, st2):
     outcome = side.service.jobs['tracked'].run_once()[st2.execution(st2_id)['liveaction_id']]
     assert not outcome.completed and outcome.status == 'running'
     assert st2.execution(st2_id)['status'] == 'running'
-    assert results.ST2_COMPLETED.isdisjoint([h['status'] for h in st2.execution(st2_id)['history']])
+    history = [h['status'] for h in st2.execution(st2_id)['history']]
+    assert contract.ST2_COMPLETED.isdisjoint(history)
 
 
 def test_the_service_loop_tracks_until_done_and_stops(side, st2):

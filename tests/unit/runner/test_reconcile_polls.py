@@ -12,6 +12,7 @@
 
 """Reconciler.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.core import st2api
 from st2mistral.st2_side import mistral_api
@@ -43,7 +44,7 @@ class St2:
         ex = self.executions[ex_id]
         if method == 'GET':
             return dict(ex)
-        if ex['status'] in results.ST2_COMPLETED:
+        if ex['status'] in contract.ST2_COMPLETED:
             raise st2api.St2Error('HTTP 400: Execution is already in completed state.', 400)
         self.puts.append((ex_id, dict(json_body)))
         wanted = json_body['status']
@@ -152,7 +153,7 @@ class Records:
 
     def set_status(self, execution_id, status, result=None):
         self.set.append((execution_id, status, result))
-        if self.executions[execution_id]['status'] not in results.ST2_COMPLETED:
+        if self.executions[execution_id]['status'] not in contract.ST2_COMPLETED:
             self.executions[execution_id]['status'] = status
         return self.executions[execution_id]['status']
 
