@@ -52,6 +52,7 @@ class Sender:
                  verifier=None):
         client = client or st2api.get_client()
         self._conf = conf
+        self._clock = clock
         self._deliverer = deliverer_mod.Deliverer(
             client, verifier or binding.Verifier(client, conf), conf, clock)
         self._store = store
@@ -160,8 +161,14 @@ class Sender:
             if newer is None:
                 delay = retry.st2_updates(self._group).delay(item.attempts)
                 self._schedule.retry_later(item, delay)
+                if self._store is not None:
+                    self._store.put(item)       # its tries and last error, for st2mistral-spool
                 return
             trace.superseded(item, newer.event)
+        elif outcome is Outcome.GIVE_UP and self._store is not None:
+            self._store.give_up(item, '%s (after %d tries)' % (
+                item.last_error or 'given up', item.attempts), self._clock())
+            return
         elif outcome is Outcome.DELIVERED:
             self._remember(item.key, st2_status)
         elif outcome in (Outcome.ALREADY_COMPLETED, Outcome.HELD_BY_RELAY):

@@ -21,7 +21,10 @@ Two tables, two stages:
 - ``events``: Mistral events as publish() received them, written before
   publish() returns; removed once processed into an update (or nothing);
 - ``updates``: the newest st2 update per st2 execution (a newer one replaces
-  the row), removed when st2 took it or it was given up.
+  the row), removed when st2 took it, or moved to
+- ``given_up``: updates given up, with the reason, for ``st2mistral-spool``
+  (mistral_side/spool_cli.py) to show, retry or drop; the newest
+  :data:`MAX_GIVEN_UP` (and :data:`MAX_GIVEN_UP_BYTES`) are kept.
 
 A restarted process replays both. Several processes may share one state
 directory: each takes the first free ``spool-N.sqlite`` slot under an
@@ -53,11 +56,37 @@ CREATE TABLE IF NOT EXISTS updates (
     size INTEGER NOT NULL,
     PRIMARY KEY (api_url, execution_id)
 );
+CREATE TABLE IF NOT EXISTS given_up (
+    api_url TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    given_up_at REAL NOT NULL,
+    reason TEXT,
+    payload TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (api_url, execution_id)
+);
 """
+
+# Given-up updates kept for ``st2mistral-spool`` (show, retry), newest first; not
+# counted in the spool's bounds, so they have their own.
+MAX_GIVEN_UP = 1000
+MAX_GIVEN_UP_BYTES = 64 * 1024 * 1024
 
 
 class SpoolFull(Exception):
     """The spool reached [st2] spool_max_count or spool_max_bytes."""
+
+
+def trim_given_up(db):
+    """Keep the newest MAX_GIVEN_UP given-up rows within MAX_GIVEN_UP_BYTES."""
+    db.execute('DELETE FROM given_up WHERE rowid NOT IN (SELECT rowid FROM given_up '
+               'ORDER BY given_up_at DESC LIMIT ?)', (MAX_GIVEN_UP,))
+    total = 0
+    for rowid, size in db.execute(
+            'SELECT rowid, size FROM given_up ORDER BY given_up_at DESC').fetchall():
+        total += size
+        if total > MAX_GIVEN_UP_BYTES:
+            db.execute('DELETE FROM given_up WHERE rowid = ?', (rowid,))
 
 
 class NothingToAdopt(Exception):
@@ -185,15 +214,29 @@ class Spool:
 
     def remove(self, item):
         with self._lock:
-            row = self._db.execute(
-                'SELECT size FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
-                item.key + (item.seq,)).fetchone()
-            if row:
-                self._db.execute(
-                    'DELETE FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
-                    item.key + (item.seq,))
-                self._count -= 1
-                self._bytes -= row[0]
+            self._remove_locked(item)
+
+    def _remove_locked(self, item):
+        row = self._db.execute(
+            'SELECT size FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
+            item.key + (item.seq,)).fetchone()
+        if row:
+            self._db.execute(
+                'DELETE FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
+                item.key + (item.seq,))
+            self._count -= 1
+            self._bytes -= row[0]
+
+    def give_up(self, item, reason, now):
+        """Move ``item``'s row from the waiting updates to the given-up ones."""
+        payload = json.dumps(item.to_dict(), default=str)
+        with self._lock:
+            self._remove_locked(item)
+            self._db.execute(
+                'INSERT OR REPLACE INTO given_up (api_url, execution_id, given_up_at, reason, '
+                'payload, size) VALUES (?, ?, ?, ?, ?, ?)',
+                item.key + (now, reason, payload, len(payload)))
+            trim_given_up(self._db)
 
     def load(self):
         """The waiting updates, oldest first, as ``(key, dict)`` pairs: the dict for
