@@ -117,8 +117,8 @@ def not_bound_again(item, error):
 def not_bound(item, error):
     TRACE.error('[%s] The workflow event %s for %s is not published to st2 execution %s: the '
                 'workflow has no st2 token st2 accepts, and %s. The API key ([st2] api_key) '
-                'acts only for a workflow whose st2 execution names it; see "Security" in '
-                'the st2mistral README.', item.root_id, item.event, item.ex_id,
+                'acts only for a workflow whose st2 execution names it; see docs/security.rst '
+                'in st2mistral.', item.root_id, item.event, item.ex_id,
                 item.target.execution_id, error)
 
 
