@@ -127,7 +127,7 @@ class St2Publisher(base.NotificationPublisher):
         """Make the event durable (spool) or count it (memory); its spool id."""
         if self._spool is not None:
             # vars(), not asdict(): no deep copy of the event in the engine's thread.
-            event_id = self._spool.add_event(vars(item))
+            event_id = self._add_making_room(vars(item))
         else:
             limit = CONF[opts.GROUP].spool_max_count
             if self._events.qsize() >= limit:
@@ -138,6 +138,16 @@ class St2Publisher(base.NotificationPublisher):
             self._full = False
             LOG.warning('The st2 delivery queue accepts events again.')
         return event_id
+
+    def _add_making_room(self, fields):
+        """Spool the event; when the spool is full, give up updates st2 does not know
+        (Sender.make_room) rather than refuse it."""
+        while True:
+            try:
+                return self._spool.add_event(fields)
+            except spool_mod.SpoolFull:
+                if self._sender is None or not self._sender.make_room():
+                    raise
 
     def _report_full(self, item, error):
         if not self._full:

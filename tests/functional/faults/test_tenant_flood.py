@@ -46,8 +46,6 @@ def mistral(st2_emulator, tmp_path):
         yield server
 
 
-@pytest.mark.xfail(strict=True, reason='the attack of issue 18 item 5, before its fix: the '
-                   "flood fills the spool and the victim's event is refused")
 def test_a_flood_of_unknown_st2_executions_does_not_starve_another_author(mistral, st2):
     client = mistral.client()
     name = unique('flood')
