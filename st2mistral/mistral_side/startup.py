@@ -25,9 +25,10 @@ That import comes before Mistral has parsed its configuration, and
 daemon thread that waits for Mistral's configuration (``CONF.project ==
 'mistral'``), lets the process settle for :data:`SETTLE` seconds, and then,
 unless the process forked meanwhile (the launcher: its children re-arm after
-the fork), checks ``[st2]`` and adopts a spool slot a stopped process left
-entries in (delivery/spool.py ``adopt_only``); only then is the publisher
-started. A process with nothing to adopt starts nothing.
+the fork), adopts a spool slot a stopped process left entries in
+(delivery/spool.py ``adopt_only``) and starts the publisher on it, which checks
+``[st2]`` (notifiers/config_check.py). A process with nothing to adopt starts
+nothing, but still logs the mistakes of ``[st2]`` at once (one ERROR line).
 """
 
 import logging
@@ -92,11 +93,24 @@ def replay_now(conf=cfg.CONF):
     from st2mistral.mistral_side.delivery import spool as spool_mod
     from st2mistral.mistral_side.notifiers import stackstorm_notifier
 
-    state_dir = conf[opts.GROUP].state_dir
-    if not state_dir or not os.path.isdir(state_dir):
+    try:
+        state_dir = conf[opts.GROUP].state_dir
+    except (cfg.Error, ValueError):
+        state_dir = None
+    if not state_dir or not os.path.isdir(state_dir) or not any(
+            spool_mod.pending_entries(os.path.join(state_dir, name))
+            for name in os.listdir(state_dir) if name.endswith('.sqlite')):
+        # Nothing to replay: still say now, not at the first event, what is wrong.
+        check_config(conf)
         return False
-    if not any(spool_mod.pending_entries(os.path.join(state_dir, name))
-               for name in os.listdir(state_dir) if name.endswith('.sqlite')):
-        return False
-    publisher = stackstorm_notifier.process_publisher()
+    publisher = stackstorm_notifier.process_publisher()   # checks [st2] itself
     return publisher.start_adopting()
+
+
+def check_config(conf=cfg.CONF):
+    """Log mistral.conf's [st2] mistakes (one ERROR line), as the publisher would."""
+    from st2mistral.mistral_side.notifiers import config_check
+
+    found = config_check.problems(conf)
+    config_check.report(found, LOG)
+    return found
