@@ -24,15 +24,19 @@ That import comes before Mistral has parsed its configuration, and
 ``mistral-server`` then forks one child per service. So :func:`arm` starts a
 daemon thread that waits for Mistral's configuration (``CONF.project ==
 'mistral'``), lets the process settle for :data:`SETTLE` seconds, and then,
-unless the process forked meanwhile (the launcher: its children re-arm after
-the fork), adopts a spool slot a stopped process left entries in
-(delivery/spool.py ``adopt_only``) and starts the publisher on it, which checks
+unless the process is a launcher (``mistral-server`` always forks its services
+through oslo.service's ProcessLauncher, mistral/cmd/launch.py @ 23.0.0: its
+children re-arm after the fork and do the work, however late the fork comes on
+a loaded host; any other process that forked meanwhile counts as one too),
+adopts a spool slot a stopped process left entries in (delivery/spool.py
+``adopt_only``) and starts the publisher on it, which checks
 ``[st2]`` (notifiers/config_check.py). A process with nothing to adopt starts
 nothing, but still logs the mistakes of ``[st2]`` at once (one ERROR line).
 """
 
 import logging
 import os
+import sys
 import threading
 
 from oslo_config import cfg
@@ -42,7 +46,10 @@ LOG = logging.getLogger('st2mistral.mistral_side.notifiers.stackstorm_notifier')
 SETTLE = 2.0            # seconds after the configuration is parsed
 GIVE_UP_AFTER = 600.0   # a process that never parses Mistral's configuration
 
-_state = {'armed': False, 'forked': False}
+# mistral-server's launcher never handles an event: it forks one process per service.
+LAUNCHERS = ('mistral-server', 'launch.py')
+
+_state = {'armed': False, 'forked': False, 'child': False}
 _lock = threading.Lock()
 
 
@@ -52,6 +59,7 @@ def _forked_parent():
 
 def _forked_child():
     _state['forked'] = False
+    _state['child'] = True
     _state['armed'] = False
     arm()
 
@@ -77,13 +85,21 @@ def _wait_and_replay(conf, stop=None):
             return
         waited += 0.2
     stop.wait(SETTLE)
-    if _state['forked']:
-        return          # the launcher: its children do the work
+    if is_launcher():
+        return          # its children do the work
     try:
         replay_now(conf)
     except Exception:
         LOG.exception('The st2 spool could not be replayed at start; it is replayed '
                       'at the first workflow event instead.')
+
+
+def is_launcher(argv0=None):
+    """Whether this process only forks the processes that handle events."""
+    if _state['forked']:
+        return True
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    return not _state['child'] and os.path.basename(argv0 or '') in LAUNCHERS
 
 
 def replay_now(conf=cfg.CONF):

@@ -115,3 +115,22 @@ def test_with_nothing_to_replay_the_mistakes_are_still_logged_at_start(
     assert startup.replay_now(conf) is False and made == []
     (error,) = [r.getMessage() for r in caplog.records if r.levelname == 'ERROR']
     assert '[st2] api_url' in error and 'https://st2.example.com/api/v1' in error
+
+
+def test_mistral_servers_launcher_never_replays_even_before_it_forks(monkeypatch):
+    """mistral-server forks its services after the settle time on a loaded host: the
+    launcher must still leave the spool to its children (seen: it adopted it)."""
+    calls = []
+    monkeypatch.setattr(startup, 'replay_now', calls.append)
+    monkeypatch.setattr(startup, 'SETTLE', 0)
+    monkeypatch.setitem(startup._state, 'forked', False)
+    monkeypatch.setitem(startup._state, 'child', False)
+    monkeypatch.setattr(startup.sys, 'argv',
+                        ['/opt/mistral/bin/mistral-server', '--server', 'all'])
+    conf = types.SimpleNamespace(project='mistral')
+    startup._wait_and_replay(conf, threading.Event())
+    assert calls == []
+    monkeypatch.setitem(startup._state, 'child', True)       # a forked service process
+    startup._wait_and_replay(conf, threading.Event())
+    assert calls == [conf]
+    assert startup.is_launcher('/usr/bin/python') is False
