@@ -23,6 +23,15 @@ results tracking read them through the accessors below, never as bare strings.
 # module up by it, and child_results returns only such children to Mistral.
 CALLBACK_SOURCE = 'mistral_v2'
 
+# The st2.action input the runner sets (st2_side/definitions.py) on a task whose st2
+# action is an inquiry (the inquirer runner): st2.action then starts it without st2's
+# ``parent``. st2 3.3+ fails an inquiry whose root workflow is mistral-v2: its inquirer
+# asks to pause the root (contrib/runners/inquirer_runner/inquirer_runner/
+# inquirer_runner.py post_run @ v3.9.0) and st2 refuses to pause mistral-v2
+# (st2common/st2common/services/action.py request_pause, WORKFLOW_RUNNER_TYPES @ v3.9.0).
+ST2_ACTION_INQUIRY = 'inquiry'
+INQUIRER_RUNNER = 'inquirer'
+
 # The env of a workflow execution started by the mistral-v2 runner.
 ENV_EXECUTION_ID = 'st2_execution_id'
 ENV_LIVEACTION_ID = 'st2_liveaction_id'

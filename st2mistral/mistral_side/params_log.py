@@ -21,7 +21,7 @@ loggers (read in their source, measured on 18.1.0, 20.2.0 and 22.0.0):
 * ``mistral.engine.engine_server``: "Received RPC request 'start_workflow'[...]"
 
 Setting those loggers to WARN in ``[DEFAULT] default_log_levels`` stops it (the
-README, "Mistral releases", and the devstack plugin give the whole value).
+docs/mistral-versions.rst and the devstack plugin give the whole value).
 Mistral 23 logs no params. :func:`warn_once` says so, once per process, at
 WARNING, when this process's Mistral would write them.
 
@@ -151,7 +151,7 @@ def warn_once(major=None):
     LOG.warning(
         'Mistral %s writes each workflow execution\'s params, which hold the st2 auth '
         'token st2 puts in the env, to its log at INFO (loggers %s). To stop it, append '
-        '"%s" to [DEFAULT] default_log_levels in mistral.conf (README: Mistral releases); '
+        '"%s" to [DEFAULT] default_log_levels in mistral.conf (docs/mistral-versions.rst); '
         'Mistral %d and later do not log them.',
         major, ', '.join(noisy), SETTING, FIRST_QUIET_RELEASE)
     return True

@@ -126,6 +126,49 @@ def task_specs(rerun_options):
     return {name: name in reset for name in (rerun_options or {}).get('tasks') or ()}
 
 
+# Runner parameters that ask for a re-run of tasks where st2 3.3+ refuses
+# ``st2 execution re-run <id> --tasks`` for any runner but orquesta
+# (st2api/st2api/controllers/v1/actionexecutions.py, lines 632-633 @ v3.9.0) but
+# accepts parameters: ``st2 execution re-run <id> rerun_tasks=a,b.c rerun_no_reset=b.c``.
+RERUN_TASKS = 'rerun_tasks'
+RERUN_NO_RESET = 'rerun_no_reset'
+RERUN_HOW = ('st2 execution re-run <id of the failed execution> %s=<task>[,<task>...] '
+             '[%s=<task>,...]' % (RERUN_TASKS, RERUN_NO_RESET))
+
+
+def rerun_options(context, runner_parameters):
+    """The tasks st2 asks to re-run, as ``{'tasks': [...], 'reset': [...]}``, or None
+    for a plain start.
+
+    st2 <= 3.2 puts them in ``context['re-run']`` (``--tasks``/``--no-reset``); on
+    st2 3.3+ they come as the runner parameters ``rerun_tasks``/``rerun_no_reset``
+    of a re-run (``context['re-run']['ref']``: the execution re-run). Every task
+    listed is reset but those in ``rerun_no_reset``, as st2 3.2's client did.
+    """
+    rerun = (context or {}).get('re-run') or {}
+    if rerun.get('tasks'):
+        return {'tasks': list(rerun['tasks']), 'reset': list(rerun.get('reset') or ())}
+    params = runner_parameters or {}
+    tasks = [t for t in params.get(RERUN_TASKS) or () if t]
+    no_reset = [t for t in params.get(RERUN_NO_RESET) or () if t]
+    if not tasks:
+        if no_reset:
+            raise RunnerError('%s names tasks (%s) but %s is empty: list the tasks to re-run '
+                              'in %s too (%s).' % (RERUN_NO_RESET, ', '.join(no_reset),
+                                                   RERUN_TASKS, RERUN_TASKS, RERUN_HOW))
+        return None
+    unknown = sorted(set(no_reset) - set(tasks))
+    if unknown:
+        raise RunnerError('%s names tasks that %s does not: %s. Every task not to reset must '
+                          'be re-run too (%s).' % (RERUN_NO_RESET, RERUN_TASKS,
+                                                   ', '.join(unknown), RERUN_HOW))
+    if not rerun.get('ref'):
+        raise RunnerError('%s re-runs tasks of a failed execution: use it with st2\'s re-run, '
+                          '"%s", not with "st2 run" (to start the workflow anew, leave %s '
+                          'empty).' % (RERUN_TASKS, RERUN_HOW, RERUN_TASKS))
+    return {'tasks': tasks, 'reset': [t for t in tasks if t not in no_reset]}
+
+
 def children_to_cascade(operation, children):
     """Ids of st2 children an operation must be cascaded to.
 

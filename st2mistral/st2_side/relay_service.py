@@ -44,6 +44,7 @@ import threading
 
 from oslo_config import cfg
 
+from st2mistral.core import cfgcompat
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import config
@@ -71,10 +72,10 @@ JOBS = (
 )
 
 CLI_OPTS = [
-    cfg.BoolOpt('once', default=False,
+    cfgcompat.FlagOpt('once', default=False,
                 help='Reconcile the tracked executions and every active mistral-v2 '
                      'execution once, then exit (no stream).'),
-    cfg.BoolOpt('no-stream', default=False,
+    cfgcompat.FlagOpt('no-stream', default=False,
                 help='Do not follow the st2 stream (child results then reach Mistral '
                      'only through reconciliation).'),
 ]
@@ -223,6 +224,28 @@ def start_in_process(conf):
     return Relay(conf, records=st2_adapter.St2Records()).start()
 
 
+def check(conf, follow_stream=True):
+    """Refuse (ERROR lines, False) an st2.conf the relay cannot work with; otherwise
+    log the endpoints it will use at INFO and return True."""
+    found = config.problems(conf, follow_stream=follow_stream)
+    for line in found:
+        LOG.error('st2mistral-relay cannot start: %s.', line)
+    if found:
+        print('st2mistral-relay: st2.conf has %d mistake(s), see the ERROR lines; fix '
+              'them and start again.' % len(found), file=sys.stderr)
+        return False
+    mistral, api, stream = config.endpoints(conf)
+    default = ('' if conf[config.MISTRAL].v2_base_url != config.MISTRAL_DEFAULT_URL else
+               ' (the default: set [mistral] v2_base_url if Mistral is elsewhere)')
+    LOG.info('st2mistral-relay uses Mistral %s%s, the st2 API %s and the st2 stream %s%s.',
+             mistral, default, api, stream,
+             '' if follow_stream else ' (not followed: --once or --no-stream)')
+    if not conf[config.MISTRAL].st2_api_key:
+        LOG.warning('[mistral] st2_api_key is empty: st2 refuses the relay unless its auth '
+                    'is off; create a key with "st2 apikey create" and set it.')
+    return True
+
+
 def _fail(message):
     print('st2mistral-relay: %s' % message, file=sys.stderr)
     return 2
@@ -236,6 +259,8 @@ def main(argv=None):
     except cfg.Error as e:
         return _fail('%s. Give st2\'s configuration: --config-file /etc/st2/st2.conf.' % e)
     config.setup_logging(conf)
+    if not check(conf, follow_stream=not (conf.once or conf.no_stream)):
+        return 2
     try:
         from st2mistral.st2_side import st2_adapter  # st2common: only in st2's venv
     except ImportError as e:

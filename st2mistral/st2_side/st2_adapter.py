@@ -85,7 +85,8 @@ def lookup_action(ref):
     if runner_type is not None:
         parameters.update(getattr(runner_type, 'runner_parameters', None) or {})
     parameters.update(action.parameters or {})
-    return definitions.ActionInfo(ref=ref, parameters=parameters)
+    return definitions.ActionInfo(ref=ref, parameters=parameters,
+                                  runner=action.runner_type['name'])
 
 
 class MistralRunner(_RUNNER_BASE):
@@ -137,9 +138,13 @@ class MistralRunner(_RUNNER_BASE):
             push=not self.is_polling_enabled())
 
     def run(self, action_parameters):
-        rerun = (self.context or {}).get('re-run') or {}
+        rerun = launcher.rerun_options(self.context, self.runner_parameters)
         request = self._request(action_parameters)
-        if self.rerun_ex_ref and rerun.get('tasks'):
+        if rerun:
+            if not self.rerun_ex_ref:
+                raise launcher.RunnerError(
+                    'The execution to re-run (%s) was not found: re-run a failed execution '
+                    'that st2 still has.' % ((self.context or {}).get('re-run') or {}).get('ref'))
             return self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
         return self._launcher().start(request)
 

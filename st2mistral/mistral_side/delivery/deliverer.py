@@ -44,6 +44,21 @@ class Outcome(enum.Enum):
     GIVE_UP = 'give up'                      # never sent; the trace said why
 
 
+def describe_failure(item, failure, api_key=None):
+    """Why a try failed, as ``st2mistral-spool`` shows it (None: it did not). Only
+    texts the trace logs as they are (st2's answers are redacted by st2api); any
+    other exception by its type alone, as trace.request_not_made does."""
+    if failure is None:
+        return None
+    if isinstance(failure, st2api.St2Error):
+        text = 'HTTP %s: %s' % (failure.status_code or 'none', failure)
+    elif isinstance(failure, binding.NotBound):
+        text = 'not bound: %s' % failure
+    else:
+        return 'the request could not be made (%s)' % type(failure).__name__
+    return st2api.redact(text, [s for s in (item.target.token, api_key) if s])[:500]
+
+
 class Deliverer:
     """Sends one st2 update once (a pause or cancel in two PUTs) and classifies the answer."""
 
@@ -67,6 +82,7 @@ class Deliverer:
             status = self._update(item)
         except Exception as e:
             failure = e
+        item.last_error = describe_failure(item, failure, self._group.api_key)
         # Traced outside the except block: oslo.log appends the exception being
         # handled to ERROR lines, and some texts quote a header value (the token).
         if isinstance(failure, binding.NotBound):

@@ -21,6 +21,7 @@ import time
 
 from st2mistral.testing.st2_emulator.params import RenderError
 from st2mistral.testing.st2_emulator.params import render_live_params
+from st2mistral.testing.st2_emulator.reruns import plan_rerun
 from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
 from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
 from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
@@ -225,14 +226,34 @@ class ApiEndpoints:
             failed.history[-1]['result'] = copy.deepcopy(failed.result)
             failed.ended = failed.started
             raise _ApiError(400, str(e))
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
-                             context, copy.deepcopy(body.get('callback')),
+        inquiry = self._is_inquiry_action(ref)
+        child = self._create(new_object_id(), ref, 'inquirer' if inquiry else CHILD_RUNNER,
+                             'requested', parameters, context,
+                             copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
+        if inquiry:
+            self._start_inquiry(child.id)
+            return 201, answer
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()
         return 201, answer
+
+    def _rerun_execution(self, record, requester, execution_id):
+        """``POST /executions/<id>/re_run`` (reruns.py): a new execution of the same action,
+        ``requested``, left for the test to run as st2's scheduler would; the old one
+        unchanged."""
+        body = parse_json_body(record.headers, record.raw)
+        old = self._find(execution_id)
+        no_merge = parse_bool_param('no_merge', record.query.get('no_merge')) or False
+        parameters, context = plan_rerun(execution_id, old.runner, old.parameters, body,
+                                         no_merge, self.version)
+        context['user'] = (body or {}).get('user') or requester
+        context['pack'] = old.action.partition('.')[0]
+        new = self._create(new_object_id(), old.action, old.runner, 'requested', parameters,
+                           context, None, None)
+        return 201, new.to_api()
 
     def _read_key(self, scope, name, user):
         ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name
