@@ -90,6 +90,14 @@ def URIOpt(name, schemes=None, **kwargs):
     return cfg.Opt(name, type=_URI(schemes), **kwargs)
 
 
+class FlagOpt(cfg.BoolOpt):
+    """A command-line switch: ``--name`` only. oslo.config adds ``--noname`` to
+    every BoolOpt, which for ``--no-stream`` reads ``--nono-stream``."""
+
+    def _add_inverse_to_argparse(self, *args, **kwargs):
+        pass
+
+
 def parse(conf, args, **kwargs):
     """``conf(args, **kwargs)`` without the keyword arguments this oslo.config lacks."""
     known = inspect.signature(conf.__call__).parameters

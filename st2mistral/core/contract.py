@@ -23,6 +23,15 @@ results tracking read them through the accessors below, never as bare strings.
 # module up by it, and child_results returns only such children to Mistral.
 CALLBACK_SOURCE = 'mistral_v2'
 
+# The st2.action input the runner sets (st2_side/definitions.py) on a task whose st2
+# action is an inquiry (the inquirer runner): st2.action then starts it without st2's
+# ``parent``. st2 3.3+ fails an inquiry whose root workflow is mistral-v2: its inquirer
+# asks to pause the root (contrib/runners/inquirer_runner/inquirer_runner/
+# inquirer_runner.py post_run @ v3.9.0) and st2 refuses to pause mistral-v2
+# (st2common/st2common/services/action.py request_pause, WORKFLOW_RUNNER_TYPES @ v3.9.0).
+ST2_ACTION_INQUIRY = 'inquiry'
+INQUIRER_RUNNER = 'inquirer'
+
 # The env of a workflow execution started by the mistral-v2 runner.
 ENV_EXECUTION_ID = 'st2_execution_id'
 ENV_LIVEACTION_ID = 'st2_liveaction_id'
@@ -33,6 +42,19 @@ ST2_CONTEXT = 'st2_context'
 
 # The notify entry that sends a workflow's events to st2 (mistral.conf or per execution).
 ST2_NOTIFY_ENTRY = {'type': 'st2'}
+
+
+# st2 execution statuses (st2common/st2common/constants/action.py @ v3.9.0, the same
+# at v3.2.0).
+# LIVEACTION_COMPLETED_STATES: nothing follows these.
+ST2_COMPLETED = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
+# LIVEACTION_CANCELABLE_STATES without canceling itself: a cancel still has work to do.
+ST2_CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
+                            'resuming'})
+# A mistral-v2 execution in these has a Mistral workflow that is not over yet.
+ST2_ACTIVE = ('running', 'pausing', 'paused', 'canceling', 'resuming')
+# The child statuses returned to Mistral (st2 3.2's MISTRAL_ACCEPTED_STATES).
+CALLBACK_STATUSES = ST2_COMPLETED | {'paused'}
 
 
 def build_env(execution_id, api_url, auth_token=None, liveaction_id=None, parent=None,

@@ -106,10 +106,15 @@ delivery_opts = [
     cfgcompat.IntOpt(
         'spool_max_count', default=100000, min=1,
         help='Most events plus updates waiting for st2 per process (spool or '
-             'memory). Beyond it new events are refused with an ERROR line.'),
+             'memory). When it is reached, the waiting update st2 has not known '
+             'the longest (HTTP 404 within unknown_execution_grace) is given up to '
+             'make room, so workflows naming st2 executions that do not exist '
+             'cannot crowd out the others; with none such, new events are refused '
+             'with an ERROR line.'),
     cfgcompat.IntOpt(
         'spool_max_bytes', default=256 * 1024 * 1024, min=1024,
-        help='Most bytes of events plus updates waiting for st2 per process.'),
+        help='Most bytes of events plus updates waiting for st2 per process '
+             '(reached: as spool_max_count).'),
     cfgcompat.IntOpt(
         'max_result_size', default=1024 * 1024, min=1024,
         help='Largest st2 result (JSON bytes) sent. A larger one is cut down, '

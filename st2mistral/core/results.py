@@ -33,7 +33,6 @@ WORKFLOW_STATUS = {
     'PAUSED': 'paused',
 }
 
-ST2_COMPLETED = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled'})
 
 # Mistral workflow states nothing follows.
 COMPLETED_STATES = frozenset({'SUCCESS', 'ERROR', 'CANCELLED'})

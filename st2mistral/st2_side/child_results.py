@@ -52,9 +52,6 @@ MISTRAL_STATES = {
     'canceling': 'CANCELLED', 'canceled': 'CANCELLED',
     'pending': 'PAUSED', 'pausing': 'PAUSED', 'paused': 'PAUSED',
 }
-# Only these are called back (st2's MISTRAL_ACCEPTED_STATES).
-CALLBACK_STATUSES = frozenset({'succeeded', 'failed', 'timeout', 'abandoned', 'canceled',
-                               'paused'})
 
 DELIVERED = 'delivered'
 ALREADY_COMPLETED = 'already-completed'
@@ -89,6 +86,26 @@ def callback_of(execution):
     return None
 
 
+# st2 3.3+ fails an inquiry whose root workflow is mistral-v2 with request_pause's message
+# (st2common/st2common/services/action.py @ v3.9.0): what to do instead goes with it.
+_PAUSE_REFUSED = 'because it is not supported by the "mistral-v2" runner'
+INQUIRY_HINT = ('st2 3.3+ cannot pause a mistral-v2 workflow for an inquiry. The runner marks '
+                'a task whose st2 action is an inquiry; for st2.action with a ref known only '
+                'when the task runs, add "inquiry: true" to its input (docs/st2-side.rst, '
+                '"Inquiries").')
+
+
+def with_hint(execution):
+    """The result of a finished st2 child, with what to do instead when st2 failed an
+    inquiry because it cannot pause the mistral-v2 workflow (issue 17 item 5)."""
+    result = execution.get('result')
+    runner = (execution.get('runner') or {}).get('name')
+    if (runner == contract.INQUIRER_RUNNER and execution.get('status') == 'failed'
+            and isinstance(result, dict) and _PAUSE_REFUSED in str(result.get('error'))):
+        return dict(result, hint=INQUIRY_HINT)
+    return result
+
+
 def output_for(result):
     """The JSON object Mistral accepts as an action output."""
     value = results.decode_json(result)
@@ -106,7 +123,7 @@ class ChildResults:
     def deliver(self, action_execution_id, st2_status, result, execution_id=None):
         """PUT the state (and output) of one st2 child; returns an outcome constant."""
         label = execution_id or '-'
-        if st2_status not in CALLBACK_STATUSES:
+        if st2_status not in contract.CALLBACK_STATUSES:
             LOG.info('[%s] Not calling back Mistral action execution %s: st2 status "%s" '
                      'is not one Mistral is told about.', label, action_execution_id,
                      st2_status)
@@ -135,4 +152,4 @@ class ChildResults:
         if action_execution_id is None:
             return SKIPPED
         return self.deliver(action_execution_id, execution.get('status'),
-                            execution.get('result'), execution_id=execution.get('id'))
+                            with_hint(execution), execution_id=execution.get('id'))

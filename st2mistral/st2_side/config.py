@@ -27,6 +27,7 @@ st2's definition stays and ours is skipped.
 import logging
 import logging.config
 import os
+import urllib.parse
 
 from oslo_config import cfg
 
@@ -40,9 +41,11 @@ DEFAULT_ST2_CONF = '/etc/st2/st2.conf'
 DEFAULT_PUBLIC_API_URL = 'http://127.0.0.1:9101'
 API_VERSION = 'v1'
 
+MISTRAL_DEFAULT_URL = 'http://127.0.0.1:8989/v2'
+
 mistral_opts = [
     cfg.StrOpt(
-        'v2_base_url', default='http://127.0.0.1:8989/v2',
+        'v2_base_url', default=MISTRAL_DEFAULT_URL,
         help='Mistral API v2 base URL.'),
     cfgcompat.IntOpt(
         'retry_exp_msec', default=1000, min=0,
@@ -134,6 +137,13 @@ st2mistral_opts = [
         help='(st2mistral) Every this many seconds the relay service lists st2\'s canceling '
              'executions and cancels their mistral-v2 children: st2 3.3+ passes a cancel '
              'on only to action-chain and orquesta children. 0 disables it.'),
+    cfgcompat.FloatOpt(
+        'progress_interval', default=4.0, min=0.0,
+        help='(st2mistral) Every this many seconds the relay service writes the tasks '
+             '(name, state, times) of every running Mistral workflow whose tasks changed '
+             'into its st2 execution\'s result, as st2 3.2\'s querier did (Mistral list '
+             'calls: one per 1000 running workflows and one per 1000 changed tasks). '
+             'Needs st2\'s database (the relay in st2\'s virtualenv). 0 disables it.'),
 ]
 
 resultstracker_opts = [
@@ -198,6 +208,47 @@ def mistral_base_url(conf):
     return conf[MISTRAL].v2_base_url.rstrip('/')
 
 
+def _url_problem(option, url, example):
+    parts = urllib.parse.urlsplit(url or '')
+    if parts.scheme in ('http', 'https') and parts.hostname:
+        return None
+    return ('%s = %r is not an http(s) URL with a host: write it in full, e.g. %s'
+            % (option, url, example))
+
+
+def problems(conf, follow_stream=True):
+    """What in st2.conf keeps the relay from working: one line per mistake, naming
+    the option and the fix ([] when none)."""
+    group = conf[MISTRAL]
+    found = [
+        _url_problem('[mistral] v2_base_url', group.v2_base_url,
+                     'http://mistral.example.com:8989/v2'),
+        _url_problem('[auth] api_url', conf[AUTH].api_url or DEFAULT_PUBLIC_API_URL,
+                     'https://st2.example.com/api'),
+    ]
+    if group.api_url:
+        found.append(_url_problem('[mistral] api_url', group.api_url,
+                                  'https://st2.example.com/api'))
+    if follow_stream:
+        found.append(_url_problem('[mistral] st2_stream_url', group.st2_stream_url,
+                                  'https://st2.example.com/stream/v1'))
+    for option, path in (('cacert', group.cacert), ('st2_cacert', group.st2_cacert)):
+        if path and not os.access(path, os.R_OK):
+            found.append('[mistral] %s = %s cannot be read: give a readable CA bundle or '
+                         'leave it unset for the system trust store' % (option, path))
+    if group.use_st2_token and not group.st2_service_token:
+        found.append('[mistral] use_st2_token is set but st2_service_token is empty: the '
+                     'relay would have nothing to authenticate to Mistral with; create one '
+                     'with "st2 auth <user> -l <ttl>" and set st2_service_token')
+    return [line for line in found if line]
+
+
+def endpoints(conf):
+    """(Mistral, st2 API, st2 stream) base URLs the relay uses."""
+    return (mistral_base_url(conf), public_api_url(conf),
+            conf[MISTRAL].st2_stream_url.rstrip('/'))
+
+
 def config_args(conf):
     """The ``--config-file``/``--config-dir`` arguments ``conf`` was parsed from, to
     hand to st2common's own option parsing (st2_adapter.connect)."""
@@ -213,7 +264,7 @@ def config_args(conf):
 # Command-line options of a long-running st2-side command (st2mistral-relay).
 # Standard-library logging, as st2's own services use: st2's venv has no oslo.log.
 logging_cli_opts = [
-    cfg.BoolOpt('debug', default=False, help='Log at DEBUG level (default INFO).'),
+    cfgcompat.FlagOpt('debug', default=False, help='Log at DEBUG level (default INFO).'),
     cfg.StrOpt('log-config', metavar='PATH',
                help='A logging configuration file (Python logging.config.fileConfig '
                     'format, like st2\'s /etc/st2/logging.*.conf). Default: to stderr.'),

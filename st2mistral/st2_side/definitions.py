@@ -42,6 +42,7 @@ import re
 
 import yaml
 
+from st2mistral.core import contract
 from st2mistral.st2_side import st2kv_params
 
 ST2_ACTION = 'st2.action'
@@ -69,6 +70,8 @@ class ActionInfo:
     #: False when the runner's parameters are not known (st2mistral-validate without
     #: st2's runners): then a parameter the action does not declare is not refused.
     complete: bool = True
+    #: the action's runner type (``inquirer``: an inquiry, see contract.ST2_ACTION_INQUIRY)
+    runner: str = None
 
     def check(self, where, given):
         """Raise DefinitionError for missing required or unknown parameters."""
@@ -241,6 +244,7 @@ def _transform_one(where, spec, lookup):
         info = lookup(ref) if is_resource_ref(ref) else None
         if info is not None:
             info.check(where, action_input.get('parameters') or {})
+            _mark_inquiry(spec[input_key], info)
         # Wrapped whatever the ref (a YAQL ref too): st2 renders them in any action.
         _wrap_st2kv(spec[input_key], ref)
         return
@@ -260,6 +264,13 @@ def _transform_one(where, spec, lookup):
     if parameters:
         spec[input_key]['parameters'] = parameters
         _wrap_st2kv(spec[input_key], name)
+    _mark_inquiry(spec[input_key], info)
+
+
+def _mark_inquiry(action_input, info):
+    """An inquiry is started without st2's ``parent`` (contract.ST2_ACTION_INQUIRY)."""
+    if info.runner == contract.INQUIRER_RUNNER and isinstance(action_input, dict):
+        action_input.setdefault(contract.ST2_ACTION_INQUIRY, True)
 
 
 def _wrap_st2kv(action_input, ref):

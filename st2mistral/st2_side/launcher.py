@@ -42,8 +42,6 @@ LOG = logging.getLogger(__name__)
 
 RUNNING = 'running'
 WORKFLOW_RUNNERS = frozenset({'action-chain', 'mistral-v2', 'orquesta'})
-CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
-                        'resuming'})
 # Mistral states of sub-workflows whose env Mistral lets us update.
 ENV_UPDATABLE = frozenset({'IDLE', 'PAUSED', 'ERROR'})
 
@@ -128,13 +126,57 @@ def task_specs(rerun_options):
     return {name: name in reset for name in (rerun_options or {}).get('tasks') or ()}
 
 
+# Runner parameters that ask for a re-run of tasks where st2 3.3+ refuses
+# ``st2 execution re-run <id> --tasks`` for any runner but orquesta
+# (st2api/st2api/controllers/v1/actionexecutions.py, lines 632-633 @ v3.9.0) but
+# accepts parameters: ``st2 execution re-run <id> rerun_tasks=a,b.c rerun_no_reset=b.c``.
+RERUN_TASKS = 'rerun_tasks'
+RERUN_NO_RESET = 'rerun_no_reset'
+RERUN_HOW = ('st2 execution re-run <id of the failed execution> %s=<task>[,<task>...] '
+             '[%s=<task>,...]' % (RERUN_TASKS, RERUN_NO_RESET))
+
+
+def rerun_options(context, runner_parameters):
+    """The tasks st2 asks to re-run, as ``{'tasks': [...], 'reset': [...]}``, or None
+    for a plain start.
+
+    st2 <= 3.2 puts them in ``context['re-run']`` (``--tasks``/``--no-reset``); on
+    st2 3.3+ they come as the runner parameters ``rerun_tasks``/``rerun_no_reset``
+    of a re-run (``context['re-run']['ref']``: the execution re-run). Every task
+    listed is reset but those in ``rerun_no_reset``, as st2 3.2's client did.
+    """
+    rerun = (context or {}).get('re-run') or {}
+    if rerun.get('tasks'):
+        return {'tasks': list(rerun['tasks']), 'reset': list(rerun.get('reset') or ())}
+    params = runner_parameters or {}
+    tasks = [t for t in params.get(RERUN_TASKS) or () if t]
+    no_reset = [t for t in params.get(RERUN_NO_RESET) or () if t]
+    if not tasks:
+        if no_reset:
+            raise RunnerError('%s names tasks (%s) but %s is empty: list the tasks to re-run '
+                              'in %s too (%s).' % (RERUN_NO_RESET, ', '.join(no_reset),
+                                                   RERUN_TASKS, RERUN_TASKS, RERUN_HOW))
+        return None
+    unknown = sorted(set(no_reset) - set(tasks))
+    if unknown:
+        raise RunnerError('%s names tasks that %s does not: %s. Every task not to reset must '
+                          'be re-run too (%s).' % (RERUN_NO_RESET, RERUN_TASKS,
+                                                   ', '.join(unknown), RERUN_HOW))
+    if not rerun.get('ref'):
+        raise RunnerError('%s re-runs tasks of a failed execution: use it with st2\'s re-run, '
+                          '"%s", not with "st2 run" (to start the workflow anew, leave %s '
+                          'empty).' % (RERUN_TASKS, RERUN_HOW, RERUN_TASKS))
+    return {'tasks': tasks, 'reset': [t for t in tasks if t not in no_reset]}
+
+
 def children_to_cascade(operation, children):
     """Ids of st2 children an operation must be cascaded to.
 
     ``children``: (id, runner name, status) of the st2 execution's children.
     Only workflow runners pause, resume and cancel their own children.
     """
-    wanted = {'pause': {RUNNING}, 'resume': {'paused'}, 'cancel': CANCELABLE}[operation]
+    wanted = {'pause': {RUNNING}, 'resume': {'paused'},
+              'cancel': contract.ST2_CANCELABLE}[operation]
     return [child_id for child_id, runner, status in children
             if runner in WORKFLOW_RUNNERS and status in wanted]
 
@@ -307,9 +349,26 @@ class Launcher:
                 LOG.info('Mistral execution %s had already finished; nothing to cancel.', ex_id)
                 return
             raise RunnerError('Unable to %s Mistral execution %s: %s' % (operation, ex_id, e))
-        if state != 'RUNNING' and parent_task_action:
+        parent_wf = (mistral.get('parent') or {}).get('workflow_execution_id')
+        if state == 'CANCELLED' and parent_task_action and parent_wf:
+            # Cancel the parent workflow and leave its task's action running until this
+            # execution's own result reaches it (the relay, st2's callback): Mistral then
+            # shows a cancelled parent with a running task, which st2 shows canceling
+            # until this child has finished, as st2 3.2 did (its is_children_active
+            # counted mistral-v2 children; test_wiring_cancel
+            # test_cancellation_cascade_from_subworkflow_action).
+            self._cancel_parent(parent_wf)
+        elif state != 'RUNNING' and parent_task_action:
             self._call(self._client.action_executions.update, parent_task_action, state)
         LOG.info('Requested %s of Mistral execution %s.', operation, ex_id)
+
+    def _cancel_parent(self, parent_wf):
+        try:
+            self._call(self._client.executions.update, parent_wf, 'CANCELLED')
+        except Exception as e:
+            if not self._finished(parent_wf):
+                raise RunnerError('Unable to cancel the parent Mistral execution %s: %s'
+                                  % (parent_wf, e))
 
     def _finished(self, ex_id):
         try:

@@ -14,24 +14,38 @@
 
 Push (the publisher in Mistral) is the normal path. When a push was lost (st2
 or Mistral offline, a spool lost with its host, an update given up) or st2's
-API refused it (st2 3.3+ refuses to pause a mistral-v2 execution), the relay
-service (relay_service.py) pulls the same facts from Mistral's REST API into a
-``results.Snapshot`` and calls ``results.build_update``: the same Mistral
+API refused it (st2 3.3+ refuses to pause a mistral-v2 execution), the relay's
+jobs (relay/) pull the same facts from Mistral's REST API into a
+``results.Snapshot`` and call ``results.build_update``: the same Mistral
 state always gives the same st2 result as the publisher sends.
+
+One pass over one workflow is ``check``: shared by the relay (``Reconciler``)
+and st2 3.2's querier (st2_adapter.query). It waits up to ``jitter_interval``,
+reads Mistral (``MistralReader``), then st2's state, and decides the st2
+status and result (``reconcile``); a Mistral execution that is gone fails the
+st2 execution (NOT_FOUND).
 
 Mistral API calls per reconciliation of one workflow, whatever its task count:
 
-- while its state is unchanged since the last read: 1 (``GET /executions/<id>``);
-- when it is paused or finished (the one read that builds the result):
-  + 1 ``GET /executions/<id>/tasks`` (state, published)
+- while it runs, or its state is unchanged since the last read: 1
+  (``GET /executions/<id>``);
+- when it is paused or finished and not read yet (the read that builds the
+  result): 4 or more:
+  + 1 ``GET /executions/<id>``
+  + 1 ``GET /tasks?workflow_execution_id=..`` (state, published)
   + 1 ``GET /action_executions?workflow_name=..&created_at=gte:..`` (outputs; Mistral
   23's task list carries no result and cannot filter actions by workflow execution)
   + 1 ``GET /executions?root_execution_id=..`` only if the workflow has
   sub-workflow tasks, + 1 per with-items task (their ordered result needs
-  Mistral's own computation); lists are read in pages of 1000 rows.
+  Mistral's own computation)
+  + 1 ``GET /executions/<id>`` again: a reading that straddles a change (a
+  resume between the execution and its tasks) is read again, up to
+  READ_TRIES times in all, then left to the next pass (ExecutionChanging);
+  lists are read in pages of 1000 rows (one more call per further page).
 
-st2 API calls: 1 ``GET /executions/<id>`` unless the caller already holds the
-execution (the relay's listing), + 1 ``GET /executions?parent=<id>`` when it
+st2 API calls (the relay, st2_executions.St2Executions): 1 ``GET
+/executions/<id>`` unless the caller already holds the execution (the
+relay's listing), + 1 ``GET /executions?parent=<id>`` per 100 children when it
 has children, + the update when the status differs.
 
 The st2 status follows the rules of st2's Mistral querier (``decide_status``):
@@ -69,7 +83,8 @@ CANCELING = frozenset({'canceling', 'canceled'})
 # Statuses st2's API refuses to set for mistral-v2 on st2 3.3+ (request_pause,
 # st2common/services/action.py @ v3.9.0).
 PAUSE_STATUSES = frozenset({'pausing', 'paused'})
-ST2_PAGE = 100     # st2's default page size for non-admin users
+# What a reconciliation tells st2 when the Mistral execution is gone.
+NOT_FOUND = 'Mistral execution %s was not found.'
 
 
 # -- the querier's decision rules (pure) ---------------------------------------------
@@ -82,7 +97,7 @@ def st2_children_active(workflow_state, children_statuses):
             continue  # duplicate child left in requested by a retried POST (#3871)
         # Paused and pending children are inactive, as in st2's is_children_active
         # (st2common/services/action.py @ v3.2.0 and v3.9.0).
-        if status not in results.ST2_COMPLETED and status not in ('paused', 'pending'):
+        if status not in contract.ST2_COMPLETED and status not in ('paused', 'pending'):
             return True
     return False
 
@@ -250,6 +265,41 @@ def reconcile(reading, st2_status, children_statuses, max_result_size=None):
     return status, result
 
 
+@dataclasses.dataclass
+class Check:
+    """What one pass (``check``) decided for one workflow: the st2 status and result
+    (None: keep st2's), the Reading (None when the Mistral execution is gone) and
+    the st2 children it saw."""
+
+    status: str
+    result: dict | None
+    reading: Reading | None = None
+    children: list = dataclasses.field(default_factory=list)
+
+
+def check(read, mistral_id, st2_now, jitter=0.0, sleep=time.sleep, max_result_size=None):
+    """One reconciliation pass over one workflow (the relay's and st2 3.2's querier's).
+
+    Waits a random time up to ``jitter`` seconds (spreading a pass's calls),
+    calls ``read()`` for Mistral's Reading, then ``st2_now()`` for st2's
+    (status, children as dicts with a ``status``), read after Mistral: st2 may
+    have changed meanwhile. A Mistral execution that is gone gives ``failed``
+    with NOT_FOUND; ExecutionChanging is raised for the caller.
+    """
+    if jitter:
+        sleep(random.uniform(0, jitter))
+    try:
+        reading = read()
+    except Exception as e:
+        if clients.is_not_found(e):
+            return Check('failed', {'error': NOT_FOUND % mistral_id})
+        raise
+    st2_status, children = st2_now()
+    status, result = reconcile(reading, st2_status, [c.get('status') for c in children],
+                               max_result_size)
+    return Check(status, result, reading, children)
+
+
 # -- reconciling one st2 execution ----------------------------------------------------
 
 
@@ -271,20 +321,19 @@ def mistral_execution_id(execution):
 class Reconciler:
     """Reconciles st2 mistral-v2 executions with Mistral and updates st2.
 
-    Used by the relay service (st2 3.4+) and by tests; st2 <= 3.3 uses the
-    querier in st2_adapter with the same ``MistralReader`` and ``reconcile``.
+    Used by the relay's jobs (st2 3.4+) and by tests; st2 <= 3.3 uses the
+    querier in st2_adapter, which runs the same pass (``check``).
+    ``executions``: st2's executions API (st2_executions.St2Executions).
     A Mistral state already read is not read again (its Reading is kept), and
     an update already accepted by st2 is not sent again. ``records`` (st2's
     database through st2_adapter, optional) writes what st2's API refuses.
     """
 
-    def __init__(self, reader, st2_client, api_url, credentials, children=None, records=None,
-                 jitter=0.0, max_result_size=None, sleep=time.sleep):
+    def __init__(self, reader, executions, children=None, records=None, jitter=0.0,
+                 max_result_size=None, sleep=time.sleep):
         self._reader = reader
         self._max_result_size = max_result_size
-        self._st2 = st2_client
-        self._api_url = api_url.rstrip('/')
-        self._credentials = credentials
+        self._executions = executions
         self._children_results = children
         self._records = records
         self._jitter = jitter
@@ -297,10 +346,6 @@ class Reconciler:
     def mistral_calls(self):
         """Mistral API calls made so far (for the relay's log)."""
         return self._reader.calls
-
-    def get(self, execution_id):
-        return self._st2.call('GET', contract.execution_url(self._api_url, execution_id),
-                              self._credentials)
 
     def poll(self, execution_id, execution=None):
         """One reconciliation of one st2 execution (``execution``: its API document,
@@ -316,35 +361,29 @@ class Reconciler:
 
     def _poll(self, execution_id, execution):
         if execution is None:
-            execution = self.get(execution_id)
+            execution = self._executions.get(execution_id)
         status = execution.get('status')
-        if status in results.ST2_COMPLETED:
+        if status in contract.ST2_COMPLETED:
             return PollOutcome(True, status, 'already completed in st2')
         mistral_id = mistral_execution_id(execution)
         if not mistral_id:
             return PollOutcome(False, status, 'no Mistral execution id in its context yet')
-        if self._jitter:
-            self._sleep(random.uniform(0, self._jitter))
-
-        children = self._children(execution)
         try:
-            reading = self._read(execution_id, mistral_id)
+            found = check(lambda: self._read(execution_id, mistral_id), mistral_id,
+                          lambda: (status, self._executions.children(execution)),
+                          self._jitter, self._sleep, self._max_result_size)
         except ExecutionChanging:
             return PollOutcome(False, status, 'the Mistral execution changed while it was '
                                               'read; the next check reads it again')
-        except Exception as e:
-            if clients.is_not_found(e):
-                return self._finish(execution_id, 'failed', {
-                    'error': 'Mistral execution %s was not found.' % mistral_id}, status)
-            raise
-        self._relay_children(execution_id, children)
-        new_status, result = reconcile(
-            reading, status, [c.get('status') for c in children], self._max_result_size)
-        sent = (reading.state, reading.updated_at, new_status)
-        if new_status == status and (result is None or self._sent.get(execution_id) == sent):
+        if found.reading is None:
+            return self._finish(execution_id, found.status, found.result, status)
+        self._relay_children(execution_id, found.children)
+        sent = (found.reading.state, found.reading.updated_at, found.status)
+        if found.status == status and (found.result is None or
+                                       self._sent.get(execution_id) == sent):
             return PollOutcome(False, status, 'no change')
-        outcome = self._finish(execution_id, new_status, result, status)
-        if outcome.status == new_status:
+        outcome = self._finish(execution_id, found.status, found.result, status)
+        if outcome.status == found.status:
             self._sent[execution_id] = sent
         return outcome
 
@@ -361,20 +400,6 @@ class Reconciler:
             return cached
         return reading
 
-    def _children(self, execution):
-        """The st2 children (without results), in pages: ``GET /executions?parent=``."""
-        if not execution.get('children'):
-            return []
-        children, offset = [], 0
-        while True:
-            page = self._st2.call('GET', '%s/executions' % self._api_url, self._credentials,
-                                  params={'parent': execution['id'], 'limit': ST2_PAGE,
-                                          'offset': offset, 'exclude_attributes': 'result'})
-            children.extend(page or [])
-            if len(page or []) < ST2_PAGE:
-                return children
-            offset += ST2_PAGE
-
     def _relay_children(self, execution_id, children):
         """Deliver finished children the stream may have missed (once each)."""
         if self._children_results is None:
@@ -382,11 +407,12 @@ class Reconciler:
         relayed = self._relayed.setdefault(execution_id, set())
         for child in children:
             if child.get('id') in relayed or child.get('status') not in \
-                    child_results.CALLBACK_STATUSES:
+                    contract.CALLBACK_STATUSES:
                 continue
-            outcome = self._children_results.deliver_execution(self.get(child['id']))
+            outcome = self._children_results.deliver_execution(
+                self._executions.get(child['id']))
             if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED) and \
-                    child.get('status') in results.ST2_COMPLETED:
+                    child.get('status') in contract.ST2_COMPLETED:
                 relayed.add(child.get('id'))
 
     def _finish(self, execution_id, status, result, current):
@@ -396,16 +422,14 @@ class Reconciler:
         through_records = status in PAUSE_STATUSES or current in PAUSE_STATUSES
         if through_records and self._records is not None:
             new = self._records.set_status(execution_id, status, result)
-            if new in results.ST2_COMPLETED and new != status:
+            if new in contract.ST2_COMPLETED and new != status:
                 return PollOutcome(True, new, 'already completed in st2')
             LOG.info('[%s] The relay set the st2 execution from %s to %s as Mistral shows it '
                      '(through st2\'s update_status: st2 3.3+ cannot pause a mistral-v2 '
                      'execution through its API).', execution_id, current, new)
-            return PollOutcome(new in results.ST2_COMPLETED, new)
+            return PollOutcome(new in contract.ST2_COMPLETED, new)
         try:
-            new = st2update.update(lambda: st2update.put(
-                self._st2.call, self._api_url, execution_id, status, result,
-                self._credentials), status)
+            new = self._executions.update(execution_id, status, result)
         except Exception as e:
             refusal = st2update.refusal(e)
             if refusal == st2update.ALREADY_COMPLETED:
@@ -418,4 +442,4 @@ class Reconciler:
             raise
         LOG.info('[%s] The relay updated the st2 execution from %s to %s as Mistral shows it.',
                  execution_id, current, new)
-        return PollOutcome(new in results.ST2_COMPLETED, new)
+        return PollOutcome(new in contract.ST2_COMPLETED, new)

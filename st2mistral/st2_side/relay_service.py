@@ -14,29 +14,20 @@
 
 st2 3.4+ calls no runner callback module and runs no results tracker, so
 without this service the result of an st2 action started by a Mistral task
-never reaches Mistral and ``st2-track-result`` has no effect. ``Relay`` does
-four jobs, each in its own thread:
+never reaches Mistral and ``st2-track-result`` has no effect. ``Relay`` runs
+the jobs of ``JOBS``, each in its own thread; each job is one file of relay/
+(its docstring says what it does and when):
 
-1. children: follows st2's execution stream and, for every st2 execution that
-   reports to Mistral (``callback.source == mistral_v2``) and is completed or
-   paused, sends its result to Mistral (child_results.py);
-2. tracked: every ``[resultstracker] query_interval`` seconds, reads the rows
-   st2's own ``st2-track-result`` writes (st2's ActionExecutionStateDB, query
-   module ``mistral_v2``; a row's ``execution_id`` is the LIVEACTION id),
-   reconciles each execution with Mistral (reconcile.py), relays its finished
-   children and deletes the row once st2 shows the execution completed;
-3. sweep: every ``[mistral] reconcile_interval`` seconds (0: off), reconciles
-   every non-completed mistral-v2 execution st2 lists, so a status that push
-   missed is healed without an operator;
-4. pauses: every ``[mistral] pause_check_interval`` seconds (0: off), lists
-   Mistral's PAUSED executions (one call) and reflects a pause or resume in
-   st2, which st2 3.3+ refuses to take from the publisher;
-5. cancels: every ``[mistral] cancel_check_interval`` seconds (0: off), cancels
-   the mistral-v2 children of st2's canceling executions (cancel_cascade.py),
-   which st2 3.3+ does not.
+- relay/children.py: st2's execution stream -> finished children to Mistral;
+- relay/tracked.py: the executions ``st2-track-result`` tracks;
+- relay/sweep.py: every active mistral-v2 execution, reconciled;
+- relay/pauses.py: pauses and resumes made in Mistral, reflected in st2;
+- relay/progress.py: a running workflow's tasks, written into its st2 execution;
+- relay/cancels.py: the mistral-v2 children of canceling executions, cancelled
+  (st2 3.3+ does not pass a cancel on to them).
 
-Several relays may run at once (an st2 HA pair): every job is idempotent, st2
-refuses a second completion and Mistral a second child result.
+Several relays may run at once (an st2 HA pair): every job is idempotent,
+st2 refuses a second completion and Mistral a second child result.
 
 Run it with the same st2.conf as st2:
 
@@ -50,45 +41,53 @@ import concurrent.futures
 import logging
 import sys
 import threading
-import time
 
 from oslo_config import cfg
 
-from st2mistral.core import contract
-from st2mistral.core import results
-from st2mistral.st2_side import cancel_cascade
+from st2mistral.core import cfgcompat
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import clients
 from st2mistral.st2_side import config
 from st2mistral.st2_side import reconcile
-from st2mistral.st2_side import stream as stream_mod
+from st2mistral.st2_side import st2_executions
+from st2mistral.st2_side.relay import cancels
+from st2mistral.st2_side.relay import children
+from st2mistral.st2_side.relay import pauses
+from st2mistral.st2_side.relay import progress
+from st2mistral.st2_side.relay import sweep
+from st2mistral.st2_side.relay import tracked
 
 LOG = logging.getLogger(__name__)
 
 ST2_GIVE_UP_AFTER = 30.0
-RUNNER = 'mistral-v2'
-# st2 statuses of a mistral-v2 execution whose Mistral workflow has started.
-ACTIVE_STATUSES = ('running', 'pausing', 'paused', 'canceling', 'resuming')
+
+# The relay's jobs, one line each (relay/__init__.py says what a job offers).
+JOBS = (
+    children.Children,
+    tracked.Tracked,
+    sweep.Sweep,
+    pauses.Pauses,
+    progress.Progress,
+    cancels.Cancels,
+)
 
 CLI_OPTS = [
-    cfg.BoolOpt('once', default=False,
+    cfgcompat.FlagOpt('once', default=False,
                 help='Reconcile the tracked executions and every active mistral-v2 '
                      'execution once, then exit (no stream).'),
-    cfg.BoolOpt('no-stream', default=False,
+    cfgcompat.FlagOpt('no-stream', default=False,
                 help='Do not follow the st2 stream (child results then reach Mistral '
                      'only through reconciliation).'),
 ]
 
 
-def st2_execution_id_of(mistral_execution):
-    """The st2 execution id in a Mistral execution's env (set by the runner), or None."""
-    params = results.decode_json(getattr(mistral_execution, 'params', None)) or {}
-    env = params.get('env') if isinstance(params, dict) else None
-    return contract.env_execution_id(env)
+def thread_name(job):
+    return 'st2mistral-%s' % job.name
 
 
 class Relay:
-    """The four jobs of ``st2mistral-relay``, wired from a parsed st2.conf.
+    """The jobs of ``st2mistral-relay`` (``jobs``: name -> job), wired from a parsed
+    st2.conf, and what they share: the clients, st2's records, the reconciler.
 
     ``records``: st2's own database through st2_adapter.St2Records (st2-track-result's
     rows, and writing pause/resume); without it the tracked job is off and pauses are
@@ -99,163 +98,29 @@ class Relay:
         self.conf = conf
         group = conf[config.MISTRAL]
         self.records = records
-        self.api_url = config.public_api_url(conf)
         self.credentials = clients.st2_credentials(conf)
+        api_url = config.public_api_url(conf)
         # A pass runs again soon: a call gives up quickly rather than hold a worker.
-        self.st2 = st2_client or clients.st2(conf, api_url=self.api_url,
-                                             give_up_after=ST2_GIVE_UP_AFTER)
+        self.executions = st2_executions.St2Executions(
+            st2_client or clients.st2(conf, api_url=api_url, give_up_after=ST2_GIVE_UP_AFTER),
+            api_url, self.credentials)
         self.mistral = mistral_client or clients.mistral(conf)
         self._sleep = sleep
         self.children = child_results.ChildResults(self.mistral, conf, sleep=sleep)
         self.reconciler = reconcile.Reconciler(
-            reconcile.MistralReader(self.mistral, conf, sleep=sleep), self.st2, self.api_url,
-            self.credentials, children=self.children, records=records,
-            jitter=group.jitter_interval, max_result_size=group.max_result_size)
-        self.stream = stream_mod.StreamFollower(
-            group.st2_stream_url, self.credentials.headers(), self.on_execution_update,
-            verify=False if group.st2_insecure else (group.st2_cacert or True),
-            connect_timeout=group.connect_timeout)
-        self.cancels = cancel_cascade.CancelCascade(self.st2, self.api_url, self.credentials)
-        # Mistral execution id -> (updated_at reflected in st2, st2 execution completed?)
-        self._paused_seen = {}
+            reconcile.MistralReader(self.mistral, conf, sleep=sleep), self.executions,
+            children=self.children, records=records, jitter=group.jitter_interval,
+            max_result_size=group.max_result_size)
+        self.jobs = {job.name: job for job in (job_class(self) for job_class in JOBS)}
         self._stopping = threading.Event()
         self._threads = []
         self._pool = None
 
-    # -- 1. children ---------------------------------------------------------------
+    # -- what the jobs share -------------------------------------------------------
 
-    def on_execution_update(self, execution):
-        """A stream event: relay it if it is a finished child of a Mistral task."""
-        if execution.get('status') not in child_results.CALLBACK_STATUSES:
-            return
-        if child_results.callback_of(execution) is None:
-            return
-        if 'result' not in execution:  # the stream may leave large fields out
-            execution = self.reconciler.get(execution['id'])
-        self.children.deliver_execution(execution)
-
-    # -- 2. st2-track-result's rows ------------------------------------------------
-
-    def poll_tracked(self):
-        """Reconcile every execution st2-track-result tracks; {liveaction id: outcome}."""
-        if self.records is None:
-            return {}
-        outcomes = {}
-        for liveaction_id in self.records.tracked():
-            execution_id = self.records.execution_id(liveaction_id)
-            if execution_id is None:
-                LOG.info('[liveaction %s] st2 has no execution for this tracked liveaction; '
-                         'deleting its result tracker entry.', liveaction_id)
-                self.records.untrack(liveaction_id)
-                continue
-            outcome = self._poll(execution_id)
-            outcomes[liveaction_id] = outcome
-            if isinstance(outcome, reconcile.PollOutcome) and outcome.completed:
-                LOG.info('[%s] The execution is completed in st2 (%s); deleting its result '
-                         'tracker entry.', execution_id, outcome.status or outcome.message)
-                self.records.untrack(liveaction_id)
-        return outcomes
-
-    # -- 3. the sweep --------------------------------------------------------------
-
-    def active_executions(self, statuses=ACTIVE_STATUSES):
-        """Every mistral-v2 execution st2 lists with one of ``statuses`` (no results)."""
-        found = []
-        for status in statuses:
-            offset = 0
-            while True:
-                page = self.st2.call(
-                    'GET', '%s/executions' % self.api_url, self.credentials,
-                    params={'runner': RUNNER, 'status': status, 'limit': reconcile.ST2_PAGE,
-                            'offset': offset, 'exclude_attributes': 'result'}) or []
-                found.extend(page)
-                if len(page) < reconcile.ST2_PAGE:
-                    break
-                offset += reconcile.ST2_PAGE
-        return found
-
-    def sweep(self):
-        """Reconcile every active mistral-v2 execution once; {execution id: outcome}."""
-        started, calls = time.monotonic(), self.reconciler.mistral_calls
-        executions = self.active_executions()
-        polled = self._map(lambda ex: (ex['id'], self._poll(ex['id'], ex)), executions)
-        outcomes = dict(polled)
-        changed = [i for i, o in outcomes.items()
-                   if isinstance(o, reconcile.PollOutcome) and o.message != 'no change']
-        LOG.info('Reconciled %d active mistral-v2 executions with Mistral in %.1f s (%d '
-                 'Mistral calls); %d updated.', len(outcomes), time.monotonic() - started,
-                 self.reconciler.mistral_calls - calls, len(changed))
-        return outcomes
-
-    # -- 4. pauses and resumes -----------------------------------------------------
-
-    def check_pauses(self):
-        """Reflect pauses and resumes made in Mistral; {st2 execution id: outcome}."""
-        paused = {}
-        for execution in clients.list_all(self._mistral_call, self.mistral.executions.list,
-                                          state='PAUSED'):
-            if not getattr(execution, 'task_execution_id', None):   # sub-workflows follow
-                paused[execution.id] = execution
-        st2_paused = {execution['id']: execution
-                      for execution in self.active_executions(('paused', 'pausing'))}
-        outcomes = {}
-        for mistral_id, execution in paused.items():
-            st2_id = st2_execution_id_of(execution)
-            if not st2_id or self._settled(mistral_id, execution.updated_at, st2_id,
-                                           st2_paused):
-                continue
-            outcome = self._poll(st2_id, st2_paused.get(st2_id))
-            outcomes[st2_id] = outcome
-            if not isinstance(outcome, reconcile.PollOutcome):
-                continue
-            if outcome.completed and outcome.status == 'canceled' and \
-                    not self._cancel_in_mistral(st2_id, mistral_id):
-                continue   # the next check tries again
-            # "pausing" (st2 children or tasks still active) is looked at again.
-            if outcome.completed or outcome.status == 'paused':
-                self._paused_seen[mistral_id] = (execution.updated_at, outcome.completed)
-        for mistral_id in set(self._paused_seen) - set(paused):
-            del self._paused_seen[mistral_id]
-        # Paused in st2 but no longer in Mistral: resumed (or finished) there.
-        for st2_id, execution in st2_paused.items():
-            if reconcile.mistral_execution_id(execution) not in paused:
-                outcomes[st2_id] = self._poll(st2_id, execution)
-        return outcomes
-
-    def _settled(self, mistral_id, updated_at, st2_id, st2_paused):
-        """Whether a PAUSED Mistral execution is already reflected: same Mistral state,
-        and st2 still shows it paused (or it was found completed)."""
-        seen = self._paused_seen.get(mistral_id)
-        if seen is None or seen[0] != updated_at:
-            return False
-        return seen[1] or st2_id in st2_paused
-
-    def _cancel_in_mistral(self, st2_id, mistral_id):
-        """st2 cancels a paused execution at once, without calling the runner
-        (request_cancellation: only a running one becomes canceling; st2actions/worker.py
-        dispatches canceling only, @ v3.9.0), so Mistral would stay PAUSED for ever."""
-        LOG.info('[%s] st2 canceled the execution while Mistral held it paused, without '
-                 'calling the runner: cancelling Mistral execution %s.', st2_id, mistral_id)
-        try:
-            self._mistral_call(self.mistral.executions.update, mistral_id, 'CANCELLED')
-        except Exception as e:
-            LOG.error('[%s] Unable to cancel Mistral execution %s (the next check retries): '
-                      '%s: %s', st2_id, mistral_id, type(e).__name__, e)
-            return False
-        return True
-
-    # -- 5. cancels st2 does not pass on ----------------------------------------------
-
-    def check_cancels(self):
-        """Cancel the mistral-v2 children of canceling executions; their ids."""
-        return self.cancels.check()
-
-    def _mistral_call(self, fn, *args, **kwargs):
-        return clients.call_mistral(self.conf, self._sleep, fn, *args, **kwargs)
-
-    # -- running -------------------------------------------------------------------
-
-    def _poll(self, execution_id, execution=None):
+    def poll(self, execution_id, execution=None):
+        """One reconciliation (reconcile.Reconciler.poll); its PollOutcome, the error
+        (logged; the next pass retries) or None while the relay stops."""
         if self._stopping.is_set():
             return None   # stopping: the rest of a long pass is skipped
         try:
@@ -265,13 +130,19 @@ class Relay:
                       'pass retries): %s: %s', execution_id, type(e).__name__, e)
             return e
 
-    def _map(self, fn, items):
+    def map(self, fn, items):
+        """``[fn(item) ...]`` on the relay's thread pool once started."""
         if self._pool is None:
             return [fn(item) for item in items]
         return list(self._pool.map(fn, items))
 
+    def mistral_call(self, fn, *args, **kwargs):
+        return clients.call_mistral(self.conf, self._sleep, fn, *args, **kwargs)
+
+    # -- running -------------------------------------------------------------------
+
     def _every(self, interval, job):
-        """Run ``job`` now and then every ``interval`` seconds until stop().
+        """Run ``job.run_once()`` now and then every ``interval`` seconds until stop().
 
         A failure is logged once (again only when it changes), and the recovery once:
         a Mistral or st2 that is down must not fill the log every second.
@@ -279,51 +150,44 @@ class Relay:
         failing = None
         while not self._stopping.is_set():
             try:
-                job()
+                job.run_once()
             except Exception as e:
                 text = '%s: %s' % (type(e).__name__, e)
                 if text != failing:
-                    LOG.error('The relay\'s %s failed (it runs again every %s s; logged '
-                              'again only if the error changes): %s', job.__name__,
-                              interval, text)
+                    LOG.error('The relay\'s %s job failed (it runs again every %s s; logged '
+                              'again only if the error changes): %s', job.name, interval,
+                              text)
                 failing = text
             else:
                 if failing is not None:
-                    LOG.info('The relay\'s %s works again.', job.__name__)
+                    LOG.info('The relay\'s %s job works again.', job.name)
                 failing = None
             if self._stopping.wait(interval):
                 return
 
     def start(self, follow_stream=True):
-        """Start the jobs in background threads; returns self."""
+        """Start the jobs that are on in background threads; returns self."""
         self._stopping.clear()
-        group = self.conf[config.MISTRAL]
-        tracker = self.conf[config.RESULTSTRACKER]
-        self._pool = concurrent.futures.ThreadPoolExecutor(tracker.thread_pool_size)
-        jobs = []
-        if follow_stream:
-            jobs.append(('st2-stream', self.stream.run))
-        if self.records is not None:
-            jobs.append(('st2mistral-tracked',
-                         lambda: self._every(tracker.query_interval, self.poll_tracked)))
-        if group.reconcile_interval > 0:
-            jobs.append(('st2mistral-sweep',
-                         lambda: self._every(group.reconcile_interval, self.sweep)))
-        if group.pause_check_interval > 0:
-            jobs.append(('st2mistral-pauses',
-                         lambda: self._every(group.pause_check_interval, self.check_pauses)))
-        if group.cancel_check_interval > 0:
-            jobs.append(('st2mistral-cancels',
-                         lambda: self._every(group.cancel_check_interval, self.check_cancels)))
-        for name, target in jobs:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            self.conf[config.RESULTSTRACKER].thread_pool_size)
+        for job in self.jobs.values():
+            if job.continuous:
+                target = job.run if follow_stream else None
+            else:
+                interval = job.interval()
+                target = None if interval is None else (
+                    lambda interval=interval, job=job: self._every(interval, job))
+            if target is not None:
+                thread = threading.Thread(target=target, name=thread_name(job), daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self, timeout=5.0):
         self._stopping.set()
-        self.stream.stop()
+        for job in self.jobs.values():
+            if job.continuous:
+                job.stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
@@ -340,8 +204,13 @@ class Relay:
             self.stop()
 
     def run_once(self):
-        """Every job once, without the stream; True when nothing failed."""
-        outcomes = list(self.poll_tracked().values()) + list(self.sweep().values())
+        """One pass of each job ``--once`` runs (``in_once``: the tracked rows and the
+        sweep; not the stream, not the pause check), in JOBS order; True when nothing
+        failed."""
+        outcomes = []
+        for job in self.jobs.values():
+            if job.in_once:
+                outcomes.extend(job.run_once().values())
         return not any(isinstance(o, Exception) for o in outcomes)
 
 
@@ -353,6 +222,28 @@ def start_in_process(conf):
 
     config.register_opts(conf)
     return Relay(conf, records=st2_adapter.St2Records()).start()
+
+
+def check(conf, follow_stream=True):
+    """Refuse (ERROR lines, False) an st2.conf the relay cannot work with; otherwise
+    log the endpoints it will use at INFO and return True."""
+    found = config.problems(conf, follow_stream=follow_stream)
+    for line in found:
+        LOG.error('st2mistral-relay cannot start: %s.', line)
+    if found:
+        print('st2mistral-relay: st2.conf has %d mistake(s), see the ERROR lines; fix '
+              'them and start again.' % len(found), file=sys.stderr)
+        return False
+    mistral, api, stream = config.endpoints(conf)
+    default = ('' if conf[config.MISTRAL].v2_base_url != config.MISTRAL_DEFAULT_URL else
+               ' (the default: set [mistral] v2_base_url if Mistral is elsewhere)')
+    LOG.info('st2mistral-relay uses Mistral %s%s, the st2 API %s and the st2 stream %s%s.',
+             mistral, default, api, stream,
+             '' if follow_stream else ' (not followed: --once or --no-stream)')
+    if not conf[config.MISTRAL].st2_api_key:
+        LOG.warning('[mistral] st2_api_key is empty: st2 refuses the relay unless its auth '
+                    'is off; create a key with "st2 apikey create" and set it.')
+    return True
 
 
 def _fail(message):
@@ -368,6 +259,8 @@ def main(argv=None):
     except cfg.Error as e:
         return _fail('%s. Give st2\'s configuration: --config-file /etc/st2/st2.conf.' % e)
     config.setup_logging(conf)
+    if not check(conf, follow_stream=not (conf.once or conf.no_stream)):
+        return 2
     try:
         from st2mistral.st2_side import st2_adapter  # st2common: only in st2's venv
     except ImportError as e:

@@ -36,7 +36,6 @@ so the runner loads on st2 3.2 through 3.9.
 import functools
 import logging
 import pkgutil
-import random
 import time
 import uuid
 
@@ -86,7 +85,8 @@ def lookup_action(ref):
     if runner_type is not None:
         parameters.update(getattr(runner_type, 'runner_parameters', None) or {})
     parameters.update(action.parameters or {})
-    return definitions.ActionInfo(ref=ref, parameters=parameters)
+    return definitions.ActionInfo(ref=ref, parameters=parameters,
+                                  runner=action.runner_type['name'])
 
 
 class MistralRunner(_RUNNER_BASE):
@@ -138,9 +138,13 @@ class MistralRunner(_RUNNER_BASE):
             push=not self.is_polling_enabled())
 
     def run(self, action_parameters):
-        rerun = (self.context or {}).get('re-run') or {}
+        rerun = launcher.rerun_options(self.context, self.runner_parameters)
         request = self._request(action_parameters)
-        if self.rerun_ex_ref and rerun.get('tasks'):
+        if rerun:
+            if not self.rerun_ex_ref:
+                raise launcher.RunnerError(
+                    'The execution to re-run (%s) was not found: re-run a failed execution '
+                    'that st2 still has.' % ((self.context or {}).get('re-run') or {}).get('ref'))
             return self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
         return self._launcher().start(request)
 
@@ -244,7 +248,9 @@ def get_querier():
 
 
 def query(liveaction_id, query_context):
-    """(status, result) of one tracked liveaction, for st2's results tracker."""
+    """(status, result) of one tracked liveaction, for st2's results tracker: the
+    relay's reconcile pass (reconcile.check), with st2's state read from st2's
+    database (st2resultstracker holds no API credentials), as st2 3.2's querier did."""
     from st2common.persistence.execution import ActionExecution
     from st2common.util import action_db
 
@@ -252,26 +258,27 @@ def query(liveaction_id, query_context):
     if not mistral_id:
         raise ValueError('[%s] Missing mistral workflow execution ID in query context.'
                          % liveaction_id)
-    jitter = CONF[config.MISTRAL].jitter_interval
-    if jitter:
-        time.sleep(random.uniform(0, jitter))  # green under st2's eventlet
+    group = CONF[config.MISTRAL]
     reader = reconcile.MistralReader(clients.mistral(CONF), CONF)
-    try:
-        reading = reader.read(mistral_id)
-    except Exception as e:
-        if clients.is_not_found(e):
-            return 'failed', {'error': 'Mistral execution %s was not found.' % mistral_id}
-        raise
-    # Read st2's state after Mistral's: it may have changed meanwhile.
-    liveaction = action_db.get_liveaction_by_id(liveaction_id)
-    execution = ActionExecution.get(liveaction__id=str(liveaction.id))
-    children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
-    status, result = reconcile.reconcile(
-        reading, liveaction.status, [c.status for c in children if c is not None],
-        CONF[config.MISTRAL].max_result_size)
+    read = {}
+
+    def st2_now():
+        liveaction = read['liveaction'] = action_db.get_liveaction_by_id(liveaction_id)
+        execution = ActionExecution.get(liveaction__id=str(liveaction.id))
+        children = [ActionExecution.get(id=child_id) for child_id in execution.children or ()]
+        return liveaction.status, [{'id': str(c.id), 'status': c.status}
+                                   for c in children if c is not None]
+
+    # time.sleep: green under st2's eventlet.
+    found = reconcile.check(lambda: reader.read(mistral_id), mistral_id, st2_now,
+                            jitter=group.jitter_interval, sleep=time.sleep,
+                            max_result_size=group.max_result_size)
+    if found.reading is None:
+        return found.status, found.result
     LOG.info('[%s] Mistral execution %s is %s; st2 status %s.', liveaction_id, mistral_id,
-             reading.state, status)
-    return status, result if result is not None else (liveaction.result or {'tasks': []})
+             found.reading.state, found.status)
+    return found.status, (found.result if found.result is not None
+                          else (read['liveaction'].result or {'tasks': []}))
 
 
 @functools.lru_cache(maxsize=None)
@@ -369,3 +376,29 @@ class St2Records:
             publish=status not in (action_constants.LIVEACTION_STATUS_PAUSING,
                                    action_constants.LIVEACTION_STATUS_CANCELING))
         return liveaction.status
+
+    def write_progress(self, execution_id, result):
+        """Write a running execution's result (the relay's progress job) the way st2's
+        ``update_execution`` writes an execution (st2common/st2common/services/
+        executions.py @ v3.9.0): under st2's coordination lock for its liveaction, only
+        while st2 shows it running, the ``result`` field alone, published.
+
+        st2's API cannot: ``PUT /executions/<id>`` of the unchanged ``running`` goes
+        through ``update_status``, which returns at once when the status is unchanged
+        (st2common/st2common/services/action.py @ v3.9.0). Only the result is set, so a
+        status st2 writes meanwhile is never overwritten, and a completion that follows
+        replaces the result. Returns the status st2 shows (None: no such execution).
+        """
+        from st2common.persistence.execution import ActionExecution
+        from st2common.services import coordination
+
+        execution = ActionExecution.get(id=execution_id)
+        if execution is None:
+            return None
+        lock_name = str(execution.liveaction['id']).encode()
+        with coordination.get_coordinator().get_lock(lock_name):
+            execution = ActionExecution.get(id=execution_id)
+            if execution.status != 'running':
+                return execution.status
+            ActionExecution.update(execution, publish=True, set__result=result)
+        return 'running'

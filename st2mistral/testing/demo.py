@@ -97,7 +97,7 @@ def run(workdir):
             print('\nMistral execution %s: %s in %.3f s; st2 execution %s succeeded '
                   '%.3f s later.\n' % (execution.id, final.state, mistral_done - started,
                                         st2_id, st2_done - mistral_done))
-            # The operator's procedure (README "Tracing an execution").
+            # The operator's procedure (docs/operator-guide.rst, "Tracing an execution").
             print('$ grep stackstorm_notifier %s | grep %s' % (mistral.log_path, execution.id))
             time.sleep(0.2)   # let the last trace line reach the log file
             trace = [line for line in mistral.log_lines('stackstorm_notifier')

@@ -14,10 +14,12 @@
 
 Every test in tests/contract/ takes the ``backend`` fixture and runs once per
 backend and st2 tag: ``emulator-v3.9.0``, ``emulator-v3.2.0`` (the emulator set
-to that version) and ``real-v3.9.0``, ``real-v3.2.0`` (st2's own api, stream,
-auth, scheduler and action runner from ``ST2MISTRAL_ST2_SRC``; skipped with one
-line when it is not set). A test asserts exactly what st2 answers, so any
-difference between the emulator and st2 fails it.
+to that version) and ``real-<tag>`` for each tag to run (``ST2MISTRAL_ST2_TAGS``,
+by default ``real-v3.9.0`` and ``real-v3.2.0``; tox realst2-38 runs
+``real-v3.5.0`` and ``real-v3.9.0``: st2's own api, stream, auth, scheduler and
+action runner from ``ST2MISTRAL_ST2_SRC``; none when it is not set). A test
+asserts exactly what st2 answers, so any difference between the emulator and st2
+fails it.
 """
 
 import http.server
@@ -38,9 +40,11 @@ from st2mistral.testing.waiting import wait_until
 PACK = pathlib.Path(__file__).with_name('st2mistral_tests')
 WORKFLOW_ACTION = 'st2mistral_tests.wf_sleep'  # a mistral-v2 action
 CHILD_ACTION = 'st2mistral_tests.echo'  # a local-shell-cmd action
+# The versions the emulator is checked at; real st2 at every tag to run (ST2MISTRAL_ST2_TAGS,
+# by default v3.9.0 and v3.2.0; tox realst2-38: v3.5.0 and v3.9.0).
 TAGS = ('v3.9.0', 'v3.2.0')
 # Real st2 only where its source is set (else one line in the header and the summary).
-REAL = [('real', tag) for tag in TAGS] if settings.source() is not None else []
+REAL = [('real', tag) for tag in settings.tags()]
 BACKENDS = [('emulator', tag) for tag in TAGS] + REAL
 TIMEOUT = 30
 # What st2's registrar registers from the pack (the emulator is told the same).

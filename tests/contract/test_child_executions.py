@@ -55,7 +55,7 @@ def test_a_header_that_is_not_json_is_400(backend):
                           headers={'st2-context': 'not json'})
     assert answer.status_code == 400
     expected = 'Unable to convert st2-context from the headers into JSON'
-    if backend.version >= (3, 9):
+    if backend.version >= (3, 5):
         expected += " (was <class 'str'>)"
     assert answer.json()['faultstring'] == expected + '.'
 

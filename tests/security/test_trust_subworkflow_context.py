@@ -220,3 +220,46 @@ def test_trust_forged_lineage_gets_no_st2_context(open_mistral, st2, victim, lin
     (task,) = client.tasks.list(workflow_execution_id=execution.id)
     assert 'cannot run' in task.state_info and 'lineage' in task.state_info, task.state_info
     assert posts_for(st2, 'stolen ' + name) == []
+
+
+CALLBACK_WORKBOOK = """
+version: '2.0'
+name: %(name)s
+workflows:
+  main:
+    tasks:
+      first:
+        action: std.async_noop
+        on-success: [call]
+      call:
+        workflow: sub
+  sub:
+    tasks:
+      s:
+        action: std.noop
+"""
+
+
+def test_known_limitation_a_subworkflow_started_by_the_service_callback(mistral, st2):
+    """README, "st2 auth for the Mistral API": measured Mistral 23 behaviour. A
+    sub-workflow started while Mistral handles the service user's callback is created
+    in the service user's project and cannot find the owner's workbook definition.
+    If Mistral or this project ever changes that, this test says so."""
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_cb')
+    alice.workbooks.create(CALLBACK_WORKBOOK % {'name': name})
+    execution = alice.executions.create(name + '.main')
+    (action,) = wait_until(lambda: [a for a in alice.action_executions.list()
+                                    if a.workflow_name == name + '.main'
+                                    and a.state == 'RUNNING'],
+                           timeout=20, message='the async action to start')
+    answer = requests.put(mistral.api_url + '/action_executions/' + action.id, timeout=10,
+                          json={'state': 'SUCCESS', 'output': '{"result": 1}'},
+                          headers={'X-Auth-Token': SERVICE})
+    assert answer.status_code == 200, answer.text
+    done = mistral.wait_for_execution(execution.id, client=alice)
+    assert done.state == 'ERROR'
+    assert 'call' in done.state_info and 'Failed to find workflow [name=sub]' in \
+        done.state_info, done.state_info
+    # The task itself was created in the service user's project: Alice cannot see it.
+    assert 'call' not in [t.name for t in alice.tasks.list(workflow_execution_id=execution.id)]

@@ -26,7 +26,7 @@ What it does, in order:
    process, real_st2/launcher.py): on st2 3.4+ with this project's runner and
    its relay in st2's process; on st2 3.2 (Python 3.6) with st2 3.2's OWN
    ``mistral_v2`` runner and ``st2resultstracker`` (the 3.2 combination the
-   README supports); registers the tag's ``core`` pack and the examples pack
+   docs (st2-versions.rst) support); registers the tag's ``core`` pack and the examples pack
    with st2's own registrar (actions of runners st2's source here lacks: remote,
    winrm, http, are skipped and counted);
 4. runs the suite with the suite venv's pytest 7.0.1 and st2client of the tag,

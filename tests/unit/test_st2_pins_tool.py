@@ -14,6 +14,7 @@
 
 import importlib.util
 import os
+import re
 
 import pytest
 
@@ -64,3 +65,69 @@ def test_without_pip_arguments_it_says_how_to_call_it(tool, capsys):
     with pytest.raises(SystemExit):
         tool.main([os.path.join(ROOT, 'tests', 'st2-pins', 'v3.9.0')])
     assert 'after --' in capsys.readouterr().err
+
+
+PINS = os.path.join(ROOT, 'tests', 'st2-pins')
+TAGS = sorted(os.listdir(PINS))
+# Lines of a pins folder that are not in st2's files, each with its reason in the file.
+ADDED = {'v3.5.0': {'constraints.txt': ['MarkupSafe<2.1.0']},
+         'v3.6.0': {'constraints.txt': ['MarkupSafe<2.1.0']},
+         'v3.8.1': {'requirements.txt': ['setuptools<81']}}
+# st2 3.4-3.8 pin argparse 1.12.2, which was never released (PyPI's argparse stops at 1.4.0).
+NEVER_RELEASED = {'argparse==1.12.2'}
+
+
+def _st2_file(tag, name):
+    """The lines of a file of st2's tree at ``tag`` (st2-<tag>.tar.gz in ST2MISTRAL_ST2_SRC)."""
+    import tarfile
+    src = os.environ.get('ST2MISTRAL_ST2_SRC', '').strip()
+    tarball = os.path.join(src, 'st2-%s.tar.gz' % tag)
+    if not src or not os.path.isfile(tarball):
+        pytest.skip('ST2MISTRAL_ST2_SRC does not hold st2-%s.tar.gz: the pins are not '
+                    'compared with st2\'s files' % tag)
+    with tarfile.open(tarball) as tar:
+        member = next(m for m in tar.getmembers() if m.name.split('/', 1)[-1] == name)
+        return tar.extractfile(member).read().decode().splitlines()
+
+
+def _entries(lines):
+    return [line.split('#', 1)[0].strip() for line in lines
+            if line.split('#', 1)[0].strip()]
+
+
+def _stored(tag, name):
+    with open(os.path.join(PINS, tag, name), encoding='utf-8') as f:
+        return _entries(f)
+
+
+@pytest.mark.parametrize('tag', TAGS)
+def test_the_stored_constraints_are_st2s_fixed_requirements(tag):
+    expected = [re.sub(r'\[[^\]]*\]', '', line)  # pip refuses extras in constraints
+                for line in _entries(_st2_file(tag, 'fixed-requirements.txt'))
+                if 'git+' not in line and line not in NEVER_RELEASED]
+    assert _stored(tag, 'constraints.txt') == (
+        expected + ADDED.get(tag, {}).get('constraints.txt', []))
+
+
+@pytest.mark.parametrize('tag', TAGS)
+def test_the_stored_requirements_are_st2commons(tag):
+    expected = [line for line in _entries(_st2_file(tag, 'st2common/requirements.txt'))
+                if 'git+' not in line]  # orquesta and st2-rbac-backend: not on PyPI
+    assert _stored(tag, 'requirements.txt') == (
+        expected + ADDED.get(tag, {}).get('requirements.txt', []))
+
+
+@pytest.mark.parametrize('tag', TAGS)
+def test_every_stored_release_has_its_tox_env_on_python_38(tag):
+    import configparser
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(os.path.join(ROOT, 'tox.ini'))
+    major, minor = tag.lstrip('v').split('.')[:2]
+    prefix = 'testenv:st2v%s%s-py' % (major, minor)
+    (section,) = [s for s in tox.sections() if s.startswith(prefix)]
+    assert re.search(r'(-py38$|-py\{38,)', section), section
+    folder = '{toxinidir}/tests/st2-pins/%s' % tag
+    env = tox[section]
+    assert 'ST2MISTRAL_ST2_PINS = %s' % folder in env['setenv']
+    assert env['deps'].split() == ['-r%s/requirements.txt' % folder,
+                                   '-c%s/constraints.txt' % folder]

@@ -35,6 +35,10 @@ execution's st2 context, read from Mistral's DB once the lineage the engine
 recorded holds (:mod:`lineage`: a lineage named in an API request gets
 nothing). st2 3.2's Mistral passed the env down; its packs rely on that.
 
+``inquiry: true`` (set by the st2 side's runner on a task whose st2 action runs
+on st2's inquirer runner, e.g. ``core.ask``) starts the child without st2's
+``parent`` (docs/st2-side.rst, "Inquiries"): st2 3.3+ would fail it otherwise.
+
 Mistral 23 gives the action a RELATIVE callback path only; the absolute URL
 st2 calls back is ``[st2] mistral_api_url`` + ``/action_executions/<id>``
 (see :func:`mistral_api_base_url` for the default). Mistral 23 does not give
@@ -138,10 +142,14 @@ def callback_url(base_url, action_execution_id):
     return '%s/action_executions/%s' % (base_url.rstrip('/'), action_execution_id)
 
 
-def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_url):
+def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_url,
+                  inquiry=False):
     """The st2-context header and the body of ``POST /executions``.
 
-    ``execution`` is Mistral's ``context.execution`` (ExecutionContext).
+    ``execution`` is Mistral's ``context.execution`` (ExecutionContext). An
+    ``inquiry`` (contract.ST2_ACTION_INQUIRY) goes without st2's ``parent``: with
+    one, st2 3.3+ fails it (it asks to pause the root mistral-v2 workflow, which
+    st2 refuses); without, it stays pending, this task RUNNING, until answered.
     """
     mistral = {
         'workflow_execution_id': execution.workflow_execution_id,
@@ -151,7 +159,9 @@ def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_
         'action_execution_id': execution.action_execution_id,
         'callback_url': absolute_callback_url,
     }
-    headers = {CONTEXT_HEADER: json.dumps({'parent': ctx.parent, 'mistral': mistral})}
+    st2_context = {'mistral': mistral} if inquiry else {'parent': ctx.parent,
+                                                         'mistral': mistral}
+    headers = {CONTEXT_HEADER: json.dumps(st2_context)}
     body = {
         'action': ref,
         'parameters': parameters or {},
@@ -162,10 +172,11 @@ def build_request(ref, parameters, ctx, execution, task_name, absolute_callback_
     return headers, body
 
 
-def lookup_params(ref, ctx):
-    """Query of ``GET /executions`` that lists the children this action may have made."""
+def lookup_params(ref, ctx, linked=True):
+    """Query of ``GET /executions`` that lists the children this action may have made
+    (``linked``: posted with st2's ``parent``, which an inquiry is not)."""
     params = {'action': ref, 'limit': _LOOKUP_LIMIT, 'exclude_attributes': 'result'}
-    if ctx.parent_execution_id:
+    if linked and ctx.parent_execution_id:
         params['parent'] = ctx.parent_execution_id
     return params
 
@@ -229,8 +240,9 @@ class ChildStarter:
     """
 
     def __init__(self, client, conf=CONF, sleep=time.sleep, clock=time.monotonic,
-                 verifier=None, root_id=None):
+                 verifier=None, root_id=None, linked=True):
         self._client = client
+        self._linked = linked
         self._conf = conf
         self._sleep = sleep
         self._clock = clock
@@ -376,7 +388,8 @@ class ChildStarter:
     def _find(self, ref, ctx, credentials, action_execution_id):
         """The id of the child an earlier POST made, or None (yet)."""
         listed = self._client.send('GET', ctx.api_url + '/executions', credentials,
-                                   params=lookup_params(ref, ctx), expect=list)
+                                   params=lookup_params(ref, ctx, self._linked),
+                                   expect=list)
         child = find_child(listed, action_execution_id)
         if child is None:
             return None
@@ -426,23 +439,25 @@ def task_name_of(task_execution_id):
 class St2Action(actions.Action):
     """Runs st2 action ``ref`` with ``parameters``; st2 completes it later."""
 
-    def __init__(self, ref, parameters=None, st2_context=None):
+    def __init__(self, ref, parameters=None, st2_context=None, inquiry=False):
         super().__init__()
         self.ref = ref
         self.parameters = parameters
         self.st2_context = st2_context
+        self.inquiry = inquiry
 
     def is_sync(self):
         return False
 
     def run(self, context):
-        return run(self.ref, self.parameters, self.st2_context, context.execution)
+        return run(self.ref, self.parameters, self.st2_context, context.execution,
+                   inquiry=self.inquiry)
 
 
 def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
         task_name_lookup=task_name_of, sleep=time.sleep, clock=time.monotonic,
         verifier=None, root_lookup=root_execution_id_of,
-        context_lookup=inherited_st2_context):
+        context_lookup=inherited_st2_context, inquiry=False):
     """Start the st2 child; None on success, a Mistral error Result otherwise.
 
     Without an st2 context of its own (a sub-workflow's task), the root's is
@@ -456,13 +471,16 @@ def run(ref, parameters, raw_st2_context, execution, client=None, conf=CONF,
         st2api.check_destination(ctx.api_url + '/executions', conf)
         task_name = task_name_lookup(execution.task_execution_id)
         url = callback_url(mistral_api_base_url(conf), execution.action_execution_id)
-        headers, body = build_request(ref, parameters, ctx, execution, task_name, url)
+        inquiry = inquiry is True
+        headers, body = build_request(ref, parameters, ctx, execution, task_name, url,
+                                      inquiry=inquiry)
         if verifier is None:   # one process-wide cache of verified bindings
             verifier = (binding.get_verifier() if client is None and conf is CONF
                         else binding.Verifier(client, conf))
         client = client or st2api.get_client()
         starter = ChildStarter(client, conf=conf, sleep=sleep, clock=clock, verifier=verifier,
-                               root_id=lambda: root_lookup(execution.workflow_execution_id))
+                               root_id=lambda: root_lookup(execution.workflow_execution_id),
+                               linked=not inquiry)
         child_id = starter.start(ref, ctx, headers, body, execution.action_execution_id)
     except (targets.InvalidSt2Context, st2api.DestinationNotAllowed, StartFailed) as e:
         message = 'st2.action %s cannot run: %s' % (ref, e)

@@ -26,7 +26,6 @@ import threading
 from st2mistral.core import bounded
 from st2mistral.core import contract
 from st2mistral.core import opts
-from st2mistral.core import results
 from st2mistral.core import st2api
 from st2mistral.core import st2update
 from st2mistral.mistral_side import binding
@@ -43,6 +42,21 @@ class Outcome(enum.Enum):
     PAUSE_REFUSED = 'pause refused'          # st2 3.3+: the relay reflects the pause
     RETRY = 'retry'                          # try again later
     GIVE_UP = 'give up'                      # never sent; the trace said why
+
+
+def describe_failure(item, failure, api_key=None):
+    """Why a try failed, as ``st2mistral-spool`` shows it (None: it did not). Only
+    texts the trace logs as they are (st2's answers are redacted by st2api); any
+    other exception by its type alone, as trace.request_not_made does."""
+    if failure is None:
+        return None
+    if isinstance(failure, st2api.St2Error):
+        text = 'HTTP %s: %s' % (failure.status_code or 'none', failure)
+    elif isinstance(failure, binding.NotBound):
+        text = 'not bound: %s' % failure
+    else:
+        return 'the request could not be made (%s)' % type(failure).__name__
+    return st2api.redact(text, [s for s in (item.target.token, api_key) if s])[:500]
 
 
 class Deliverer:
@@ -68,6 +82,7 @@ class Deliverer:
             status = self._update(item)
         except Exception as e:
             failure = e
+        item.last_error = describe_failure(item, failure, self._group.api_key)
         # Traced outside the except block: oslo.log appends the exception being
         # handled to ERROR lines, and some texts quote a header value (the token).
         if isinstance(failure, binding.NotBound):
@@ -104,7 +119,7 @@ class Deliverer:
     def _update_unless_held(self, item, credentials):
         """The status st2 shows after the update (st2update.update: a second PUT
         confirms a pause or cancel), or HELD_BY_RELAY, sending nothing."""
-        if item.status in results.ST2_COMPLETED and self._held_by_relay(item, credentials):
+        if item.status in contract.ST2_COMPLETED and self._held_by_relay(item, credentials):
             return Outcome.HELD_BY_RELAY
         return st2update.update(lambda: self._client.update_execution(
             item.target.api_url, item.target.execution_id, item.status, item.result,

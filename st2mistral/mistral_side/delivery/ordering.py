@@ -23,7 +23,7 @@ once an execution is completed. So:
 
 import enum
 
-from st2mistral.core.results import ST2_COMPLETED
+from st2mistral.core.contract import ST2_COMPLETED
 
 
 class Decision(enum.Enum):

@@ -39,6 +39,9 @@ class Outgoing:
     # no record naming the workflow yet): [st2] unknown_execution_grace runs from it.
     unknown_since: float | None = None
     due: float | None = None            # when a retry is scheduled
+    # Why the last try failed (no secret in it: deliverer.describe_failure); for
+    # ``st2mistral-spool`` and the given-up rows.
+    last_error: str | None = None
 
     @property
     def key(self):

@@ -90,3 +90,14 @@ class Schedule:
         item.due = self._clock() + delay
         self._waiting[item.key] = item
         heapq.heappush(self._later, (item.due, item.seq, item.key))
+
+    def oldest_unknown(self):
+        """The waiting (not in-flight) update st2 has not known for the longest (its
+        ``unknown_since`` earliest), or None. Linear: only used when the queue is full."""
+        unknown = [item for item in self._waiting.values() if item.unknown_since is not None]
+        return min(unknown, key=lambda item: item.unknown_since) if unknown else None
+
+    def drop(self, item):
+        """Forget the waiting ``item`` (its heap and ready entries go stale)."""
+        if self._waiting.get(item.key) is item:
+            del self._waiting[item.key]

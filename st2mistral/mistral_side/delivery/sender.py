@@ -52,6 +52,7 @@ class Sender:
                  verifier=None):
         client = client or st2api.get_client()
         self._conf = conf
+        self._clock = clock
         self._deliverer = deliverer_mod.Deliverer(
             client, verifier or binding.Verifier(client, conf), conf, clock)
         self._store = store
@@ -101,17 +102,50 @@ class Sender:
             if decision is ordering.Decision.DROP_REGRESSION:
                 trace.dropped_as_regression(item, delivered or queued.status)
                 return False
-            if self._store is None and waiting is None and (
+            while self._store is None and waiting is None and (
                     len(self._schedule) >= self._group.spool_max_count):
-                raise spool_mod.SpoolFull('%d st2 updates are waiting in memory ([st2] '
-                                          'spool_max_count)' % self._group.spool_max_count)
+                if not self._evict_unknown_locked():
+                    raise spool_mod.SpoolFull('%d st2 updates are waiting in memory ([st2] '
+                                              'spool_max_count)' % self._group.spool_max_count)
             if decision is ordering.Decision.SUPERSEDE and waiting is not None:
                 trace.superseded(waiting, item.event)
             if self._store is not None:
-                self._store.put(item)
+                self._put_making_room(item)
             self._schedule.add(item)
             self._lock.notify()
             return True
+
+    def make_room(self):
+        """Give up the waiting update st2 has not known for the longest (HTTP 404, or
+        no record naming its workflow, within [st2] unknown_execution_grace); True when
+        one was given up. A full queue then refuses the updates nobody can receive,
+        not the next workflow's: one author naming st2 executions that do not exist
+        cannot starve the others (issue 18 item 5)."""
+        with self._lock:
+            return self._evict_unknown_locked()
+
+    def _evict_unknown_locked(self):
+        item = self._schedule.oldest_unknown()
+        if item is None:
+            return False
+        self._schedule.drop(item)
+        now = self._clock()
+        unknown_for = now - item.unknown_since
+        trace.evicted(item, unknown_for)
+        if self._store is not None:
+            self._store.give_up(item, 'evicted from the full queue: st2 did not know the '
+                                'execution for %.0f s (after %d tries)' % (
+                                    unknown_for, item.attempts), now)
+        return True
+
+    def _put_making_room(self, item):
+        while True:
+            try:
+                self._store.put(item)
+                return
+            except spool_mod.SpoolFull:
+                if not self._evict_unknown_locked():
+                    raise
 
     def flush(self, timeout=10.0):
         """Wait until nothing is waiting or in flight; True when drained."""
@@ -160,8 +194,14 @@ class Sender:
             if newer is None:
                 delay = retry.st2_updates(self._group).delay(item.attempts)
                 self._schedule.retry_later(item, delay)
+                if self._store is not None:
+                    self._store.put(item)       # its tries and last error, for st2mistral-spool
                 return
             trace.superseded(item, newer.event)
+        elif outcome is Outcome.GIVE_UP and self._store is not None:
+            self._store.give_up(item, '%s (after %d tries)' % (
+                item.last_error or 'given up', item.attempts), self._clock())
+            return
         elif outcome is Outcome.DELIVERED:
             self._remember(item.key, st2_status)
         elif outcome in (Outcome.ALREADY_COMPLETED, Outcome.HELD_BY_RELAY):

@@ -21,7 +21,10 @@ Two tables, two stages:
 - ``events``: Mistral events as publish() received them, written before
   publish() returns; removed once processed into an update (or nothing);
 - ``updates``: the newest st2 update per st2 execution (a newer one replaces
-  the row), removed when st2 took it or it was given up.
+  the row), removed when st2 took it, or moved to
+- ``given_up``: updates given up, with the reason, for ``st2mistral-spool``
+  (mistral_side/spool_cli.py) to show, retry or drop; the newest
+  :data:`MAX_GIVEN_UP` (and :data:`MAX_GIVEN_UP_BYTES`) are kept.
 
 A restarted process replays both. Several processes may share one state
 directory: each takes the first free ``spool-N.sqlite`` slot under an
@@ -53,11 +56,56 @@ CREATE TABLE IF NOT EXISTS updates (
     size INTEGER NOT NULL,
     PRIMARY KEY (api_url, execution_id)
 );
+CREATE TABLE IF NOT EXISTS given_up (
+    api_url TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    given_up_at REAL NOT NULL,
+    reason TEXT,
+    payload TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (api_url, execution_id)
+);
 """
+
+# Given-up updates kept for ``st2mistral-spool`` (show, retry), newest first; not
+# counted in the spool's bounds, so they have their own.
+MAX_GIVEN_UP = 1000
+MAX_GIVEN_UP_BYTES = 64 * 1024 * 1024
 
 
 class SpoolFull(Exception):
     """The spool reached [st2] spool_max_count or spool_max_bytes."""
+
+
+def trim_given_up(db):
+    """Keep the newest MAX_GIVEN_UP given-up rows within MAX_GIVEN_UP_BYTES."""
+    db.execute('DELETE FROM given_up WHERE rowid NOT IN (SELECT rowid FROM given_up '
+               'ORDER BY given_up_at DESC LIMIT ?)', (MAX_GIVEN_UP,))
+    total = 0
+    for rowid, size in db.execute(
+            'SELECT rowid, size FROM given_up ORDER BY given_up_at DESC').fetchall():
+        total += size
+        if total > MAX_GIVEN_UP_BYTES:
+            db.execute('DELETE FROM given_up WHERE rowid = ?', (rowid,))
+
+
+class NothingToAdopt(Exception):
+    """No free slot holds entries a stopped process left."""
+
+
+def pending_entries(path):
+    """Events plus updates in the spool file ``path`` (0 when there is none); only
+    reads, so it is safe while the process owning it writes (WAL)."""
+    if not os.path.exists(path):
+        return 0
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        return sum(db.execute('SELECT COUNT(*) FROM %s' % table).fetchone()[0]
+                   for table in ('events', 'updates'))
+    except sqlite3.Error:
+        return 0        # not a spool yet (created, no schema)
+    finally:
+        db.close()
 
 
 class Spool:
@@ -74,20 +122,30 @@ class Spool:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def open(self):
+    def open(self, adopt_only=False):
+        """Take the first free slot (``adopt_only``: the first free one a stopped
+        process left entries in; :class:`NothingToAdopt` when there is none)."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         for slot in range(MAX_SLOTS):
             lock_path = os.path.join(self.directory, 'spool-%d.lock' % slot)
+            path = os.path.join(self.directory, 'spool-%d.sqlite' % slot)
+            if adopt_only and not os.path.exists(lock_path):
+                continue
             lock_file = open(lock_path, 'a+')
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 lock_file.close()
                 continue
+            if adopt_only and not pending_entries(path):
+                lock_file.close()
+                continue
             self._lock_file = lock_file
-            self.path = os.path.join(self.directory, 'spool-%d.sqlite' % slot)
+            self.path = path
             break
         else:
+            if adopt_only:
+                raise NothingToAdopt(self.directory)
             raise OSError('all %d spool slots in %s are taken by running processes'
                           % (MAX_SLOTS, self.directory))
         old_umask = os.umask(0o077)
@@ -156,15 +214,29 @@ class Spool:
 
     def remove(self, item):
         with self._lock:
-            row = self._db.execute(
-                'SELECT size FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
-                item.key + (item.seq,)).fetchone()
-            if row:
-                self._db.execute(
-                    'DELETE FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
-                    item.key + (item.seq,))
-                self._count -= 1
-                self._bytes -= row[0]
+            self._remove_locked(item)
+
+    def _remove_locked(self, item):
+        row = self._db.execute(
+            'SELECT size FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
+            item.key + (item.seq,)).fetchone()
+        if row:
+            self._db.execute(
+                'DELETE FROM updates WHERE api_url = ? AND execution_id = ? AND seq = ?',
+                item.key + (item.seq,))
+            self._count -= 1
+            self._bytes -= row[0]
+
+    def give_up(self, item, reason, now):
+        """Move ``item``'s row from the waiting updates to the given-up ones."""
+        payload = json.dumps(item.to_dict(), default=str)
+        with self._lock:
+            self._remove_locked(item)
+            self._db.execute(
+                'INSERT OR REPLACE INTO given_up (api_url, execution_id, given_up_at, reason, '
+                'payload, size) VALUES (?, ?, ?, ?, ?, ?)',
+                item.key + (now, reason, payload, len(payload)))
+            trim_given_up(self._db)
 
     def load(self):
         """The waiting updates, oldest first, as ``(key, dict)`` pairs: the dict for

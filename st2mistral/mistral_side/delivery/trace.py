@@ -101,6 +101,16 @@ def request_not_made(item, error):
                 reconcile_hint(item.target.execution_id))
 
 
+def evicted(item, unknown_for):
+    TRACE.warning('[%s] The workflow event %s for %s is not published to st2 execution %s: '
+                  'st2 does not know that execution (HTTP 404, or no record naming this '
+                  'workflow, for %.0f s) and the st2 delivery queue is full, so this update '
+                  'is given up to make room for updates st2 can take ([st2] spool_max_count, '
+                  'spool_max_bytes). If the execution does exist: %s', item.root_id,
+                  item.event, item.ex_id, item.target.execution_id, unknown_for,
+                  reconcile_hint(item.target.execution_id))
+
+
 def given_up(item, error):
     TRACE.error('[%s] The workflow event %s for %s could not be published to st2 execution '
                 '%s (HTTP %s): %s. When st2 is reachable again: %s', item.root_id, item.event,
@@ -117,8 +127,8 @@ def not_bound_again(item, error):
 def not_bound(item, error):
     TRACE.error('[%s] The workflow event %s for %s is not published to st2 execution %s: the '
                 'workflow has no st2 token st2 accepts, and %s. The API key ([st2] api_key) '
-                'acts only for a workflow whose st2 execution names it; see "Security" in '
-                'the st2mistral README.', item.root_id, item.event, item.ex_id,
+                'acts only for a workflow whose st2 execution names it; see docs/security.rst '
+                'in st2mistral.', item.root_id, item.event, item.ex_id,
                 item.target.execution_id, error)
 
 

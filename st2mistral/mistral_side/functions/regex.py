@@ -31,7 +31,7 @@ from st2mistral.mistral_side.functions._common import expression_function
 from st2mistral.mistral_side.functions._common import require_bool
 from st2mistral.mistral_side.functions._common import require_str
 
-# Seconds one regex_* call may spend matching (documented in the README).
+# Seconds one regex_* call may spend matching (documented in docs/operator-guide.rst).
 TIME_LIMIT = 1.0
 
 

@@ -49,6 +49,7 @@ from st2mistral.mistral_side.delivery import outgoing
 from st2mistral.mistral_side.delivery import sender as delivery
 from st2mistral.mistral_side.delivery import spool as spool_mod
 from st2mistral.mistral_side.delivery import trace
+from st2mistral.mistral_side.notifiers import config_check
 from st2mistral.mistral_side.notifiers import mistral_db
 
 LOG = logging.getLogger(__name__)
@@ -83,6 +84,17 @@ class St2Publisher(base.NotificationPublisher):
         self._sleep = sleep                     # tests wait for nothing
         self._cache = WorkflowCache()           # used by the processing thread only
         self._last_call = threading.local()     # see _is_repeat
+        self._blocked = False                   # a config mistake: keep, send nothing
+        self._config_failures = set()           # texts logged by _keep_for_config
+
+    def check_config(self):
+        """Check mistral.conf's [st2] group now (config_check); one ERROR line when it
+        has mistakes. A blocking one keeps every event spooled and sends nothing."""
+        found = config_check.problems(CONF)
+        if found:
+            LOG.error(config_check.describe(found))
+        self._blocked = any(p.blocking for p in found)
+        return found
 
     def publish(self, ctx, ex_id, data, event, timestamp, **kwargs):
         # Never raise into Mistral: it would log and forget the event anyway.
@@ -115,7 +127,7 @@ class St2Publisher(base.NotificationPublisher):
         """Make the event durable (spool) or count it (memory); its spool id."""
         if self._spool is not None:
             # vars(), not asdict(): no deep copy of the event in the engine's thread.
-            event_id = self._spool.add_event(vars(item))
+            event_id = self._add_making_room(vars(item))
         else:
             limit = CONF[opts.GROUP].spool_max_count
             if self._events.qsize() >= limit:
@@ -127,6 +139,16 @@ class St2Publisher(base.NotificationPublisher):
             LOG.warning('The st2 delivery queue accepts events again.')
         return event_id
 
+    def _add_making_room(self, fields):
+        """Spool the event; when the spool is full, give up updates st2 does not know
+        (Sender.make_room) rather than refuse it."""
+        while True:
+            try:
+                return self._spool.add_event(fields)
+            except spool_mod.SpoolFull:
+                if self._sender is None or not self._sender.make_room():
+                    raise
+
     def _report_full(self, item, error):
         if not self._full:
             self._full = True
@@ -137,24 +159,39 @@ class St2Publisher(base.NotificationPublisher):
 
     # -- background processing --------------------------------------------
 
-    def _ensure_started(self):
+    def start_adopting(self):
+        """At process start (mistral_side/startup.py): start on a spool slot a stopped
+        process left entries in, replaying it; False (nothing started) when there is
+        none or the publisher runs already."""
+        return self._ensure_started(adopt_only=True)
+
+    def _ensure_started(self, adopt_only=False):
         if self._started:
-            return
+            return False
         with self._start_lock:
             if self._started:
-                return
+                return False
+            spool = open_spool(adopt_only=True) if adopt_only else open_spool()
+            if spool is NOTHING_TO_ADOPT:
+                return False
             try:
-                self._spool = open_spool()
+                self._spool = spool
+                if self._blocked:
+                    # Events are accepted into the spool; nothing is processed or sent
+                    # until the configuration is fixed and Mistral restarted.
+                    return
                 if self._sender is None:
                     self._sender = delivery.Sender(store=self._spool)
                 self._sender.start()
                 self._replay_events()
             finally:
                 # Even after a failure: later events must not open another slot.
-                self._thread = threading.Thread(target=self._process_forever,
-                                                name='st2-notifier', daemon=True)
-                self._thread.start()
+                if not self._blocked:
+                    self._thread = threading.Thread(target=self._process_forever,
+                                                    name='st2-notifier', daemon=True)
+                    self._thread.start()
                 self._started = True
+            return True
 
     def _replay_events(self):
         if self._spool is None:
@@ -187,6 +224,11 @@ class St2Publisher(base.NotificationPublisher):
                 continue
             except spool_mod.SpoolFull as e:
                 self._report_full(item, e)
+            except cfg.Error as e:
+                # mistral.conf is wrong: keep the event for the process that runs
+                # after the fix (the spool replays it), not lose it.
+                self._keep_for_config(item, e)
+                continue
             except Exception as e:
                 LOG.error('The event %s for %s could not be processed for st2: %s: %s',
                           item.event, item.ex_id, type(e).__name__, e)
@@ -194,33 +236,63 @@ class St2Publisher(base.NotificationPublisher):
                 self._spool.remove_event(event_id)
 
 
+    def _keep_for_config(self, item, error):
+        text = '%s: %s' % (type(error).__name__, str(error).split('\n')[0])
+        if text not in self._config_failures:
+            self._config_failures.add(text)
+            kept = ('it stays in the spool and is sent once [st2] is fixed and Mistral '
+                    'restarted' if self._spool is not None else
+                    'it is lost, as [st2] state_dir gives no spool')
+            LOG.error('The event %s for %s cannot be processed for st2 as mistral.conf is '
+                      'configured (%s): %s. Further events failing the same way are not '
+                      'logged.', item.event, item.ex_id, text, kept)
+
+
 @singleton.process_wide
 def process_publisher():
-    """The ``st2`` entry point: this process's one St2Publisher.
+    """The ``st2`` entry point: this process's one St2Publisher, its configuration
+    checked (St2Publisher.check_config).
 
     Mistral caches a publisher per process, but without a lock: threads that
     race on the first event each load the entry point. Separate publishers
     would each take a spool slot and order the updates of one execution apart.
     """
-    return St2Publisher()
+    publisher = St2Publisher()
+    publisher.check_config()
+    return publisher
 
 
-def open_spool():
-    """The durable spool of this process, or None (memory only) with the reason logged."""
+NOTHING_TO_ADOPT = object()
+
+
+def open_spool(adopt_only=False):
+    """The durable spool of this process, or None (memory only) with the reason logged.
+
+    ``adopt_only``: only a slot a stopped process left entries in, else NOTHING_TO_ADOPT.
+    """
     group = CONF[opts.GROUP]
     if not group.state_dir:
+        if adopt_only:
+            return NOTHING_TO_ADOPT
         LOG.warning('[st2] state_dir is empty: st2 updates are kept in memory only and '
                     'are lost if this Mistral process dies before st2 takes them.')
         return None
     try:
         spool = spool_mod.Spool(group.state_dir, group.spool_max_count,
-                                group.spool_max_bytes).open()
+                                group.spool_max_bytes).open(adopt_only=adopt_only)
+    except spool_mod.NothingToAdopt:
+        return NOTHING_TO_ADOPT
     except (OSError, spool_mod.sqlite3.Error) as e:
+        if adopt_only:
+            return NOTHING_TO_ADOPT     # the first event reports it
         LOG.error('Cannot open the st2 delivery spool in %s (%s): st2 updates are kept '
                   'in memory only. Create the directory, writable by the Mistral user, '
                   'or set [st2] state_dir.', group.state_dir, e)
         return None
     count, size = spool.usage()
+    if adopt_only:
+        LOG.info('Adopting at start the st2 delivery spool %s that a stopped process left.',
+                 spool.path)
     LOG.info('st2 delivery spool %s: %d entries (%d bytes) to replay.', spool.path, count, size)
     return spool
 

@@ -167,12 +167,30 @@ def _requirements(src, tree, workdir):
     return path
 
 
+# st2 3.4-3.8 pin argparse==1.12.2, a release that never existed (PyPI's argparse stops at
+# 1.4.0): pip's resolver refuses the install when oslo.config 1.12.1 asks for argparse, which
+# Python 3 has in its standard library. Such a pin is left out; argparse==1.4.0 (st2 3.9) is kept.
+NONEXISTENT_PINS = ('argparse==1.12.2',)
+# MarkupSafe 2.1.0 (February 2022) removed soft_unicode, which the jinja2 2.x that st2 pins
+# imports: st2 3.7.0 added MarkupSafe<2.1.0 to its pins ("Fix build issue due to MarkUpSafe
+# 2.1.0 removing soft_unicode", #5581, in its CHANGELOG). Trees that pin jinja2 2.x but not
+# MarkupSafe (3.5.0, 3.6.0; 3.2.0, where Python 3.6 stops at MarkupSafe 2.0.1 anyway) get the
+# same limit, which every st2 venv of theirs built before 2022 met.
+MARKUPSAFE_LIMIT = 'MarkupSafe<2.1.0'
+
+
 def _constraints(tree, workdir):
-    """fixed-requirements.txt as pip constraints (no git lines, no extras)."""
+    """fixed-requirements.txt as pip constraints: no git lines, no extras, no pin of a
+    release that does not exist; MarkupSafe<2.1.0 where jinja2 2.x is pinned without it."""
     # pip refuses extras in constraints (st2 3.2 pins requests[security]==2.23.0).
     lines = [re.sub(r'\[[^\]]*\]', '', line)
              for line in (tree / 'fixed-requirements.txt').read_text().splitlines()
-             if 'git+' not in line and not line.startswith('-e')]
+             if 'git+' not in line and not line.startswith('-e')
+             and line.split('#', 1)[0].strip() not in NONEXISTENT_PINS]
+    pinned = {re.split(r'[<>=!~;\[ ]', line.strip(), maxsplit=1)[0].lower() for line in lines}
+    if 'markupsafe' not in pinned and any(re.match(r'jinja2==2\.', line.strip(), re.I)
+                                          for line in lines):
+        lines.append(MARKUPSAFE_LIMIT)
     path = workdir / 'constraints.txt'
     path.write_text('\n'.join(lines) + '\n')
     return path

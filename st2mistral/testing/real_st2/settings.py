@@ -13,8 +13,9 @@
 """Which real st2 tags the tests run, on which Python (from the environment).
 
 - ``ST2MISTRAL_ST2_SRC``: the st2 source folder (unset: real-st2 tests skip);
-- ``ST2MISTRAL_ST2_TAGS``: comma list of tags to run (default: every
-  ``st2-<tag>.tar.gz`` in the folder);
+- ``ST2MISTRAL_ST2_TAGS``: comma list of tags to run (default: those of
+  :data:`DEFAULT_TAGS` whose ``st2-<tag>.tar.gz`` is in the folder, or ``checkout``
+  for an st2 checkout);
 - ``ST2MISTRAL_ST2_PYTHON_<TAG>`` (e.g. ``ST2MISTRAL_ST2_PYTHON_V3_9_0``): the
   interpreter for a tag's venv, a path or a version such as ``3.8`` (default: the
   first of :data:`PYTHONS` found).
@@ -29,7 +30,14 @@ import subprocess
 from st2mistral.testing.real_st2 import build
 
 # The Python each tag is built with when not set: what it was made for and builds here.
-PYTHONS = {'v3.9.0': ('3.11', '3.8'), 'v3.2.0': ('3.6',)}
+# st2 3.5-3.8 support Python 3.6 and 3.8 (3.8.1 also 3.9): 3.8 is the one the st2 side runs on.
+PYTHONS = {'v3.9.0': ('3.11', '3.8'), 'v3.8.1': ('3.8',), 'v3.7.0': ('3.8',),
+           'v3.6.0': ('3.8',), 'v3.5.0': ('3.8',), 'v3.2.0': ('3.6',)}
+# The tags run when ST2MISTRAL_ST2_TAGS is not set: the newest release, and st2 3.2 with its
+# own runner. tox realst2-38 sets v3.5.0,v3.9.0 (the oldest and newest st2 on Python 3.8).
+DEFAULT_TAGS = ('v3.9.0', 'v3.2.0')
+# The oldest st2 the project's st2 side is tested on (the oldest st2 on Python 3.8).
+OLDEST_PROJECT_ST2 = (3, 5, 0)
 SKIP_REASON = ('real st2: %s is not set (a folder holding st2-<tag>.tar.gz, or an st2 '
                'checkout); emulator only' % build.SRC_ENV)
 
@@ -45,7 +53,15 @@ def tags():
     wanted = os.environ.get('ST2MISTRAL_ST2_TAGS', '').strip()
     if wanted:
         return [t.strip() for t in wanted.split(',') if t.strip()]
-    return build.available_tags(src)
+    available = build.available_tags(src)
+    if available == ['checkout']:
+        return available
+    return [tag for tag in DEFAULT_TAGS if tag in available]
+
+
+def project_tags():
+    """The tags to run that the project's st2 side runs on (st2 3.5 and later)."""
+    return [tag for tag in tags() if version_of(tag) >= OLDEST_PROJECT_ST2]
 
 
 def find_python(version):

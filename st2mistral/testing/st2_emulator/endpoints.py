@@ -21,6 +21,7 @@ import time
 
 from st2mistral.testing.st2_emulator.params import RenderError
 from st2mistral.testing.st2_emulator.params import render_live_params
+from st2mistral.testing.st2_emulator.reruns import plan_rerun
 from st2mistral.testing.st2_emulator.rules import ALLOWED_SCOPES
 from st2mistral.testing.st2_emulator.rules import CHILD_INACTIVE_STATUSES
 from st2mistral.testing.st2_emulator.rules import CHILD_RUNNER
@@ -138,6 +139,23 @@ class ApiEndpoints:
             self._apply_status(ex, status, result)
             return ex.status
 
+    def db_update_execution_result(self, execution_id, result):
+        """An execution's result written the way st2's ``update_execution`` writes an
+        execution (st2common/st2common/services/executions.py @ v3.9.0): an execution
+        already completed is left as it is; else the field is set
+        (``ActionExecution.update``, st2common/st2common/persistence/base.py @ v3.9.0)
+        and an ``st2.execution__update`` published. The status is unchanged, so no log
+        entry is added (``push__log`` only on a status change). Unlike ``update_status``
+        (st2common/st2common/services/action.py @ v3.9.0), which drops the result of an
+        unchanged status, this stores it. Returns the status afterwards."""
+        with self._lock:
+            ex = self._find(execution_id)
+            if ex.status in COMPLETED_STATUSES:
+                return ex.status
+            ex.result = copy.deepcopy(result)
+            self._publish(EXECUTION_UPDATE, ex)
+            return ex.status
+
     def _find(self, execution_id):
         ex = self._executions.get(execution_id)
         if ex is None:
@@ -208,14 +226,34 @@ class ApiEndpoints:
             failed.history[-1]['result'] = copy.deepcopy(failed.result)
             failed.ended = failed.started
             raise _ApiError(400, str(e))
-        child = self._create(new_object_id(), ref, CHILD_RUNNER, 'requested', parameters,
-                             context, copy.deepcopy(body.get('callback')),
+        inquiry = self._is_inquiry_action(ref)
+        child = self._create(new_object_id(), ref, 'inquirer' if inquiry else CHILD_RUNNER,
+                             'requested', parameters, context,
+                             copy.deepcopy(body.get('callback')),
                              copy.deepcopy(body.get('notify')))
         answer = child.to_api()
+        if inquiry:
+            self._start_inquiry(child.id)
+            return 201, answer
         outcome = self._outcomes.get(ref, DEFAULT_CHILD_OUTCOME)
         threading.Thread(target=self._run_child, args=(child.id, outcome, self._generation),
                          name='st2-emulator-child-%s' % child.id, daemon=True).start()
         return 201, answer
+
+    def _rerun_execution(self, record, requester, execution_id):
+        """``POST /executions/<id>/re_run`` (reruns.py): a new execution of the same action,
+        ``requested``, left for the test to run as st2's scheduler would; the old one
+        unchanged."""
+        body = parse_json_body(record.headers, record.raw)
+        old = self._find(execution_id)
+        no_merge = parse_bool_param('no_merge', record.query.get('no_merge')) or False
+        parameters, context = plan_rerun(execution_id, old.runner, old.parameters, body,
+                                         no_merge, self.version)
+        context['user'] = (body or {}).get('user') or requester
+        context['pack'] = old.action.partition('.')[0]
+        new = self._create(new_object_id(), old.action, old.runner, 'requested', parameters,
+                           context, None, None)
+        return 201, new.to_api()
 
     def _read_key(self, scope, name, user):
         ref = '%s:%s' % (user, name) if scope == FULL_USER_SCOPE else name

@@ -273,9 +273,10 @@ def api_key_hash(key):
 
 
 def context_header_error(parsed, version):
-    """st2api/st2api/controllers/v1/actionexecutions.py: @ v3.2.0 a fixed text; @ v3.9.0 it
-    names the type of what the header parsed to (releases in between not checked)."""
-    if tuple(version) < (3, 9, 0):
+    """st2api/st2api/controllers/v1/actionexecutions.py: a fixed text @ v3.2.0 and v3.4.1;
+    from v3.5.0 (the same line @ v3.5.0, v3.6.0, v3.7.0, v3.8.1 and v3.9.0) it names the type
+    of what the header parsed to."""
+    if tuple(version) < (3, 5, 0):
         return 'Unable to convert st2-context from the headers into JSON.'
     return ("Unable to convert st2-context from the headers into JSON (was <class '%s'>)."
             % type(parsed).__name__)

@@ -33,6 +33,7 @@ from st2mistral.testing.st2_emulator.children import ChildRunner
 from st2mistral.testing.st2_emulator.endpoints import ApiEndpoints
 from st2mistral.testing.st2_emulator.faults import FaultControls
 from st2mistral.testing.st2_emulator.faults import _ProxyAnswer
+from st2mistral.testing.st2_emulator.inquiries import InquiryRunner
 from st2mistral.testing.st2_emulator.rules import _OBJECT_ID
 from st2mistral.testing.st2_emulator.rules import COMPLETED_STATUSES
 from st2mistral.testing.st2_emulator.rules import DEFAULT_VERSION
@@ -56,7 +57,8 @@ from st2mistral.testing.st2_urls import St2Urls
 # The emulator
 # --------------------------------------------------------------------------------------------
 
-class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner):
+class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner,
+                  InquiryRunner):
     """A strict st2 API on 127.0.0.1 that records requests; see docs/st2-emulator.rst."""
 
     #: the user every accepted credential authenticates as
@@ -115,6 +117,7 @@ class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner
         self._keys = {}
         self._expired = set()
         self._outcomes = {}
+        self._inquiry_actions = set()
         self._faults = collections.deque()
         self._delay = 0.0
         self._hang_until = 0.0
@@ -414,7 +417,9 @@ class St2Emulator(St2Urls, EventStream, FaultControls, ApiEndpoints, ChildRunner
         ('PUT', re.compile(r'^/api/v1/executions/([^/]+)$'), '_put_execution'),
         ('GET', re.compile(r'^/api/v1/executions$'), '_list_executions'),
         ('POST', re.compile(r'^/api/v1/executions$'), '_post_execution'),
+        ('POST', re.compile(r'^/api/v1/executions/([^/]+)/re_run$'), '_rerun_execution'),
         ('GET', re.compile(r'^/api/v1/keys/([^/]+)$'), '_get_key'),
+        ('PUT', re.compile(r'^/api/v1/inquiries/([^/]+)$'), '_respond_inquiry'),
         ('GET', re.compile(r'^/api/v1/user$'), '_get_user'),
         ('POST', re.compile(r'^/auth/v1/tokens/validate$'), '_validate_token'),
         ('GET', re.compile(r'^/stream/v1/stream$'), '_open_stream'),

@@ -14,13 +14,16 @@
 accepting an event and st2 taking the update, then started again on the same
 database and state directory: nothing is lost.
 
-A restarted process replays its spool when its publisher is loaded, that is
-at its first Mistral event: each test runs one more workflow after the
-restart, as any live Mistral soon would.
+A restarted process adopts and replays a spool left with entries a couple
+of seconds after it starts, without a workflow event (mistral_side/startup.py):
+test_spooled_updates_reach_st2_after_restart_without_a_new_workflow shows it;
+the other tests run one more workflow after the restart, as any live Mistral
+soon would.
 """
 
 import re
 import sqlite3
+import time
 
 import pytest
 
@@ -110,6 +113,52 @@ def test_updates_waiting_for_st2_survive_sigkill(mistral, st2):
         (line,) = wait_lines(mistral, 'The workflow event %s for %s is published' % (event, ex_id))
         assert int(line.split()[2]) == mistral.pid, 'delivered by the restarted process'
     assert wait_lines(mistral, 'WORKFLOW_SUCCEEDED for %s is published' % trigger_id)
+
+
+def _restart_quietly(mistral, st2):
+    """Five updates spooled while st2 is down, SIGKILL, st2 back, Mistral started
+    again and NO workflow started: st2 must get them within 10 s of Mistral being up."""
+    client = mistral.client()
+    name = unique('kill_quiet')
+    client.workflows.create(simple_wf(name, tasks=1))
+    st2.go_down()
+    expected = dict(start_execution(client, st2, name) for _ in range(5))
+    wait_mistral_states(client, expected)
+    st2_final = {st2_id: 'succeeded' for st2_id in expected.values()}
+    assert wait_spool_updates(mistral, st2_final) == st2_final
+    wait_spool_events_processed(mistral)
+    mistral.kill()
+    st2.come_up()
+
+    mistral.start(timeout=120)           # no workflow is started after this
+    up = time.monotonic()
+    st2.wait_for(lambda s: all(s.execution(i)['status'] == 'succeeded' for i in st2_final),
+                 timeout=10)
+    print('delivered %.1f s after Mistral was up again' % (time.monotonic() - up))
+    for st2_id in st2_final:
+        assert history(st2, st2_id) == ['running', 'succeeded']
+    assert sorted(e.id for e in mistral.client().executions.list()) == sorted(expected)
+    assert wait_lines(mistral, 'Adopting at start the st2 delivery spool')
+    wait_spool_empty(mistral)
+
+
+def test_spooled_updates_reach_st2_after_restart_without_a_new_workflow(mistral, st2):
+    _restart_quietly(mistral, st2)
+    assert replays(mistral)[-1] == (mistral.pid, 5)
+
+
+@pytest.mark.skipif(not mistral_launcher.services_available()[0],
+                    reason='the stock topology needs RabbitMQ and PostgreSQL')
+def test_stock_mistral_server_replays_at_start_too(st2_emulator, st2, tmp_path):
+    # mistral-server --server all forks a child per service after parsing its
+    # configuration: the children adopt the spool, not the launcher.
+    server = mistral_launcher.MistralServer(str(tmp_path / 'stock'), topology='stock',
+                                            config=fault_config(st2_emulator))
+    with server.start(timeout=120):
+        _restart_quietly(server, st2)
+        pids = {int(line.split()[2]) for line in
+                notifier_lines(server, 'Adopting at start the st2 delivery spool')}
+        assert server.pid not in pids                       # a child, not the launcher
 
 
 def test_request_held_by_st2_when_killed_is_sent_again(mistral, st2):

@@ -31,7 +31,9 @@ from st2mistral.testing.real_st2 import settings
 from st2mistral.testing.waiting import wait_until
 from tests.contract.conftest import PACK
 
-TAG = 'v3.9.0'
+# Every tag to run that the st2 side runs on (ST2MISTRAL_ST2_TAGS: v3.9.0 by default, v3.5.0
+# and v3.9.0 in tox realst2-38); one stack per tag, one after the other.
+TAGS = settings.project_tags()
 TIMEOUT = 60
 
 
@@ -171,13 +173,19 @@ def running_stack(workdir, venv, st2_extra=None, **st2_options):
             yield Stack(st2, mistral)
 
 
-@pytest.fixture(scope='session')
-def stack(tmp_path_factory):
-    src = settings.source()
+@pytest.fixture(scope='session', params=TAGS or [None],
+                ids=lambda tag: 'real-%s' % tag if tag else 'real')
+def stack(request, tmp_path_factory):
+    src, tag = settings.source(), request.param
     if src is None:
         pytest.skip(settings.SKIP_REASON)
-    if TAG not in settings.tags():
-        pytest.skip('real st2 %s: not in ST2MISTRAL_ST2_TAGS' % TAG)
-    venv = build.build(src, TAG, settings.python_for(TAG))
-    with running_stack(tmp_path_factory.mktemp('real-st2-e2e'), venv) as stack:
+    if tag is None:
+        pytest.skip('real st2: ST2MISTRAL_ST2_TAGS (%s) names no st2 3.5 or later'
+                    % ','.join(settings.tags()))
+    python = settings.python_for(tag)
+    if python is None:
+        pytest.skip('real st2 %s: no Python %s found' % (
+            tag, ' or '.join(settings.PYTHONS.get(tag, ('3.11',)))))
+    venv = build.build(src, tag, python)
+    with running_stack(tmp_path_factory.mktemp('real-st2-e2e-%s' % tag), venv) as stack:
         yield stack

@@ -17,7 +17,7 @@ Mistral 23 (issue 17, item 6).
 - success and failure of the Mistral child reach the parent;
 - a cancel of the parent cancels the Mistral workflow: st2 3.3+ does not pass a
   cancel on to a mistral-v2 child (action_chain_runner.py 326-344, orquesta_runner.py
-  223-285 @ v3.9.0), the relay's cancel job does (st2_side/cancel_cascade.py);
+  223-285 @ v3.9.0), the relay's cancel job does (st2_side/relay/cancels.py);
 - a pause of an orquesta parent: st2 asks no mistral-v2 child to pause
   (``task_pauseable``, orquesta_runner.py 164-170 @ v3.9.0; st2 3.3+ would refuse
   it anyway, st2common/services/action.py ``request_pause``), so the parent is
@@ -142,3 +142,25 @@ def test_a_cancel_is_canceling_while_an_st2_child_finishes_then_canceled(stack):
     assert done['status'] == 'canceled', done.get('result')
     assert done['result']['extra']['state'] == 'CANCELLED'
     assert [(t['name'], t['state']) for t in done['result']['tasks']] == [('slow', 'SUCCESS')]
+
+
+@pytest.mark.parametrize('cancel', ['parent', 'child'])
+def test_a_cancel_cascades_between_a_mistral_workflow_and_its_mistral_child(stack, cancel):
+    # st2's test_wiring_cancel test_cancellation_cascade_{to,from}_subworkflow_action.
+    stack.start_relay()
+    ex_id = stack.run('st2mistral_tests.wf_sub_slow')
+    sub_id, sub_mistral_id = mistral_child(stack, ex_id)
+    wait_until(lambda: [c for c in children(stack, sub_id) if c['status'] == 'running'],
+               timeout=TIMEOUT, interval=0.2, message='the st2 child of the sub-workflow')
+
+    stack.cancel(ex_id if cancel == 'parent' else sub_id)
+    # Both canceling while the sub-workflow's st2 child finishes (5 s).
+    stack.wait(sub_id, ('canceling',), timeout=5)
+    stack.wait(ex_id, ('canceling',), timeout=5)
+
+    sub = stack.wait(sub_id, ('canceled', 'succeeded', 'failed'), timeout=20)
+    assert sub['status'] == 'canceled', sub.get('result')
+    done = stack.wait(ex_id, ('canceled', 'succeeded', 'failed'), timeout=20)
+    assert done['status'] == 'canceled', done.get('result')
+    assert mistral_state(stack, sub_mistral_id) == 'CANCELLED'
+    assert mistral_state(stack, stack.mistral_id(ex_id)) == 'CANCELLED'

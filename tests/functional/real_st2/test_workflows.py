@@ -15,6 +15,7 @@
 import pytest
 
 from st2mistral.testing.real_st2 import settings
+from st2mistral.testing.waiting import wait_until
 from tests.functional.real_st2.conftest import TIMEOUT
 from tests.functional.real_st2.conftest import task_names
 
@@ -78,9 +79,37 @@ def test_a_pause_and_resume_in_mistral_show_in_st2(stack):
     assert task_names(done['result']) == ['nap', 'wake']
 
 
-
 def test_st2kv_jinja_in_an_st2_action_task_is_rendered_by_st2(stack):
     """As on st2 3.2 (its util/workflow/mistral.py): the runner sends the parameter raw,
     st2 renders it when it creates the child (issue 17: Mistral failed it before)."""
     stack.start_relay()
     stack.run_st2kv_workflow()
+
+
+def test_a_running_workflows_tasks_show_in_st2s_record(stack):
+    """st2's API drops a result whose status did not change (update_status,
+    st2common/st2common/services/action.py @ v3.9.0): the relay's progress job writes a
+    running workflow's tasks through st2's records, as st2 3.2's querier showed them."""
+    stack.start_relay()
+    ex_id = stack.run('st2mistral_tests.wf_sleep')
+    stack.wait(ex_id, ('running',))
+    mistral_id = stack.mistral_id(ex_id)
+
+    def tasks_shown():
+        ex = stack.execution(ex_id)
+        assert ex['status'] == 'running', ex
+        tasks = (ex.get('result') or {}).get('tasks') or []
+        return ex['result'] if [(t['name'], t['state']) for t in tasks] == [
+            ('nap', 'RUNNING')] else None
+
+    running = wait_until(tasks_shown, timeout=TIMEOUT, interval=0.2,
+                         message=lambda: 'the nap task in %s' % stack.execution(ex_id))
+    assert running['extra'] == {'state': 'RUNNING', 'state_info': None}
+    (nap,) = running['tasks']
+    assert nap['workflow_execution_id'] == mistral_id and nap['created_at']
+    # A result, not a status: st2's log holds no second "running".
+    log = [entry['status'] for entry in stack.execution(ex_id)['log']]
+    assert log.count('running') == 1, log
+    stack.cancel(ex_id)
+    done = stack.wait(ex_id, ('canceled',))
+    assert done['result']['extra']['state'] == 'CANCELLED'

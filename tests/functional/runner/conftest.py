@@ -230,7 +230,7 @@ class StreamProblems(logging.Handler):
         return [record.getMessage() for record in self.records]
 
 
-RELAY_THREADS = ('st2-stream', 'st2mistral-tracked', 'st2mistral-sweep', 'st2mistral-pauses')
+RELAY_THREADS = tuple(relay_service.thread_name(job) for job in relay_service.JOBS)
 
 
 def _relay_threads():
@@ -252,7 +252,8 @@ class RelayThread:
     def start(self, timeout=10):
         clients, before = self.st2.stream_clients, _relay_threads()
         self._thread.start()
-        assert self.service.stream.connected.wait(timeout), 'the relay did not connect'
+        connected = self.service.jobs['children'].stream.connected
+        assert connected.wait(timeout), 'the relay did not connect'
         self.st2.wait_for(lambda e: e.stream_clients > clients, timeout=timeout)
         self._jobs = _relay_threads() - before
         return self

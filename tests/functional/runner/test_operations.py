@@ -90,8 +90,8 @@ def test_cancel_with_a_running_child_st2_32(side, stream, st2):
 
 
 def test_operations_on_the_parent_task_of_a_nested_workflow(side):
-    """A workflow started by a task of another Mistral workflow: its pause, resume and
-    cancel also reach that task's action execution."""
+    """A workflow started by a task of another Mistral workflow: its pause and resume
+    also reach that task's action execution, its cancel that task's workflow."""
     parent_name, child_name = unique('examples.outer'), unique('examples.inner')
     outer = side.client.workflows.create(
         "version: '2.0'\n%s:\n  tasks:\n    wait_child: {action: std.async_noop}\n"
@@ -120,8 +120,15 @@ def test_operations_on_the_parent_task_of_a_nested_workflow(side):
     assert side.client.action_executions.get(parent_action.id).state == 'RUNNING'
     assert side.client.executions.get(context['mistral']['execution_id']).state == 'RUNNING'
     side.launcher.cancel(context)
-    assert side.client.action_executions.get(parent_action.id).state == 'CANCELLED'
     assert side.client.executions.get(context['mistral']['execution_id']).state == 'CANCELLED'
+    # The parent workflow is cancelled; its task's action waits for this child's own
+    # result (canceled), so st2 shows the parent canceling until then.
+    assert side.client.executions.get(outer_ex.id).state == 'CANCELLED'
+    assert side.client.action_executions.get(parent_action.id).state == 'RUNNING'
+    side.client.action_executions.update(parent_action.id, 'CANCELLED')
+    assert side.client.action_executions.get(parent_action.id).state == 'CANCELLED'
+    # Cancelling again (the parent's own cancel cascading here) changes nothing.
+    side.launcher.cancel(context)
 
 
 FLAKY = """
@@ -240,3 +247,41 @@ def test_rerun_refuses_a_workflow_that_did_not_fail(side, stream, st2):
     with pytest.raises(launcher.RunnerError, match='is SUCCESS, not ERROR'):
         side.launcher.rerun(side.request(FLAKY % name, name, st2_id), context,
                             {'tasks': ['flaky']})
+
+
+SUB_WITH_ITEMS = """
+version: '2.0'
+name: %s
+workflows:
+  main:
+    tasks:
+      sub:
+        workflow: inner
+  inner:
+    tasks:
+      items:
+        with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
+        action: st2.action
+        input:
+          ref: <%% $.ref %%>
+          parameters: {item: x}
+"""
+
+
+def test_rerun_without_reset_of_a_sub_workflows_with_items_task(side, stream, st2):
+    """st2 3.2's test_rerun_subflow_and_resume_with_items_task: only the failed item of
+    the sub-workflow's with-items task runs again."""
+    name = unique('examples.subitems')
+    params = {'workflow': name + '.main'}
+    st2.set_child_outcome('examples.flaky', 'failed', {'stderr': 'boom'})
+    first_id, _, context = side.start(SUB_WITH_ITEMS % name, name, runner_parameters=params)
+    st2.wait_for_status(first_id, 'failed', timeout=30)
+
+    st2.set_child_outcome('examples.flaky', 'succeeded', {'stdout': 'ok'})
+    rerun_id = st2.add_execution(action=name)
+    side.launcher.rerun(side.request(SUB_WITH_ITEMS % name, name, rerun_id,
+                                     runner_parameters=params),
+                        context, {'tasks': ['sub.items'], 'reset': []})
+    st2.wait_for_status(rerun_id, 'succeeded', timeout=30)
+    assert len(st2.executions('examples.ok')) == 1      # kept, not run again
+    assert [c['status'] for c in st2.executions('examples.flaky')] == ['failed', 'succeeded']

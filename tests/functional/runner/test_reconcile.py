@@ -24,7 +24,7 @@ and deletes the row once st2 shows the execution completed.
 import threading
 import types
 
-from st2mistral.core import results
+from st2mistral.core import contract
 from st2mistral.st2_side import reconcile
 from st2mistral.st2_side import relay_service
 from st2mistral.testing import st2_emulator
@@ -89,7 +89,7 @@ def track_until_done(svc, timeout=30):
     def done():
         if not tracked_rows():
             return True
-        svc.poll_tracked()
+        svc.jobs['tracked'].run_once()
         return False
 
     waiting.wait_until(done, timeout=timeout,
@@ -125,7 +125,7 @@ def test_st2_track_result_delete_stops_tracking(side, st2):
     side.wait_state(ex_id)
     st2_track_result(st2, st2_id)
     assert st2_track_result(st2, st2_id, delete=True) is True
-    assert side.service.poll_tracked() == {}
+    assert side.service.jobs['tracked'].run_once() == {}
     assert st2.execution(st2_id)['status'] == 'running'
 
 
@@ -222,7 +222,7 @@ def test_tracked_execution_whose_mistral_execution_is_gone_fails(side, st2):
     st2_id = st2.add_execution(action='examples.gone', context={
         'mistral': {'execution_id': '00000000-0000-0000-0000-000000000000'}})
     st2_track_result(st2, st2_id)
-    outcomes = side.service.poll_tracked()
+    outcomes = side.service.jobs['tracked'].run_once()
     assert outcomes[st2.execution(st2_id)['liveaction_id']].completed
     assert st2.execution(st2_id)['status'] == 'failed'
     assert 'was not found' in st2.execution(st2_id)['result']['error']
@@ -238,10 +238,11 @@ def test_tracking_keeps_a_parent_running_while_a_child_runs(side, st2):
     st2.add_execution(action='examples.stray', runner='local-shell-cmd', status='running',
                       context={'parent': {'execution_id': st2_id}})
     st2_track_result(st2, st2_id)
-    outcome = side.service.poll_tracked()[st2.execution(st2_id)['liveaction_id']]
+    outcome = side.service.jobs['tracked'].run_once()[st2.execution(st2_id)['liveaction_id']]
     assert not outcome.completed and outcome.status == 'running'
     assert st2.execution(st2_id)['status'] == 'running'
-    assert results.ST2_COMPLETED.isdisjoint([h['status'] for h in st2.execution(st2_id)['history']])
+    history = [h['status'] for h in st2.execution(st2_id)['history']]
+    assert contract.ST2_COMPLETED.isdisjoint(history)
 
 
 def test_the_service_loop_tracks_until_done_and_stops(side, st2):

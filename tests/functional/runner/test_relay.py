@@ -160,7 +160,7 @@ def test_relay_follows_the_stream_again_after_st2_was_unreachable(side, stream, 
     st2.wait_for(lambda e: e.stream_clients == 1, timeout=15)
     # st2 counts the client when it accepts the request; the relay calls itself
     # connected once it has read st2's answer, a moment later.
-    assert stream.service.stream.connected.wait(5)
+    assert stream.service.jobs['children'].stream.connected.wait(5)
     messages = stream.problems.messages()
     assert all('The st2 stream at %s/stream failed' % st2.stream_url in m for m in messages)
     assert not any(API_KEY in m for m in messages)

@@ -24,6 +24,7 @@ import uuid
 
 from oslo_config import cfg
 import pytest
+import requests
 
 from st2mistral.st2_side import launcher
 from st2mistral.testing import st2_emulator
@@ -208,6 +209,80 @@ def test_rerun_through_the_runner(adapter, st2_conf, records, side, stream, st2,
     assert status == 'running'
     assert new_context['mistral']['execution_id'] == context['mistral']['execution_id']
     st2.wait_for_status(second, 'succeeded', timeout=30)
+
+
+ITEMS = """
+version: '2.0'
+%s:
+  tasks:
+    items:
+      with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
+      action: st2.action
+      input:
+        ref: <%% $.ref %%>
+        parameters: {item: x}
+"""
+
+
+def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, records, side,
+                                                             stream, st2, tmp_path):
+    """st2 3.3+ refuses ``--tasks`` for mistral-v2; ``st2 execution re-run <id>
+    rerun_tasks=items rerun_no_reset=items`` is accepted and re-runs the failed item
+    of the same Mistral execution as a new st2 execution, the failed one unchanged."""
+    st2.version = '3.9.0'
+    name = unique('examples.adapteritems')
+    st2.set_child_outcome('examples.flaky', 'failed', {'stderr': 'no'})
+    first = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, first)
+    _, _, context = runner.run({})
+    st2.update_context(first, context)
+    st2.wait_for_status(first, 'failed', timeout=30)
+    failed_before = st2.execution(first)
+
+    url = '%s/executions/%s/re_run' % (st2.api_url, first)
+    headers = {'X-Auth-Token': TOKEN}
+    refused = requests.post(url, json={'tasks': ['items'], 'reset': ['items']},
+                            headers=headers, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()['faultstring'] == ('Task option is only supported for Orquesta '
+                                             'workflows.')
+
+    st2.set_child_outcome('examples.flaky', 'succeeded', {'stdout': 'yes'})
+    answer = requests.post(url, json={'parameters': {'rerun_tasks': ['items'],
+                                                     'rerun_no_reset': ['items']}},
+                           headers=headers, timeout=5)
+    assert answer.status_code == 201, answer.text
+    new = answer.json()
+    assert new['id'] != first and new['context']['re-run'] == {'ref': first}
+    # st2's scheduler and action runner: running, then the runner with its parameters.
+    st2.db_update_status(new['liveaction']['id'], 'running')
+    rerun = container_runner(adapter, records, tmp_path, ITEMS % name, name, new['id'],
+                             runner_parameters={k: new['parameters'][k]
+                                                for k in ('rerun_tasks', 'rerun_no_reset')},
+                             context=new['context'], rerun_ex_ref=Obj(context=context))
+    status, _, new_context = rerun.run({})
+    assert status == 'running'
+    assert new_context['mistral']['execution_id'] == context['mistral']['execution_id']
+    st2.wait_for_status(new['id'], 'succeeded', timeout=30)
+
+    assert len(st2.executions('examples.ok')) == 1        # not reset: kept
+    flaky = st2.executions('examples.flaky')
+    assert [c['status'] for c in flaky] == ['failed', 'succeeded']
+    assert flaky[1]['context']['parent']['execution_id'] == new['id']
+    after = st2.execution(first)
+    assert (after['status'], after['history']) == ('failed', failed_before['history'])
+
+
+def test_rerun_tasks_without_an_execution_to_rerun_fails_at_once(adapter, st2_conf, records,
+                                                                 side, st2, tmp_path):
+    name = unique('examples.adapternoref')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, st2_id,
+                              runner_parameters={'rerun_tasks': ['items']})
+    with pytest.raises(launcher.RunnerError, match='not with "st2 run"'):
+        runner.run({})
+    assert all(
+        e.workflow_name != name for e in side.client.executions.list())
 
 
 def test_querier_reconciles_a_tracked_liveaction(adapter, st2_conf, records, side, st2,

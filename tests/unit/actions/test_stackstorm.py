@@ -82,12 +82,13 @@ def clock():
 def start(conf, clock):
     client = st2api.St2Client(conf=conf, sleep=clock.sleep)
 
-    def run(ref='core.local', parameters=None, ctx=None, task_name='step1', action_ex_id='ae-1'):
+    def run(ref='core.local', parameters=None, ctx=None, task_name='step1', action_ex_id='ae-1',
+            inquiry=False):
         return stackstorm.run(
             ref, {'cmd': 'echo hi'} if parameters is None else parameters,
             st2_context() if ctx is None else ctx, execution(action_ex_id), client=client,
             conf=conf, task_name_lookup=lambda task_ex_id: task_name, sleep=clock.sleep,
-            clock=clock, root_lookup=lambda wf_ex_id: 'root-' + wf_ex_id)
+            clock=clock, root_lookup=lambda wf_ex_id: 'root-' + wf_ex_id, inquiry=inquiry)
     return run
 
 
@@ -422,6 +423,28 @@ def test_lookup_without_parent_filters_on_action_only(start, requests_mock):
     assert 'parent' not in gets(requests_mock)[0].qs
 
 
+def test_an_inquiry_is_posted_without_st2s_parent_and_looked_up_without_it(start,
+                                                                           requests_mock):
+    # st2 3.3+ fails an inquiry whose root workflow is mistral-v2 (inquirer_runner.py
+    # post_run, services/action.py request_pause @ v3.9.0); without parent it waits.
+    requests_mock.post(POST_URL, [{'exc': cut()}, created()])
+    requests_mock.get(POST_URL, **listing(child('ae-1')))
+    assert start(ref='core.ask', parameters={}, inquiry=True) is None
+    (post,) = posts(requests_mock)
+    context = json.loads(post.headers['st2-context'])
+    assert 'parent' not in context
+    assert context['mistral']['action_execution_id'] == 'ae-1'
+    assert post.headers['X-Auth-Token'] == TOKEN
+    assert 'parent' not in gets(requests_mock)[0].qs
+
+
+def test_st2_action_takes_the_inquiry_input_from_the_task():
+    action = stackstorm.St2Action(ref='core.ask', parameters={}, st2_context={},
+                                  inquiry=True)
+    assert action.inquiry is True
+    assert stackstorm.St2Action(ref='core.local').inquiry is False
+
+
 def test_st2_down_during_lookup_means_no_post(start, requests_mock):
     requests_mock.post(POST_URL, [{'exc': cut()}, created()])
     requests_mock.get(POST_URL, [{'exc': refused()}, {'exc': refused()},
@@ -475,8 +498,9 @@ def test_only_never_sent_requests_are_known_not_to_have_reached_st2():
 def test_action_is_async_and_takes_mistral_inputs(monkeypatch):
     seen = {}
 
-    def fake_run(ref, parameters, st2_ctx, execution_ctx):
-        seen.update(ref=ref, parameters=parameters, ctx=st2_ctx, ex=execution_ctx)
+    def fake_run(ref, parameters, st2_ctx, execution_ctx, inquiry):
+        seen.update(ref=ref, parameters=parameters, ctx=st2_ctx, ex=execution_ctx,
+                    inquiry=inquiry)
 
     monkeypatch.setattr(stackstorm, 'run', fake_run)
     action = stackstorm.St2Action(ref='core.local', parameters={'a': 1},
@@ -485,7 +509,7 @@ def test_action_is_async_and_takes_mistral_inputs(monkeypatch):
     exec_ctx = execution()
     assert action.run(lib_context.ActionContext(execution_ctx=exec_ctx)) is None
     assert seen == {'ref': 'core.local', 'parameters': {'a': 1}, 'ctx': st2_context(),
-                    'ex': exec_ctx}
+                    'ex': exec_ctx, 'inquiry': False}
 
 
 def test_task_name_lookup_without_mistral_db_is_none():

@@ -212,3 +212,47 @@ def test_a_cancel_after_a_refused_pause_is_sent_when_st2_shows_running(make_send
     assert [(r.method, (r.json() or {}).get('status') if r.method == 'PUT' else None)
             for r in requests_mock.request_history] == [
         ('PUT', 'paused'), ('GET', None), ('PUT', 'canceled'), ('PUT', 'canceled')]
+
+
+@pytest.mark.parametrize('spooled', [False, True])
+def test_a_flood_of_unknown_executions_gives_way_to_another_update(
+        make_sender, requests_mock, conf, tmp_path, caplog, spooled):
+    # issue 18 item 5: the queue's bounds are shared; updates st2 answers 404 for
+    # are the ones given up when it is full, not the next workflow's.
+    from st2mistral.mistral_side.delivery import spool as spool_mod
+    conf.set_override('spool_max_count', 3, group='st2')
+    conf.set_override('unknown_execution_grace', 300, group='st2')
+    conf.set_override('retry_initial_delay', 60, group='st2')   # the flood waits
+    conf.set_override('retry_max_delay', 60, group='st2')
+    store = spool_mod.Spool(str(tmp_path / 's'), 3, 1 << 20).open() if spooled else None
+    flood = ['flood%d' % i for i in range(3)]
+    for execution_id in flood:
+        requests_mock.put(API + '/executions/' + execution_id, status_code=404,
+                          json={'faultstring': 'not found'})
+    requests_mock.put(API + '/executions/victim', json={})
+    sender = make_sender(store=store).start()
+    for execution_id in flood:
+        assert sender.submit(_item('succeeded', execution_id=execution_id))
+    waiting.wait_until(lambda: len(requests_mock.request_history) >= 3, timeout=5,
+                       message='the flood tried once')
+    waiting.wait_until(lambda: all(sender._schedule.waiting((API, e)) for e in flood),
+                       timeout=5, message='the flood waiting for its retry')
+    assert sender.submit(_item('succeeded', execution_id='victim'))
+    waiting.wait_until(lambda: 'victim' in requests_mock.request_history[-1].url, timeout=5,
+                       message="the victim's update sent")
+    evicted = [m for m in caplog.messages if 'st2 does not know' in m]
+    assert len(evicted) == 1 and 'flood0' in evicted[0]        # the oldest unknown one
+    if spooled:
+        (row,) = store._db.execute('SELECT execution_id, reason FROM given_up').fetchall()
+        assert row[0] == 'flood0' and row[1].startswith('evicted from the full queue')
+        store.close()
+
+
+def test_a_full_queue_of_updates_st2_knows_still_refuses(make_sender, requests_mock, conf):
+    from st2mistral.mistral_side.delivery import spool as spool_mod
+    conf.set_override('spool_max_count', 2, group='st2')
+    sender = make_sender()                       # not started: nothing leaves the queue
+    sender.submit(_item('succeeded', execution_id='a'))
+    sender.submit(_item('succeeded', execution_id='b'))
+    with pytest.raises(spool_mod.SpoolFull):
+        sender.submit(_item('succeeded', execution_id='c'))

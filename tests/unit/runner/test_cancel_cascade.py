@@ -13,7 +13,8 @@
 """The relay's cancel job: which children it cancels and the st2 calls it makes.
 (On real st2 v3.9.0: tests/functional/real_st2/test_other_runner_parents.py.)"""
 
-from st2mistral.st2_side import cancel_cascade
+from st2mistral.st2_side import st2_executions
+from st2mistral.st2_side.relay import cancels
 
 API = 'http://st2/api/v1'
 
@@ -57,7 +58,8 @@ def test_mistral_children_of_canceling_parents_are_cancelled_once_each():
         ex('runningchain', 'action-chain', 'running', children=['m5']),
         ex('m5', 'mistral-v2', 'running', parent='runningchain'),
     ])
-    assert cancel_cascade.CancelCascade(st2, API + '/', None).check() == ['m1', 'm2']
+    executions = st2_executions.St2Executions(st2, API + '/', None)
+    assert cancels.cancel_children(executions) == ['m1', 'm2']
     assert deletes(st2) == ['m1', 'm2']
     assert all(url == API + '/executions' or url.startswith(API + '/executions/')
                for _, url, _ in st2.calls)
@@ -65,12 +67,12 @@ def test_mistral_children_of_canceling_parents_are_cancelled_once_each():
 
 def test_nothing_canceling_costs_one_call():
     st2 = FakeSt2([ex('m1', 'mistral-v2', 'running')])
-    assert cancel_cascade.CancelCascade(st2, API, None).check() == []
+    assert cancels.cancel_children(st2_executions.St2Executions(st2, API, None)) == []
     assert [(m, p.get('status')) for m, _, p in st2.calls] == [('GET', 'canceling')]
 
 
 def test_pages_are_followed():
     parents = [ex('p%03d' % i, 'action-chain', 'canceling') for i in range(150)]
     st2 = FakeSt2(parents)
-    cancel_cascade.CancelCascade(st2, API, None).check()
+    cancels.cancel_children(st2_executions.St2Executions(st2, API, None))
     assert [p['offset'] for _, _, p in st2.calls] == [0, 100]

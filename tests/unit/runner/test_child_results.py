@@ -135,3 +135,17 @@ def test_deliver_execution(conf):
     assert relay.deliver_execution(ex) == r.DELIVERED
     assert relay.deliver_execution({'id': 'x', 'status': 'succeeded'}) == r.SKIPPED
     assert client.action_executions.calls == [('ae-1', 'SUCCESS', {'a': 1})]
+
+
+def test_a_failed_inquiry_st2_could_not_pause_for_says_what_to_do():
+    refused = {'error': 'Unable to pause liveaction "la1" because it is not supported by the '
+                        '"mistral-v2" runner.', 'traceback': '...'}
+    inquiry = {'runner': {'name': 'inquirer'}, 'status': 'failed', 'result': refused}
+    assert r.with_hint(inquiry) == dict(refused, hint=r.INQUIRY_HINT)
+    assert '"inquiry: true"' in r.INQUIRY_HINT
+    # Anything else is left as it is.
+    for other in (dict(inquiry, runner={'name': 'local-shell-cmd'}),
+                  dict(inquiry, status='succeeded'),
+                  dict(inquiry, result={'error': 'another error'}),
+                  dict(inquiry, result='text')):
+        assert r.with_hint(other) == other['result']

@@ -165,3 +165,31 @@ def test_raw_jinja():
         'a': ['{% raw %}{% if %}{% endraw %}', 1, 'plain']}
     already = '{% raw %}{{ x }}{% endraw %}'
     assert d.raw_jinja(already) == already
+
+
+def test_an_inquiry_is_marked_for_st2_action_to_start_it_without_parent():
+    def runners(ref):
+        return d.ActionInfo(ref, {'route': {}, 'schema': {}},
+                            runner='inquirer' if ref == 'core.ask' else 'local-shell-cmd')
+
+    spec = d.load("""
+version: '2.0'
+examples.ask:
+  tasks:
+    ask:
+      action: core.ask route=developers
+    explicit:
+      action: st2.action
+      input: {ref: core.ask, parameters: {route: ops}}
+    expression:
+      action: st2.action
+      input: {ref: <% $.ref %>}
+    other:
+      action: core.local route=x
+""")
+    tasks = d.transform(spec, runners)['examples.ask']['tasks']
+    assert tasks['ask'] == {'action': 'st2.action', 'input': {
+        'ref': 'core.ask', 'parameters': {'route': 'developers'}, 'inquiry': True}}
+    assert tasks['explicit']['input']['inquiry'] is True
+    assert 'inquiry' not in tasks['expression']['input']   # known only when it runs
+    assert 'inquiry' not in tasks['other']['input']

@@ -73,6 +73,40 @@ def test_task_specs():
     assert l.task_specs(None) == {}
 
 
+def test_rerun_options_from_st2_32s_context():
+    context = {'re-run': {'ref': 'old', 'tasks': ['a', 'b.c'], 'reset': ['b.c']}}
+    # st2 3.2's --tasks win; runner parameters are not read then.
+    assert l.rerun_options(context, {'rerun_tasks': ['x']}) == {
+        'tasks': ['a', 'b.c'], 'reset': ['b.c']}
+
+
+def test_rerun_options_from_runner_parameters_of_an_st2_re_run():
+    rerun = {'re-run': {'ref': 'old'}}
+    assert l.rerun_options(rerun, {'rerun_tasks': ['a', 'items'],
+                                   'rerun_no_reset': ['items']}) == {
+        'tasks': ['a', 'items'], 'reset': ['a']}
+    assert l.rerun_options(rerun, {'rerun_tasks': ['a']}) == {'tasks': ['a'], 'reset': ['a']}
+    # A plain re-run (no tasks) or a plain start: the workflow starts anew.
+    assert l.rerun_options(rerun, {'rerun_tasks': [], 'rerun_no_reset': []}) is None
+    assert l.rerun_options({}, {}) is None
+    assert l.rerun_options(None, None) is None
+
+
+@pytest.mark.parametrize('context, params, message', [
+    ({}, {'rerun_tasks': ['a']},
+     'use it with st2\'s re-run, "st2 execution re-run <id of the failed execution> '
+     'rerun_tasks=<task>'),
+    ({'re-run': {'ref': 'old'}}, {'rerun_tasks': ['a'], 'rerun_no_reset': ['b', 'c']},
+     'rerun_no_reset names tasks that rerun_tasks does not: b, c.'),
+    ({'re-run': {'ref': 'old'}}, {'rerun_no_reset': ['b']},
+     'rerun_no_reset names tasks (b) but rerun_tasks is empty'),
+])
+def test_rerun_options_refusals_say_what_to_do(context, params, message):
+    with pytest.raises(l.RunnerError) as error:
+        l.rerun_options(context, params)
+    assert message in str(error.value)
+
+
 def test_children_to_cascade_only_workflow_children_in_the_right_state():
     children = [('1', 'mistral-v2', 'running'), ('2', 'local-shell-cmd', 'running'),
                 ('3', 'orquesta', 'paused'), ('4', 'action-chain', 'succeeded'),

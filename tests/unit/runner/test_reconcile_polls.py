@@ -12,12 +12,18 @@
 
 """Reconciler.poll against stand-ins: what it reads, and what it sends st2 (and when not)."""
 
+from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.core import st2api
 from st2mistral.st2_side import mistral_api
 from st2mistral.st2_side import reconcile as t
+from st2mistral.st2_side import st2_executions
 
 API = 'http://st2/v1'
+
+
+def st2_api(st2):
+    return st2_executions.St2Executions(st2, API, st2api.Credentials(api_key='k'))
 
 
 class St2:
@@ -38,7 +44,7 @@ class St2:
         ex = self.executions[ex_id]
         if method == 'GET':
             return dict(ex)
-        if ex['status'] in results.ST2_COMPLETED:
+        if ex['status'] in contract.ST2_COMPLETED:
             raise st2api.St2Error('HTTP 400: Execution is already in completed state.', 400)
         self.puts.append((ex_id, dict(json_body)))
         wanted = json_body['status']
@@ -63,7 +69,7 @@ class Reader:
 
 def done_reading(state='SUCCESS', updated_at='t1'):
     snapshot = results.Snapshot(state=state, output={'x': 1}, tasks=[])
-    return t.Reading(state, updated_at, snapshot=snapshot, calls=3)
+    return t.Reading(state, updated_at, snapshot=snapshot, calls=4)
 
 
 def parent(status='running', children=()):
@@ -73,7 +79,7 @@ def parent(status='running', children=()):
 
 def make(executions, readings, records=None):
     st2, reader = St2(executions), Reader(readings)
-    return (t.Reconciler(reader, st2, API, st2api.Credentials(api_key='k'), records=records),
+    return (t.Reconciler(reader, st2_api(st2), records=records),
             st2, reader)
 
 
@@ -124,7 +130,7 @@ def test_missing_mistral_execution_fails_the_st2_execution():
             raise mistral_api.MistralError(404, 'not found')
 
     st2 = St2({'p': parent()})
-    tracker = t.Reconciler(Gone([]), st2, API, st2api.Credentials(api_key='k'))
+    tracker = t.Reconciler(Gone([]), st2_api(st2))
     outcome = tracker.poll('p')
     assert outcome.completed and outcome.status == 'failed'
     assert st2.puts[0][1]['result'] == {'error': 'Mistral execution m1 was not found.'}
@@ -147,7 +153,7 @@ class Records:
 
     def set_status(self, execution_id, status, result=None):
         self.set.append((execution_id, status, result))
-        if self.executions[execution_id]['status'] not in results.ST2_COMPLETED:
+        if self.executions[execution_id]['status'] not in contract.ST2_COMPLETED:
             self.executions[execution_id]['status'] = status
         return self.executions[execution_id]['status']
 
@@ -201,8 +207,7 @@ def test_st2s_refusal_without_records_is_no_error():
             return super().call(method, url, credentials, json_body, params)
 
     st2 = Refusing({'p': parent()})
-    tracker = t.Reconciler(Reader([done_reading('PAUSED')]), st2, API,
-                           st2api.Credentials(api_key='k'))
+    tracker = t.Reconciler(Reader([done_reading('PAUSED')]), st2_api(st2))
     outcome = tracker.poll('p')
     assert (outcome.completed, outcome.status, outcome.message) == (
         False, 'running', 'refused by st2')

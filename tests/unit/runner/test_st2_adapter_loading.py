@@ -59,7 +59,11 @@ def test_runner_is_registered_like_st2_registers_it(adapter, st2common_standin):
     meta.setdefault('runner_package', meta['runner_module'])
     RunnerTypeAPI(**meta).validate()
     assert meta['name'] == 'mistral-v2'
-    assert set(meta['runner_parameters']) == {'context', 'skip_notify', 'task_name', 'workflow'}
+    assert set(meta['runner_parameters']) == {'context', 'skip_notify', 'task_name', 'workflow',
+                                              'rerun_tasks', 'rerun_no_reset'}
+    for name in ('rerun_tasks', 'rerun_no_reset'):  # st2client casts 'a,b' to a list
+        assert meta['runner_parameters'][name]['type'] == 'array'
+        assert meta['runner_parameters'][name]['default'] == []
     assert meta['runner_parameters']['context']['default'] == {}
     assert meta['runner_parameters']['skip_notify']['default'] == []
 

@@ -17,6 +17,7 @@ st2 file it follows)."""
 import types
 
 import pytest
+import requests
 
 from st2mistral.testing import st2_emulator
 from tests.unit.runner import standin
@@ -75,6 +76,32 @@ def test_set_status_is_st2s_update_status_and_leaves_completed_executions(st2, r
     done = st2.add_execution(status='succeeded')
     assert records.set_status(done, 'paused') == 'succeeded'
     assert st2.execution(done)['status'] == 'succeeded'
+
+
+def test_progress_is_written_under_st2s_lock_only_while_running(st2, records):
+    """The result of a running execution, which st2's API drops (update_status)."""
+    from st2common.persistence import execution as persistence
+    from st2common.services import coordination
+
+    ex_id = st2.add_execution()
+    liveaction_id = st2.execution(ex_id)['liveaction_id']
+    progress = {'extra': {'state': 'RUNNING', 'state_info': None},
+                'tasks': [{'name': 't1', 'state': 'RUNNING'}]}
+    put = requests.put(st2.api_url + '/executions/%s' % ex_id, timeout=10,
+                       headers={'St2-Api-Key': 'st2-key'},
+                       json={'status': 'running', 'result': progress})
+    assert put.status_code == 200 and st2.execution(ex_id)['result'] == {}
+
+    assert records.write_progress(ex_id, progress) == 'running'
+    assert st2.execution(ex_id)['result'] == progress
+    assert [h['status'] for h in st2.execution(ex_id)['history']] == ['running']
+    assert coordination.TAKEN[-1] == liveaction_id.encode()
+    assert persistence.UPDATES[-1] == (ex_id, {'set__result': progress}, True)
+
+    st2.db_update_status(liveaction_id, 'succeeded', {'done': 1})
+    assert records.write_progress(ex_id, progress) == 'succeeded'
+    assert st2.execution(ex_id)['result'] == {'done': 1}
+    assert records.write_progress(st2_emulator.new_object_id(), progress) is None
 
 
 def test_connect_sets_st2common_up_as_st2s_services_do(st2):

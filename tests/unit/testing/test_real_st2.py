@@ -28,11 +28,28 @@ def test_tags_come_from_the_tarballs_or_the_setting(tmp_path, monkeypatch):
     assert settings.tags() == []
     (tmp_path / 'st2-v3.9.0.tar.gz').write_bytes(b'')
     (tmp_path / 'st2-v3.2.0.tar.gz').write_bytes(b'')
+    (tmp_path / 'st2-v3.5.0.tar.gz').write_bytes(b'')
     (tmp_path / 'orquesta-v1.1.1.tar.gz').write_bytes(b'')
     monkeypatch.setenv(build.SRC_ENV, str(tmp_path))
-    assert settings.tags() == ['v3.2.0', 'v3.9.0']
-    monkeypatch.setenv('ST2MISTRAL_ST2_TAGS', 'v3.9.0')
-    assert settings.tags() == ['v3.9.0']
+    # Unset: the default tags the folder holds (not every tarball: v3.5.0 runs when named).
+    assert settings.tags() == ['v3.9.0', 'v3.2.0']
+    assert settings.project_tags() == ['v3.9.0']
+    (tmp_path / 'st2-v3.9.0.tar.gz').unlink()
+    assert settings.tags() == ['v3.2.0'] and settings.project_tags() == []
+    monkeypatch.setenv('ST2MISTRAL_ST2_TAGS', 'v3.5.0,v3.9.0')
+    assert settings.tags() == ['v3.5.0', 'v3.9.0']
+    assert settings.project_tags() == ['v3.5.0', 'v3.9.0']
+    monkeypatch.setenv('ST2MISTRAL_ST2_TAGS', 'v3.2.0,v3.4.1')
+    assert settings.project_tags() == []  # the st2 side runs on st2 3.5 and later
+
+
+def test_st2_3_5_to_3_8_build_on_python_3_8(monkeypatch):
+    for tag in ('v3.5.0', 'v3.6.0', 'v3.7.0', 'v3.8.1'):
+        assert settings.PYTHONS[tag] == ('3.8',)
+        monkeypatch.setattr(settings, 'find_python', lambda version: '/py/' + version)
+        monkeypatch.delenv('ST2MISTRAL_ST2_PYTHON_' + tag.upper().replace('.', '_'),
+                           raising=False)
+        assert settings.python_for(tag) == '/py/3.8'
 
 
 def test_a_checkout_is_one_tag(tmp_path):
@@ -56,6 +73,31 @@ def test_git_requirements_become_local_tarballs_or_are_dropped(tmp_path):
     assert reqs == ['kombu==5.5.4', 'orquesta @ file://%s' % tarball]
     cons = build._constraints(tree, tmp_path).read_text().splitlines()
     assert cons == ['requests==2.23.0', 'kombu==5.5.4']
+
+
+def _tree_with_pins(tmp_path, fixed):
+    tree = tmp_path / 'st2'
+    tree.mkdir(parents=True)
+    (tree / 'fixed-requirements.txt').write_text(fixed)
+    return build._constraints(tree, tree).read_text().splitlines()
+
+
+def test_st2s_pin_of_an_argparse_that_never_existed_is_left_out(tmp_path):
+    # st2 3.4-3.8 pin argparse==1.12.2 (PyPI's argparse stops at 1.4.0): with it pip
+    # refuses st2 3.5's requirements (oslo.config 1.12.1 asks for argparse).
+    assert _tree_with_pins(tmp_path, 'oslo.config>=1.12.1,<1.13\nargparse==1.12.2\n') == [
+        'oslo.config>=1.12.1,<1.13']
+    assert _tree_with_pins(tmp_path / 'x', 'argparse==1.4.0\n') == ['argparse==1.4.0']
+
+
+def test_jinja2_2_without_a_markupsafe_pin_gets_st2_3_7s_markupsafe_limit(tmp_path):
+    # st2 3.5.0 and 3.6.0 pin jinja2==2.11.3 and no MarkupSafe: MarkupSafe 2.1 breaks jinja2's
+    # import, which left st2 3.5's local runner unregistered.
+    assert _tree_with_pins(tmp_path, 'jinja2==2.11.3\n') == ['jinja2==2.11.3',
+                                                              'MarkupSafe<2.1.0']
+    kept = 'MarkupSafe<2.1.0,>=0.23\njinja2==2.11.3\n'  # st2 3.7.0-3.8.1
+    assert _tree_with_pins(tmp_path / 'a', kept) == kept.split()
+    assert _tree_with_pins(tmp_path / 'b', 'jinja2==3.1.6\n') == ['jinja2==3.1.6']  # st2 3.9
 
 
 def test_a_missing_orquesta_tarball_is_named(tmp_path):

@@ -601,6 +601,16 @@ def test_post_rejects_st2_context_that_is_not_a_json_object(st2, context):
     assert st2.executions() == []
 
 
+@pytest.mark.parametrize('version, ending', [
+    ((3, 2, 0), 'JSON.'), ((3, 4, 1), 'JSON.'),
+    ((3, 5, 0), "JSON (was <class 'str'>)."), ((3, 9, 0), "JSON (was <class 'str'>).")])
+def test_the_st2_context_error_names_the_parsed_type_from_st2_3_5(version, ending):
+    # actionexecutions.py: the fixed text @ v3.4.1, the type named @ v3.5.0 (seen on real
+    # st2 v3.5.0 by tests/contract/test_child_executions.py)
+    assert st2_emulator.context_header_error('not json', version) == (
+        'Unable to convert st2-context from the headers into ' + ending)
+
+
 def test_post_needs_credentials(st2):
     assert post(st2, {'action': 'core.local'}, headers={}).status_code == 401
     assert st2.executions() == []
@@ -1627,3 +1637,135 @@ def test_faults_apply_to_the_stream_request_too(st2):
     assert st2.stream_clients == 0
     open_stream(st2)
     assert [r.status for r in st2.requests_for('GET', '/stream/v1/stream')] == [503, 200]
+
+
+# -- POST /executions/<id>/re_run (reruns.py; st2api actionexecutions.py @ v3.2.0, v3.9.0) ----
+
+
+def re_run(st2, execution_id, body, query=''):
+    return requests.post('%s/executions/%s/re_run%s' % (st2.api_url, execution_id, query),
+                         json=body, headers=TOKEN, timeout=5)
+
+
+@pytest.mark.parametrize('version, runner, status, answer', [
+    ('3.9.0', 'mistral-v2', 400, 'Task option is only supported for Orquesta workflows.'),
+    ('3.9.0', 'action-chain', 400, 'Task option is only supported for Orquesta workflows.'),
+    ('3.9.0', 'orquesta', 201, None),
+    ('3.2.0', 'mistral-v2', 201, None),
+    ('3.2.0', 'action-chain', 400,
+     'Task option is only supported for Orquesta and Mistral workflows.'),
+])
+def test_re_run_with_tasks_by_runner_and_version(st2, version, runner, status, answer):
+    st2.version = version
+    old = st2.add_execution(status='failed', runner=runner, parameters={'a': 1})
+    reply = re_run(st2, old, {'tasks': ['t1', 't2'], 'reset': ['t1']})
+    assert reply.status_code == status, reply.text
+    if answer:
+        assert reply.json() == {'faultstring': answer}
+    else:
+        assert reply.json()['context']['re-run'] == {'ref': old, 'tasks': ['t1', 't2'],
+                                                      'reset': ['t1']}
+        assert reply.json()['parameters'] == {'a': 1}
+
+
+def test_re_run_with_parameters_is_a_new_execution_the_old_one_unchanged(st2):
+    st2.version = '3.9.0'
+    old = st2.add_execution(status='failed', parameters={'a': 1, 'b': 2})
+    before = st2.execution(old)
+    reply = re_run(st2, old, {'parameters': {'b': 3, 'rerun_tasks': ['t']}})
+    assert reply.status_code == 201, reply.text
+    new = reply.json()
+    assert new['id'] != old and new['status'] == 'requested'
+    assert new['action']['ref'] == before['action'] and new['runner']['name'] == 'mistral-v2'
+    assert new['parameters'] == {'a': 1, 'b': 3, 'rerun_tasks': ['t']}
+    assert new['context']['re-run'] == {'ref': old}
+    assert new['context']['user'] == 'st2admin'
+    assert st2.execution(old) == before
+    no_merge = re_run(st2, old, {'parameters': {'b': 4}}, query='?no_merge=true').json()
+    assert no_merge['parameters'] == {'b': 4}
+
+
+@pytest.mark.parametrize('body, answer', [
+    ({'tasks': ['t'], 'parameters': {'x': 1}},
+     'Parameters override is not supported when re-running task(s) for a workflow.'),
+    ({'tasks': ['t'], 'reset': ['u']},
+     'List of tasks to reset does not match the tasks to rerun.'),
+])
+def test_re_run_refusals_of_both_versions(st2, body, answer):
+    for version in ('3.2.0', '3.9.0'):
+        st2.version = version
+        old = st2.add_execution(status='failed', runner='orquesta')
+        reply = re_run(st2, old, body)
+        assert (reply.status_code, reply.json()) == (400, {'faultstring': answer})
+
+
+def test_re_run_of_an_unknown_execution_is_404(st2):
+    reply = re_run(st2, '5' * 24, {})
+    assert reply.status_code == 404
+
+
+# -- inquiries (inquiries.py; inquirer_runner.py, services/action.py, inquiries.py) ----------
+
+
+def respond(st2, inquiry_id, response, body=None):
+    return requests.put('%s/inquiries/%s' % (st2.api_url, inquiry_id),
+                        json={'id': inquiry_id, 'response': response} if body is None else body,
+                        headers=TOKEN, timeout=5)
+
+
+def ask(st2, parent_id=None):
+    st2.set_inquiry_action('core.ask')
+    context = {'parent': {'execution_id': parent_id}} if parent_id else None
+    created = post(st2, {'action': 'core.ask', 'parameters': {'schema': {'type': 'object'}}},
+                   context=context)
+    assert created.status_code == 201, created.text
+    assert created.json()['runner']['name'] == 'inquirer'
+    return created.json()['id']
+
+
+def test_an_inquiry_under_a_mistral_v2_root_fails_on_st2_39(st2):
+    st2.version = '3.9.0'
+    root = st2.add_execution(runner='mistral-v2')
+    inquiry = ask(st2, root)
+    st2.wait_for_status(inquiry, 'failed', timeout=5)
+    done = st2.execution(inquiry)
+    liveaction = st2.execution(root)['liveaction_id']
+    assert done['result'] == {'error': 'Unable to pause liveaction "%s" because it is not '
+                                       'supported by the "mistral-v2" runner.' % liveaction}
+    assert statuses(st2, inquiry) == ['requested', 'scheduled', 'running', 'pending', 'failed']
+    assert st2.execution(root)['status'] == 'running'
+
+
+def test_an_inquiry_pauses_its_mistral_v2_root_on_st2_32(st2):
+    root = st2.add_execution(runner='mistral-v2')
+    inquiry = ask(st2, root)
+    st2.wait_for_status(root, 'pausing', timeout=5)
+    assert st2.execution(inquiry)['status'] == 'pending'
+    st2.db_update_status(st2.execution(root)['liveaction_id'], 'paused')
+    assert respond(st2, inquiry, {'ok': True}).status_code == 200
+    assert st2.execution(root)['status'] == 'resuming'
+    assert st2.execution(inquiry)['status'] == 'succeeded'
+
+
+def test_an_inquiry_without_parent_waits_for_its_response(st2):
+    st2.version = '3.9.0'
+    inquiry = ask(st2)
+    st2.wait_for_status(inquiry, 'pending', timeout=5)
+    pending = st2.execution(inquiry)
+    assert pending['result']['schema'] == {'type': 'object'}
+    answer = respond(st2, inquiry, {'answer': 42})
+    assert answer.status_code == 200
+    assert answer.json() == {'id': inquiry, 'response': {'answer': 42}}
+    done = st2.execution(inquiry)
+    assert done['status'] == 'succeeded' and done['result']['response'] == {'answer': 42}
+    again = respond(st2, inquiry, {'answer': 43})
+    assert (again.status_code, again.json()) == (400, {
+        'faultstring': 'Inquiry "%s" has already been responded to.' % inquiry})
+
+
+def test_respond_to_what_is_not_an_inquiry_is_400(st2):
+    ex = st2.add_execution(runner='local-shell-cmd', status='succeeded')
+    answer = respond(st2, ex, {})
+    assert (answer.status_code, answer.json()) == (400, {
+        'faultstring': 'Action execution "%s" is not an inquiry.' % ex})
+    assert respond(st2, ex, {}, body={'response': {}}).status_code == 400

@@ -26,12 +26,14 @@ docs/contracts.rst, section 8 describes (read from st2 v3.2.0 and v3.9.0):
   a test fills, and the service calls the runner makes, recorded;
 - for the relay service (st2_adapter.St2Records): ``persistence.executionstate``
   and ``services.queries`` (the rows ``st2-track-result`` writes), ``config``
-  and ``service_setup`` (recorded), and st2's ``update_status``.
+  and ``service_setup`` (recorded), st2's ``update_status``, and for the progress
+  job ``persistence.execution.ActionExecution.update`` and ``services.coordination``.
 
 ``bind(emulator)`` makes the stand-in's st2 database the st2 emulator's
 (st2mistral.testing.st2_emulator ``db_*`` methods): executions and liveactions
-not in the in-memory records are read there, and ``update_status`` writes
-there, so a test sees one st2 through the API and through st2common.
+not in the in-memory records are read there, and ``update_status`` and
+``ActionExecution.update`` write there, so a test sees one st2 through the API
+and through st2common.
 """
 
 BACKEND = None

@@ -17,6 +17,7 @@ import types
 import st2common
 
 EXECUTIONS = {}     # id -> object with .id, .status, .runner, .liveaction, .children
+UPDATES = []        # ActionExecution.update calls: (execution id, kwargs, publish)
 
 
 def _from_backend(id, liveaction__id):
@@ -45,3 +46,19 @@ class ActionExecution:
         if found is None and raise_exception:
             raise KeyError(id or liveaction__id)
         return found
+
+    @staticmethod
+    def update(model_object, publish=True, dispatch_trigger=True, **kwargs):
+        """st2's Access.update (st2common/st2common/persistence/base.py @ v3.9.0) for the
+        ``set__result`` St2Records.write_progress sends: bound to the st2 emulator it
+        writes there (``db_update_execution_result``), else onto the in-memory record."""
+        UPDATES.append((model_object.id, dict(kwargs), publish))
+        unknown = set(kwargs) - {'set__result'}
+        if unknown:
+            raise TypeError('stand-in ActionExecution.update: unexpected %s' % sorted(unknown))
+        if model_object.id not in EXECUTIONS and st2common.BACKEND is not None:
+            st2common.BACKEND.db_update_execution_result(model_object.id,
+                                                         kwargs['set__result'])
+        else:
+            model_object.result = kwargs['set__result']
+        return ActionExecution.get(id=model_object.id)

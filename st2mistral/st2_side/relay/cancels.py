@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The relay's cancel job: a canceling st2 execution's mistral-v2 children are cancelled.
+"""The relay's cancels job: a canceling st2 execution's mistral-v2 children are cancelled.
 
 st2 3.3+ passes a cancel on only to children whose runner is in
 ``WORKFLOW_RUNNER_TYPES`` (``action-chain``, ``orquesta``;
@@ -22,7 +22,7 @@ lines 326-344 @ v3.9.0) and ``OrquestaRunner.cancel`` / ``task_cancelable``
 223-285 @ v3.9.0). The parent then stays ``canceling`` while its mistral-v2
 child is active (``is_children_active``), and the Mistral workflow runs on.
 
-Every ``[mistral] cancel_check_interval`` seconds this job lists st2's
+Every ``[mistral] cancel_check_interval`` seconds (0: off) this job lists st2's
 ``canceling`` executions (any runner) and asks st2 to cancel each of their
 mistral-v2 children that is still cancelable: ``DELETE /executions/<id>``,
 what ``st2 execution cancel`` sends. st2 sets the child ``canceling`` (it has
@@ -37,13 +37,12 @@ execution that has children, + 1 per child cancelled.
 
 import logging
 
+from st2mistral.core import contract
+from st2mistral.st2_side import config
+from st2mistral.st2_side import st2_executions
+
 LOG = logging.getLogger(__name__)
 
-RUNNER = 'mistral-v2'
-# st2's LIVEACTION_CANCELABLE_STATES minus canceling (st2common/constants/action.py @ v3.9.0).
-CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pausing', 'paused',
-                        'resuming'})
-PAGE = 100     # st2's default page size for non-admin users
 
 
 def runner_of(execution):
@@ -54,40 +53,36 @@ def runner_of(execution):
 def to_cancel(children):
     """The ids of the mistral-v2 children a canceling parent's cancel must reach."""
     return [child['id'] for child in children
-            if runner_of(child) == RUNNER and child.get('status') in CANCELABLE]
+            if runner_of(child) == st2_executions.RUNNER
+            and child.get('status') in contract.ST2_CANCELABLE]
 
 
-class CancelCascade:
-    """One pass: :meth:`check`. ``st2`` is the relay's st2 client (``call``)."""
+def cancel_children(executions):
+    """One pass over ``executions`` (st2_executions.St2Executions); the ids cancelled."""
+    cancelled = []
+    for parent in executions.list(status='canceling', exclude_attributes='result'):
+        for child_id in to_cancel(executions.children(parent)):
+            LOG.info('[%s] The parent execution %s (%s) is canceling and st2 does not '
+                     'pass a cancel on to a mistral-v2 child (st2 3.3+): cancelling it.',
+                     child_id, parent['id'], runner_of(parent))
+            executions.client.call('DELETE', contract.execution_url(executions.api_url, child_id),
+                                   executions.credentials)
+            cancelled.append(child_id)
+    return cancelled
 
-    def __init__(self, st2, api_url, credentials):
-        self._st2 = st2
-        self._api_url = api_url.rstrip('/')
-        self._credentials = credentials
 
-    def _list(self, **params):
-        found, offset = [], 0
-        while True:
-            page = self._st2.call(
-                'GET', '%s/executions' % self._api_url, self._credentials,
-                params=dict(params, limit=PAGE, offset=offset,
-                            exclude_attributes='result')) or []
-            found.extend(page)
-            if len(page) < PAGE:
-                return found
-            offset += PAGE
+class Cancels:
+    name = 'cancels'
+    continuous = False
+    in_once = True
 
-    def check(self):
-        """Cancel the mistral-v2 children of every canceling execution; their ids."""
-        cancelled = []
-        for parent in self._list(status='canceling'):
-            if not parent.get('children'):
-                continue
-            for child_id in to_cancel(self._list(parent=parent['id'])):
-                LOG.info('[%s] The parent execution %s (%s) is canceling and st2 does not '
-                         'pass a cancel on to a mistral-v2 child (st2 3.3+): cancelling it.',
-                         child_id, parent['id'], runner_of(parent))
-                self._st2.call('DELETE', '%s/executions/%s' % (self._api_url, child_id),
-                               self._credentials)
-                cancelled.append(child_id)
-        return cancelled
+    def __init__(self, relay):
+        self._relay = relay
+
+    def interval(self):
+        interval = self._relay.conf[config.MISTRAL].cancel_check_interval
+        return interval if interval > 0 else None
+
+    def run_once(self):
+        """Cancel the mistral-v2 children of every canceling execution; {id: 'canceling'}."""
+        return {child_id: 'canceling' for child_id in cancel_children(self._relay.executions)}

@@ -1,0 +1,102 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Replay at start: spooled st2 updates go out without waiting for a workflow event.
+
+Mistral creates a notification publisher only for the first event a process
+handles, so a spool left by a killed process used to wait for the next event.
+What Mistral 23 does load at start in every process is its expression
+functions: ``mistral/expressions/jinja_expression.py`` reads the
+``mistral.expression.functions`` entry points when it is imported (``_filters
+= base.get_custom_functions()``), which imports st2mistral's functions and so
+this module (docs/contracts.rst, "Start of a Mistral process").
+
+That import comes before Mistral has parsed its configuration, and
+``mistral-server`` then forks one child per service. So :func:`arm` starts a
+daemon thread that waits for Mistral's configuration (``CONF.project ==
+'mistral'``), lets the process settle for :data:`SETTLE` seconds, and then,
+unless the process forked meanwhile (the launcher: its children re-arm after
+the fork), checks ``[st2]`` and adopts a spool slot a stopped process left
+entries in (delivery/spool.py ``adopt_only``); only then is the publisher
+started. A process with nothing to adopt starts nothing.
+"""
+
+import logging
+import os
+import threading
+
+from oslo_config import cfg
+
+LOG = logging.getLogger('st2mistral.mistral_side.notifiers.stackstorm_notifier')
+
+SETTLE = 2.0            # seconds after the configuration is parsed
+GIVE_UP_AFTER = 600.0   # a process that never parses Mistral's configuration
+
+_state = {'armed': False, 'forked': False}
+_lock = threading.Lock()
+
+
+def _forked_parent():
+    _state['forked'] = True
+
+
+def _forked_child():
+    _state['forked'] = False
+    _state['armed'] = False
+    arm()
+
+
+def arm(conf=cfg.CONF):
+    """Start the waiting thread once per process (again in each forked child)."""
+    with _lock:
+        if _state['armed']:
+            return
+        _state['armed'] = True
+        if not _state.get('hooks'):
+            _state['hooks'] = True
+            os.register_at_fork(before=_forked_parent, after_in_child=_forked_child)
+    threading.Thread(target=_wait_and_replay, args=(conf,), name='st2-startup',
+                     daemon=True).start()
+
+
+def _wait_and_replay(conf, stop=None):
+    stop = stop or threading.Event()
+    waited = 0.0
+    while getattr(conf, 'project', None) != 'mistral':
+        if waited >= GIVE_UP_AFTER or stop.wait(0.2):
+            return
+        waited += 0.2
+    stop.wait(SETTLE)
+    if _state['forked']:
+        return          # the launcher: its children do the work
+    try:
+        replay_now(conf)
+    except Exception:
+        LOG.exception('The st2 spool could not be replayed at start; it is replayed '
+                      'at the first workflow event instead.')
+
+
+def replay_now(conf=cfg.CONF):
+    """Adopt a spool slot a stopped process left entries in and start the publisher
+    on it; True when one was adopted. Imports the publisher (Mistral's modules)."""
+    from st2mistral.core import opts
+    from st2mistral.mistral_side.delivery import spool as spool_mod
+    from st2mistral.mistral_side.notifiers import stackstorm_notifier
+
+    state_dir = conf[opts.GROUP].state_dir
+    if not state_dir or not os.path.isdir(state_dir):
+        return False
+    if not any(spool_mod.pending_entries(os.path.join(state_dir, name))
+               for name in os.listdir(state_dir) if name.endswith('.sqlite')):
+        return False
+    publisher = stackstorm_notifier.process_publisher()
+    return publisher.start_adopting()
