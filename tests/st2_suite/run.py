@@ -272,10 +272,10 @@ def run(args):
                   % (code, workdir, mistral_launcher.LOG_FILE_NAME))
         return code
     finally:
-        if ok and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
+        if args.keep:
             print('kept %s' % workdir)
+        elif ok or not (workdir / 'st2').exists():  # logs of a failed run are kept
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv=None):
