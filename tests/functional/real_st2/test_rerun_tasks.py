@@ -20,11 +20,16 @@ st2 3.3+ refuses ``--tasks`` for any runner but orquesta
 runner parameters ``rerun_tasks``/``rerun_no_reset`` of a plain re-run are accepted.
 """
 
+import os
+import re
+import subprocess
+
 import pytest
 import requests
 
 from st2mistral.testing.real_st2 import settings
 from tests.functional.real_st2.conftest import TIMEOUT
+from tests.st2_suite import suite_env
 
 if settings.source() is None:
     pytest.skip(settings.SKIP_REASON, allow_module_level=True)
@@ -111,3 +116,27 @@ def test_rerun_tasks_with_st2_run_fails_at_once_saying_what_to_do(stack, tmp_pat
     assert 'st2 execution re-run <id of the failed execution> rerun_tasks=' in (
         done['result']['error'])
     assert 'context' not in done or 'mistral' not in done['context']
+
+
+def test_the_documented_command_with_st2client_of_the_tag(stack, tmp_path):
+    """``st2 execution re-run <id> rerun_tasks=items rerun_no_reset=items``, to the letter,
+    with st2client v3.9.0 (st2's own suite venv, tests/st2_suite/suite_env.py), which
+    turns ``items`` into the array the runner parameter is."""
+    stack.start_relay()
+    failed = failed_run(stack, tmp_path)
+    cli = suite_env.build_suite_env(stack.st2.venv) / 'bin' / 'st2'
+    env = dict(os.environ, ST2_API_URL=stack.st2.api_url, ST2_AUTH_URL=stack.st2.auth_url,
+               ST2_STREAM_URL=stack.st2.stream_url, ST2_AUTH_TOKEN=stack.token)
+    env.pop('PYTHONHOME', None)
+    env.pop('PYTHONPATH', None)
+    ran = subprocess.run([str(cli), 'execution', 're-run', failed['id'], 'rerun_tasks=items',
+                          'rerun_no_reset=items', '--async'],
+                         env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    # --async prints "To get the results, execute:\n st2 execution get <id>".
+    new_id = re.search(r'st2 execution get ([0-9a-f]{24})', ran.stdout).group(1)
+    done = stack.wait(new_id, ('succeeded', 'failed'))
+    assert done['status'] == 'succeeded', done.get('result')
+    assert (done['parameters']['rerun_tasks'], done['parameters']['rerun_no_reset']) == (
+        ['items'], ['items'])
+    assert len(done['children']) == 2
