@@ -24,14 +24,19 @@ That import comes before Mistral has parsed its configuration, and
 ``mistral-server`` then forks one child per service. So :func:`arm` starts a
 daemon thread that waits for Mistral's configuration (``CONF.project ==
 'mistral'``), lets the process settle for :data:`SETTLE` seconds, and then,
-unless the process forked meanwhile (the launcher: its children re-arm after
-the fork), checks ``[st2]`` and adopts a spool slot a stopped process left
-entries in (delivery/spool.py ``adopt_only``); only then is the publisher
-started. A process with nothing to adopt starts nothing.
+unless the process is a launcher (``mistral-server`` always forks its services
+through oslo.service's ProcessLauncher, mistral/cmd/launch.py @ 23.0.0: its
+children re-arm after the fork and do the work, however late the fork comes on
+a loaded host; any other process that forked meanwhile counts as one too),
+adopts a spool slot a stopped process left entries in (delivery/spool.py
+``adopt_only``) and starts the publisher on it, which checks
+``[st2]`` (notifiers/config_check.py). A process with nothing to adopt starts
+nothing, but still logs the mistakes of ``[st2]`` at once (one ERROR line).
 """
 
 import logging
 import os
+import sys
 import threading
 
 from oslo_config import cfg
@@ -41,7 +46,10 @@ LOG = logging.getLogger('st2mistral.mistral_side.notifiers.stackstorm_notifier')
 SETTLE = 2.0            # seconds after the configuration is parsed
 GIVE_UP_AFTER = 600.0   # a process that never parses Mistral's configuration
 
-_state = {'armed': False, 'forked': False}
+# mistral-server's launcher never handles an event: it forks one process per service.
+LAUNCHERS = ('mistral-server', 'launch.py')
+
+_state = {'armed': False, 'forked': False, 'child': False}
 _lock = threading.Lock()
 
 
@@ -51,6 +59,7 @@ def _forked_parent():
 
 def _forked_child():
     _state['forked'] = False
+    _state['child'] = True
     _state['armed'] = False
     arm()
 
@@ -76,13 +85,21 @@ def _wait_and_replay(conf, stop=None):
             return
         waited += 0.2
     stop.wait(SETTLE)
-    if _state['forked']:
-        return          # the launcher: its children do the work
+    if is_launcher():
+        return          # its children do the work
     try:
         replay_now(conf)
     except Exception:
         LOG.exception('The st2 spool could not be replayed at start; it is replayed '
                       'at the first workflow event instead.')
+
+
+def is_launcher(argv0=None):
+    """Whether this process only forks the processes that handle events."""
+    if _state['forked']:
+        return True
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    return not _state['child'] and os.path.basename(argv0 or '') in LAUNCHERS
 
 
 def replay_now(conf=cfg.CONF):
@@ -92,11 +109,24 @@ def replay_now(conf=cfg.CONF):
     from st2mistral.mistral_side.delivery import spool as spool_mod
     from st2mistral.mistral_side.notifiers import stackstorm_notifier
 
-    state_dir = conf[opts.GROUP].state_dir
-    if not state_dir or not os.path.isdir(state_dir):
+    try:
+        state_dir = conf[opts.GROUP].state_dir
+    except (cfg.Error, ValueError):
+        state_dir = None
+    if not state_dir or not os.path.isdir(state_dir) or not any(
+            spool_mod.pending_entries(os.path.join(state_dir, name))
+            for name in os.listdir(state_dir) if name.endswith('.sqlite')):
+        # Nothing to replay: still say now, not at the first event, what is wrong.
+        check_config(conf)
         return False
-    if not any(spool_mod.pending_entries(os.path.join(state_dir, name))
-               for name in os.listdir(state_dir) if name.endswith('.sqlite')):
-        return False
-    publisher = stackstorm_notifier.process_publisher()
+    publisher = stackstorm_notifier.process_publisher()   # checks [st2] itself
     return publisher.start_adopting()
+
+
+def check_config(conf=cfg.CONF):
+    """Log mistral.conf's [st2] mistakes (one ERROR line), as the publisher would."""
+    from st2mistral.mistral_side.notifiers import config_check
+
+    found = config_check.problems(conf)
+    config_check.report(found, LOG)
+    return found

@@ -104,3 +104,17 @@ def describe(found):
         text += (' Nothing is sent to st2 until it is fixed and Mistral restarted; '
                  'events wait in the spool ([st2] state_dir) meanwhile.')
     return text
+
+
+_reported = set()
+
+
+def report(found, log):
+    """Log ``found`` as one ERROR line, once per process for the same mistakes (the
+    start check and the publisher's creation both check)."""
+    if not found:
+        return
+    text = describe(found)
+    if text not in _reported:
+        _reported.add(text)
+        log.error(text)

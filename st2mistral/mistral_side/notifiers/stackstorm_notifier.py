@@ -91,8 +91,7 @@ class St2Publisher(base.NotificationPublisher):
         """Check mistral.conf's [st2] group now (config_check); one ERROR line when it
         has mistakes. A blocking one keeps every event spooled and sends nothing."""
         found = config_check.problems(CONF)
-        if found:
-            LOG.error(config_check.describe(found))
+        config_check.report(found, LOG)
         self._blocked = any(p.blocking for p in found)
         return found
 
@@ -105,7 +104,9 @@ class St2Publisher(base.NotificationPublisher):
                 return
             self._ensure_started()
             item = Event(ex_id, dict(data or {}), event, dict(kwargs))
-            self._events.put((self._accept(item), item))
+            event_id = self._accept(item)
+            if not self._blocked:       # blocked: spooled for the process after the fix
+                self._events.put((event_id, item))
         except spool_mod.SpoolFull as e:
             self._report_full(item, e)
         except Exception:

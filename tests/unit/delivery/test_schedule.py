@@ -87,3 +87,17 @@ def test_an_update_replacing_a_failing_one_keeps_its_backoff():
     clock.now = 1008.0
     assert schedule.take() is newer
     assert schedule.take() is None           # the replaced retry's heap entry is stale
+
+
+def test_the_oldest_unknown_waiting_update_is_the_one_to_drop():
+    schedule = schedule_mod.Schedule(Clock())
+    known, young, old, busy = (_item('running', e) for e in ('k', 'young', 'old', 'busy'))
+    young.unknown_since, old.unknown_since, busy.unknown_since = 20.0, 10.0, 1.0
+    for item in (busy, known, young, old):
+        schedule.add(item)
+    assert schedule.take() is busy          # in flight: not a candidate
+    assert schedule.oldest_unknown() is old
+    schedule.drop(old)
+    assert schedule.oldest_unknown() is young and schedule.waiting(old.key) is None
+    taken = [schedule.take() for _ in range(3)]
+    assert taken == [known, young, None]    # the dropped one is never sent

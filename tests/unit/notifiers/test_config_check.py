@@ -31,6 +31,14 @@ from tests.unit.notifiers.fakes import FakeMistralDB
 from tests.unit.notifiers.fakes import RecordingSender
 
 
+@pytest.fixture(autouse=True)
+def fresh_reports():
+    """config_check logs the same mistakes once per process: once per test here."""
+    config_check._reported.clear()
+    yield
+    config_check._reported.clear()
+
+
 def _conf(tmp_path, **values):
     """A ConfigOpts parsed from a mistral.conf file with these [st2] lines."""
     path = tmp_path / 'mistral.conf'
@@ -165,3 +173,11 @@ def test_a_config_error_while_processing_keeps_the_event(tmp_path, db, monkeypat
                interval=0.01, message='the config failure logged')
     assert publisher._spool.usage()[0] == 1   # kept, not removed
     publisher._spool.close()
+
+
+def test_the_same_mistakes_are_logged_once_per_process(tmp_path, caplog):
+    conf = _conf(tmp_path, api_url='st2.example.com/api/v1', state_dir=tmp_path / 'state')
+    log = logging.getLogger('test-config-check')
+    for _ in range(2):                       # the start check, then the publisher
+        config_check.report(config_check.problems(conf), log)
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1

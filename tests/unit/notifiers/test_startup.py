@@ -21,8 +21,17 @@ import pytest
 
 from st2mistral.mistral_side import startup
 from st2mistral.mistral_side.delivery import spool as spool_mod
+from st2mistral.mistral_side.notifiers import config_check
 from st2mistral.mistral_side.notifiers import stackstorm_notifier as notifier
 from tests.unit.notifiers.fakes import RecordingSender
+
+
+@pytest.fixture(autouse=True)
+def fresh_reports():
+    """config_check logs the same mistakes once per process: once per test here."""
+    config_check._reported.clear()
+    yield
+    config_check._reported.clear()
 
 
 @pytest.fixture
@@ -90,3 +99,38 @@ def test_the_thread_waits_for_mistrals_configuration_and_skips_a_launcher(monkey
     stopped.set()
     startup._wait_and_replay(types.SimpleNamespace(project=None), stopped)
     assert calls == [conf]                                   # never parsed: nothing
+
+
+def test_with_nothing_to_replay_the_mistakes_are_still_logged_at_start(
+        tmp_path, monkeypatch, caplog):
+    path = tmp_path / 'mistral.conf'
+    path.write_text('[st2]\napi_url = st2.example.com/api/v1\nstate_dir = %s\n'
+                    % (tmp_path / 'state'))
+    conf = cfg.ConfigOpts()
+    from st2mistral.core import opts
+    opts.register_opts(conf)
+    conf(['--config-file', str(path)], project='st2mistral-tests')
+    made = []
+    monkeypatch.setattr(notifier, 'process_publisher', lambda: made.append(1))
+    assert startup.replay_now(conf) is False and made == []
+    (error,) = [r.getMessage() for r in caplog.records if r.levelname == 'ERROR']
+    assert '[st2] api_url' in error and 'https://st2.example.com/api/v1' in error
+
+
+def test_mistral_servers_launcher_never_replays_even_before_it_forks(monkeypatch):
+    """mistral-server forks its services after the settle time on a loaded host: the
+    launcher must still leave the spool to its children (seen: it adopted it)."""
+    calls = []
+    monkeypatch.setattr(startup, 'replay_now', calls.append)
+    monkeypatch.setattr(startup, 'SETTLE', 0)
+    monkeypatch.setitem(startup._state, 'forked', False)
+    monkeypatch.setitem(startup._state, 'child', False)
+    monkeypatch.setattr(startup.sys, 'argv',
+                        ['/opt/mistral/bin/mistral-server', '--server', 'all'])
+    conf = types.SimpleNamespace(project='mistral')
+    startup._wait_and_replay(conf, threading.Event())
+    assert calls == []
+    monkeypatch.setitem(startup._state, 'child', True)       # a forked service process
+    startup._wait_and_replay(conf, threading.Event())
+    assert calls == [conf]
+    assert startup.is_launcher('/usr/bin/python') is False
