@@ -71,7 +71,7 @@ EXAMPLES_ENV = 'ST2MISTRAL_ST2_EXAMPLES'
 FILES = ('test_errors.py', 'test_examples.py', 'test_filters.py', 'test_st2kv.py',
          'test_wiring.py', 'test_wiring_cancel.py', 'test_wiring_pause_resume.py',
          'test_wiring_rerun.py')
-OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped')
+OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass')
 # unittest2, which st2's suite imports, fails on Python 3.10+ (collections.MutableMapping):
 # the Python a tag runs on here unless ST2MISTRAL_ST2_PYTHON_<TAG> says otherwise.
 SUITE_PYTHONS = {'v3.2.0': '3.6'}
@@ -272,10 +272,10 @@ def run(args):
                   % (code, workdir, mistral_launcher.LOG_FILE_NAME))
         return code
     finally:
-        if ok and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif args.keep:
+        if args.keep:
             print('kept %s' % workdir)
+        elif ok or not (workdir / 'st2').exists():  # logs of a failed run are kept
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv=None):

@@ -37,7 +37,7 @@ import os
 
 import pytest
 
-OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped')
+OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass')
 KINDS = ('st2-refuses', 'mistral23', 'python3', 'open')
 
 
@@ -116,6 +116,7 @@ class Tally(object):
         self.exceptions = {}
         self.outcome = {}   # test key -> outcome
         self.seconds = collections.Counter()  # file -> seconds spent in its tests
+        self.crash = {}     # test key -> the error it failed with (excepted, failed)
         self.files = []
 
     # -- collection
@@ -135,7 +136,7 @@ class Tally(object):
             if entry is not None:
                 item.add_marker(pytest.mark.xfail(
                     reason='[%s] %s' % (entry['kind'], ' '.join(entry['reason'].split())),
-                    strict=True))
+                    strict=entry.get('strict', True)))
         stale = [key for key in self.exceptions
                  if key.split('::')[0] in self.files and key not in collected]
         if stale:
@@ -159,11 +160,15 @@ class Tally(object):
                 outcome = 'unexpected-pass' if 'XPASS(strict)' in text else 'failed'
             elif report.skipped:
                 outcome = 'excepted' if hasattr(report, 'wasxfail') else 'skipped'
+            elif hasattr(report, 'wasxfail'):
+                outcome = 'flaky-pass'  # a non-strict entry ('strict: false') that passed
             else:
                 outcome = 'passed'
             # The first bad phase wins (a teardown error after a pass is a failure).
             if self.outcome.get(key) in (None, 'passed'):
                 self.outcome[key] = outcome
+                if outcome in ('excepted', 'failed'):
+                    self.crash[key] = crash_message(report)
 
     def counts(self):
         per_file = collections.OrderedDict((name, collections.Counter()) for name in self.files)
@@ -177,11 +182,12 @@ class Tally(object):
         tag = self.config.getoption('st2suite_tag') or '?'
         write('')
         write("st2's own Mistral suite on st2 %s: per file" % tag)
-        header = '%-30s %7s %7s %9s %16s %8s %8s' % ('file', 'passed', 'failed', 'excepted',
-                                                     'unexpected-pass', 'skipped', 'seconds')
+        header = '%-30s %7s %7s %9s %16s %8s %11s %8s' % (
+            'file', 'passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass',
+            'seconds')
         write(header)
         total = collections.Counter()
-        line = '%-30s %7d %7d %9d %16d %8d %8.0f'
+        line = '%-30s %7d %7d %9d %16d %8d %11d %8.0f'
         for name, counter in per_file.items():
             total.update(counter)
             write(line % ((name,) + tuple(counter[o] for o in OUTCOMES) + (self.seconds[name],)))
@@ -190,13 +196,26 @@ class Tally(object):
         for key, outcome in sorted(self.outcome.items()):
             if outcome in ('failed', 'unexpected-pass'):
                 write('%s: %s' % (outcome.upper(), key))
+        # What each excepted test failed with, to compare with its entry's reason.
+        for key, outcome in sorted(self.outcome.items()):
+            if outcome == 'excepted':
+                write('excepted: %s: %s' % (key, self.crash.get(key, '?')))
         summary = self.config.getoption('st2suite_summary')
         if summary:
             with open(summary, 'w') as f:
                 json.dump({'tag': tag,
                            'files': {name: dict(counter) for name, counter in per_file.items()},
                            'seconds': {name: round(self.seconds[name], 1) for name in per_file},
-                           'tests': self.outcome}, f, indent=1, sort_keys=True)
+                           'tests': self.outcome, 'errors': self.crash},
+                          f, indent=1, sort_keys=True)
+
+
+def crash_message(report):
+    """The last line of the error a test failed with, shortened."""
+    crash = getattr(report.longrepr, 'reprcrash', None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    text = ' '.join(text.split())
+    return text[:300]
 
 
 def pytest_configure(config):
