@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from st2mistral import st2_side
 from st2mistral.st2_side import relay_service
 
 
@@ -25,6 +26,15 @@ def _st2_conf(tmp_path, text):
     path = tmp_path / 'st2.conf'
     path.write_text(text)
     return ['--config-file', str(path)]
+
+
+def _without_st2common(monkeypatch):
+    """As outside st2's venv: importing st2_adapter fails. Also unbind it from its package:
+    after another test imported it (the st2common stand-in), ``from st2mistral.st2_side
+    import st2_adapter`` takes the package's attribute without looking at sys.modules, and
+    main() went on to run a relay for ever (seen in a full run)."""
+    monkeypatch.setitem(sys.modules, 'st2mistral.st2_side.st2_adapter', None)
+    monkeypatch.delattr(st2_side, 'st2_adapter', raising=False)
 
 
 def test_help_lists_only_real_options(capsys):
@@ -45,7 +55,7 @@ def test_help_lists_only_real_options(capsys):
 ])
 def test_what_cannot_work_is_refused_before_anything_starts(tmp_path, caplog, capsys,
                                                             monkeypatch, text, named):
-    monkeypatch.setitem(sys.modules, 'st2mistral.st2_side.st2_adapter', None)  # not reached
+    _without_st2common(monkeypatch)  # not reached
     assert relay_service.main(_st2_conf(tmp_path, text)) == 2
     (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert named in error and 'cannot start' in error
@@ -53,7 +63,7 @@ def test_what_cannot_work_is_refused_before_anything_starts(tmp_path, caplog, ca
 
 
 def test_the_endpoints_are_logged_at_info(tmp_path, caplog, monkeypatch):
-    monkeypatch.setitem(sys.modules, 'st2mistral.st2_side.st2_adapter', None)
+    _without_st2common(monkeypatch)
     caplog.set_level(logging.INFO)
     argv = _st2_conf(tmp_path, '[auth]\napi_url = https://st2.example.com/api\n'
                                '[mistral]\nst2_stream_url = https://st2.example.com/stream/v1\n'
