@@ -14,8 +14,9 @@
 
 ``GET /executions/<id>`` (``get``) and ``GET /executions`` page by page
 (``list``; ``children`` and ``active`` are two such lists), plus the status
-update every st2 side writer sends (``update``, st2update.py). Used by the
-reconciler (reconcile.py) and the relay's jobs (relay/). st2 3.2's querier
+update every st2 side writer sends (``update``, st2update.py) and the cancel
+the relay's cancels job asks for (``cancel``). Used by the reconciler
+(reconcile.py) and the relay's jobs (relay/). st2 3.2's querier
 (st2_adapter.query) runs inside st2's results tracker, which holds no API
 credentials: it reads st2 through st2's database, then runs the same
 reconcile pass (``reconcile.check``).
@@ -68,6 +69,12 @@ class St2Executions:
         for status in statuses:
             found.extend(self.list(runner=RUNNER, status=status, exclude_attributes='result'))
         return found
+
+    def cancel(self, execution_id):
+        """Ask st2 to cancel an execution (``DELETE /executions/<id>``, what ``st2
+        execution cancel`` sends); st2's answer."""
+        return self.client.call('DELETE', contract.execution_url(self.api_url, execution_id),
+                                self.credentials)
 
     def update(self, execution_id, status, result=None):
         """Set a status (and result) through ``PUT /executions/<id>``; the status st2

@@ -65,8 +65,7 @@ def cancel_children(executions):
             LOG.info('[%s] The parent execution %s (%s) is canceling and st2 does not '
                      'pass a cancel on to a mistral-v2 child (st2 3.3+): cancelling it.',
                      child_id, parent['id'], runner_of(parent))
-            executions.client.call('DELETE', contract.execution_url(executions.api_url, child_id),
-                                   executions.credentials)
+            executions.cancel(child_id)
             cancelled.append(child_id)
     return cancelled
 
