@@ -145,8 +145,35 @@ class MistralRunner(_RUNNER_BASE):
                 raise launcher.RunnerError(
                     'The execution to re-run (%s) was not found: re-run a failed execution '
                     'that st2 still has.' % ((self.context or {}).get('re-run') or {}).get('ref'))
-            return self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
-        return self._launcher().start(request)
+            started = self._launcher().rerun(request, self.rerun_ex_ref.context, rerun)
+        else:
+            started = self._launcher().start(request)
+        return self._cancel_if_requested_meanwhile(*started)
+
+    def _cancel_if_requested_meanwhile(self, status, result, context):
+        """A cancel that came while the workflow was being started: st2's worker called
+        ``cancel()`` before there was a Mistral execution to cancel, kept the execution
+        ``canceling`` (``_do_cancel``), and would now overwrite that with our ``running``
+        (``_update_live_action_db``; st2actions/container/base.py @ v3.9.0): the workflow
+        would run on. Cancel it now and answer ``canceling``, which st2 keeps."""
+        from st2common.persistence.liveaction import LiveAction
+
+        try:
+            current = LiveAction.get_by_id(str(self.liveaction_id)).status
+        except Exception as e:   # the workflow runs: st2 must hear so
+            LOG.warning('[%s] Could not re-read the execution after starting its workflow '
+                        '(a cancel sent meanwhile is not seen): %s', self.execution_id, e)
+            return status, result, context
+        if current not in ('canceling', 'canceled'):
+            return status, result, context
+        LOG.info('[%s] st2 was asked to cancel the execution while its Mistral workflow '
+                 'was being started: cancelling it now.', self.execution_id)
+        try:
+            self._launcher().cancel(context)
+        except launcher.RunnerError as e:
+            # Still canceling in st2; the workflow's own end completes the record.
+            LOG.error('[%s] %s', self.execution_id, e)
+        return 'canceling', result, context
 
     # -- pause, resume, cancel -----------------------------------------------------
 
@@ -207,6 +234,24 @@ class MistralRunner(_RUNNER_BASE):
         self._cascade('resume')
         return launcher.RUNNING, self.execution.result, self.execution.context
 
+    def _take_stored_context(self):
+        """st2's worker builds this runner from the liveaction its queue message carried:
+        a cancel sent while run() was starting the workflow carries the context of before,
+        without the Mistral execution id that run() has stored since
+        (st2actions/worker.py warns "has changed ... while in the queue" @ v3.9.0). Take
+        the stored one; it is also what st2 writes back with cancel()'s answer."""
+        if contract.mistral_execution_id(self.context):
+            return
+        from st2common.persistence.liveaction import LiveAction
+
+        try:
+            stored = LiveAction.get_by_id(str(self.liveaction_id)).context or {}
+        except Exception:   # nothing better to go on: cancel() says what is missing
+            return
+        if contract.mistral_execution_id(stored):
+            self.context = stored
+            self.liveaction.context = stored
+
     def cancel(self):
         """What st2 writes into the liveaction and the execution when a cancel
         completes (st2actions/container/base.py ``_do_cancel`` @ v3.9.0 and v3.2.0).
@@ -216,6 +261,15 @@ class MistralRunner(_RUNNER_BASE):
         as for any completed workflow, replace it. The cancel may have started
         in Mistral: the runner then only reads the result.
         """
+        self._take_stored_context()
+        if not contract.mistral_execution_id(self.context):
+            # No workflow was started: st2 cancels a child it has not even scheduled
+            # through the runner (request_cancellation: "parent" in its context), or
+            # run() is starting one and cancels it once started (the answer st2 keeps
+            # is canceled; st2 writes run()'s after it only over a non-completed one).
+            LOG.info('[%s] Cancelled before its Mistral workflow was started: nothing to '
+                     'cancel in Mistral yet.', self.execution_id)
+            return 'canceled', self.liveaction.result, self.liveaction.context
         self._launcher().cancel(self.context)
         self._cascade('cancel')
         status = launcher.status_after('cancel', self._children_active())

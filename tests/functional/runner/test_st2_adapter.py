@@ -373,3 +373,59 @@ def test_cancel_started_in_mistral_keeps_the_workflows_result(adapter, st2_conf,
     final = st2.execution(st2_id)['result']
     assert final['extra'] == {'state': 'CANCELLED', 'state_info': None}
     assert [t['name'] for t in final['tasks']] == ['w']
+
+
+def test_a_cancel_sent_while_the_workflow_starts_cancels_it(adapter, st2_conf, records, side,
+                                                            st2, tmp_path):
+    """st2 dispatches the cancel to ``cancel()`` while ``run()`` is still starting the
+    workflow: there is no Mistral execution to cancel yet, st2 keeps the execution
+    canceling, then would write run()'s answer over it (st2actions/container/base.py
+    ``_do_cancel`` and ``_update_live_action_db`` @ v3.9.0; seen in st2's own
+    test_wiring_cancel on real st2 3.9). run() must see it and cancel the workflow."""
+    name = unique('examples.cancel-at-start')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
+    # st2's worker: cancel() before run() has returned: nothing to cancel in Mistral yet
+    assert runner.cancel()[0] == 'canceled'
+    launching = runner._launcher
+
+    def launcher_while_st2_cancels():
+        real = launching()
+        start = real.start
+
+        def start_then_cancel_arrives(request):
+            started = start(request)
+            runner.liveaction.status = 'canceling'  # request_cancellation, meanwhile
+            return started
+
+        real.start = start_then_cancel_arrives
+        return real
+
+    runner._launcher = launcher_while_st2_cancels
+    status, _, context = runner.run({})
+    assert status == 'canceling'   # st2 keeps the status it has (canceled here)
+    ex_id = context['mistral']['execution_id']
+    assert side.client.executions.get(ex_id).state == 'CANCELLED'
+
+
+def test_a_cancel_dispatched_with_the_context_of_before_the_start_uses_the_stored_one(
+        adapter, st2_conf, records, side, st2, tmp_path):
+    """st2's worker builds the cancelling runner from the liveaction its queue message
+    carried, from before run() stored the Mistral execution id (seen on real st2 3.9:
+    "has changed from canceling to running while in the queue"). cancel() takes the
+    stored context and cancels the workflow."""
+    name = unique('examples.cancel-stale-context')
+    st2_id = st2.add_execution(action=name)
+    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
+    _, _, context = runner.run({})
+    ex_id = context['mistral']['execution_id']
+    side.wait_task(ex_id, 'w', ('RUNNING',))
+    stored = dict(runner.liveaction.context, **context)
+    stale = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
+    assert 'mistral' not in stale.context                 # the queue's copy
+    records.action_db.LIVEACTIONS[stale.liveaction_id] = Obj(
+        **dict(vars(stale.liveaction), context=stored))   # what st2's database holds
+    status, _, returned_context = stale.cancel()
+    assert status == 'canceled'
+    assert side.client.executions.get(ex_id).state == 'CANCELLED'
+    assert returned_context['mistral']['execution_id'] == ex_id   # st2 stores it back
