@@ -31,6 +31,7 @@ from st2mistral.testing import st2_emulator
 from tests.functional.runner.conftest import TOKEN
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import unique
+from tests.functional.runner.workflows import WITH_ITEMS
 from tests.unit.runner import standin
 
 Obj = types.SimpleNamespace
@@ -211,19 +212,6 @@ def test_rerun_through_the_runner(adapter, st2_conf, records, side, stream, st2,
     st2.wait_for_status(second, 'succeeded', timeout=30)
 
 
-ITEMS = """
-version: '2.0'
-%s:
-  tasks:
-    items:
-      with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
-      action: st2.action
-      input:
-        ref: <%% $.ref %%>
-        parameters: {item: x}
-"""
-
-
 def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, records, side,
                                                              stream, st2, tmp_path):
     """st2 3.3+ refuses ``--tasks`` for mistral-v2; ``st2 execution re-run <id>
@@ -233,7 +221,7 @@ def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, r
     name = unique('examples.adapteritems')
     st2.set_child_outcome('examples.flaky', 'failed', {'stderr': 'no'})
     first = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, first)
+    runner = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, first)
     _, _, context = runner.run({})
     st2.update_context(first, context)
     st2.wait_for_status(first, 'failed', timeout=30)
@@ -256,7 +244,7 @@ def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, r
     assert new['id'] != first and new['context']['re-run'] == {'ref': first}
     # st2's scheduler and action runner: running, then the runner with its parameters.
     st2.db_update_status(new['liveaction']['id'], 'running')
-    rerun = container_runner(adapter, records, tmp_path, ITEMS % name, name, new['id'],
+    rerun = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, new['id'],
                              runner_parameters={k: new['parameters'][k]
                                                 for k in ('rerun_tasks', 'rerun_no_reset')},
                              context=new['context'], rerun_ex_ref=Obj(context=context))
@@ -277,7 +265,7 @@ def test_rerun_tasks_without_an_execution_to_rerun_fails_at_once(adapter, st2_co
                                                                  side, st2, tmp_path):
     name = unique('examples.adapternoref')
     st2_id = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, st2_id,
+    runner = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, st2_id,
                               runner_parameters={'rerun_tasks': ['items']})
     with pytest.raises(launcher.RunnerError, match='not with "st2 run"'):
         runner.run({})
