@@ -24,19 +24,10 @@ from st2mistral.st2_side import launcher
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
+from tests.functional.runner.workflows import SLOW_THEN_ECHO
 from tests.functional.runner.workflows import SUB_WITH_ITEMS
+from tests.functional.runner.workflows import SUB_WORKFLOW
 from tests.functional.runner.workflows import WITH_ITEMS
-
-SLOW_THEN_ECHO = """
-version: '2.0'
-%s:
-  tasks:
-    slow:
-      action: examples.slow
-      on-success: [after]
-    after:
-      action: examples.echo msg=after
-"""
 
 
 def start_on_st2_32_until_slow_runs(side, st2, prefix, stdout):
@@ -187,21 +178,6 @@ def test_rerun_without_reset_runs_only_the_failed_items(side, stream, st2):
     assert len(st2.executions('examples.flaky')) == 2
     items = [t for t in st2.execution(rerun_id)['result']['tasks'] if t['name'] == 'items']
     assert items[-1]['result'] == [{'stdout': 'ok'}, {'stdout': 'ok'}]
-
-
-SUB_WORKFLOW = """
-version: '2.0'
-name: %s
-workflows:
-  main:
-    tasks:
-      sub:
-        workflow: inner
-  inner:
-    tasks:
-      step:
-        action: examples.flaky item=inner
-"""
 
 
 def test_rerun_a_task_of_a_sub_workflow_by_its_dotted_name(side, stream, st2):

@@ -24,21 +24,7 @@ import time
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
-
-SLOW_THEN_ECHO = """
-version: '2.0'
-%s:
-  output:
-    last: <%% $.last %%>
-  tasks:
-    slow:
-      action: examples.slow
-      on-success: [after]
-    after:
-      action: examples.echo msg=after
-      publish:
-        last: <%% task().result.stdout %%>
-"""
+from tests.functional.runner.workflows import SLOW_THEN_ECHO
 
 
 def test_st2_39_refuses_to_pause_or_resume_a_mistral_v2_execution(side, st2):

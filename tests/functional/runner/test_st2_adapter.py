@@ -314,15 +314,23 @@ def st2_worker_completes_cancel(st2, st2_id, runner):
     return status, result
 
 
-@pytest.mark.parametrize('version', ['3.2', '3.9'])
-def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, side, stream,
-                                                    st2, tmp_path, version):
+def start_waiting(adapter, records, side, st2, tmp_path, version, prefix):
+    """st2 ``version`` runs WAITING through the runner; (st2 id, runner, Mistral
+    execution id) once its task ``w`` runs."""
     st2.version = version
-    name = unique('examples.st2cancel')
+    name = unique(prefix)
     st2_id = st2.add_execution(action=name)
     runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
     ex_id = run_keeping_context(runner)
     side.wait_task(ex_id, 'w', ('RUNNING',))
+    return st2_id, runner, ex_id
+
+
+@pytest.mark.parametrize('version', ['3.2', '3.9'])
+def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, side, stream,
+                                                    st2, tmp_path, version):
+    st2_id, runner, ex_id = start_waiting(adapter, records, side, st2, tmp_path, version,
+                                          'examples.st2cancel')
 
     # st2 execution cancel: st2 records the request with its own result ...
     answer = st2_put(st2, st2_id, 'canceled').json()
@@ -342,12 +350,8 @@ def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, 
 def test_cancel_started_in_mistral_keeps_the_workflows_result(adapter, st2_conf, records,
                                                               side, stream, st2, tmp_path,
                                                               version):
-    st2.version = version
-    name = unique('examples.mcancel')
-    st2_id = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
-    ex_id = run_keeping_context(runner)
-    side.wait_task(ex_id, 'w', ('RUNNING',))
+    st2_id, runner, ex_id = start_waiting(adapter, records, side, st2, tmp_path, version,
+                                          'examples.mcancel')
 
     side.client.executions.update(ex_id, 'CANCELLED')
     # The publisher's PUT canceled makes st2 cancel (canceling); st2's action runner then

@@ -10,11 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Workflow texts the re-run tests share (test_operations.py, test_st2_adapter.py).
+"""Workflow texts several runner tests start (test_operations.py,
+test_st2_adapter.py, test_pause_resume.py); each takes its workflow's (or
+workbook's) name with ``%``.
 
-Each takes the workflow's (or workbook's) name with ``%``. Their ``items`` task
-runs examples.ok and examples.flaky through st2.action: a test makes
-examples.flaky fail, then re-runs ``items`` (``sub.items`` in the workbook).
+The ``items`` task runs examples.ok and examples.flaky through st2.action: a
+re-run test makes examples.flaky fail, then re-runs ``items`` (``sub.items``
+in a workbook).
 """
 
 import textwrap
@@ -28,14 +30,8 @@ items:
     parameters: {item: x}
 """
 
-WITH_ITEMS = """
-version: '2.0'
-%%s:
-  tasks:
-%s""" % textwrap.indent(_ITEMS_TASK, ' ' * 4)
-
-# Its main workflow calls ``inner`` as the task ``sub``.
-SUB_WITH_ITEMS = """
+# A workbook whose main workflow calls ``inner`` as the task ``sub``.
+_SUB_WORKBOOK = """
 version: '2.0'
 name: %%s
 workflows:
@@ -45,4 +41,31 @@ workflows:
         workflow: inner
   inner:
     tasks:
-%s""" % textwrap.indent(_ITEMS_TASK, ' ' * 6)
+%s"""
+
+WITH_ITEMS = """
+version: '2.0'
+%%s:
+  tasks:
+%s""" % textwrap.indent(_ITEMS_TASK, ' ' * 4)
+
+SUB_WITH_ITEMS = _SUB_WORKBOOK % textwrap.indent(_ITEMS_TASK, ' ' * 6)
+
+SUB_WORKFLOW = _SUB_WORKBOOK % textwrap.indent(
+    'step:\n  action: examples.flaky item=inner\n', ' ' * 6)
+
+# A task to pause or cancel in (examples.slow), then one that must not start before.
+SLOW_THEN_ECHO = """
+version: '2.0'
+%s:
+  output:
+    last: <%% $.last %%>
+  tasks:
+    slow:
+      action: examples.slow
+      on-success: [after]
+    after:
+      action: examples.echo msg=after
+      publish:
+        last: <%% task().result.stdout %%>
+"""
