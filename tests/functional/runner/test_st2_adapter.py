@@ -31,6 +31,7 @@ from st2mistral.testing import st2_emulator
 from tests.functional.runner.conftest import TOKEN
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import unique
+from tests.functional.runner.workflows import WAITING
 from tests.functional.runner.workflows import WITH_ITEMS
 from tests.unit.runner import standin
 
@@ -145,9 +146,6 @@ def test_runner_checks_parameters_of_registered_st2_actions(adapter, st2_conf, r
                               st2_emulator.new_object_id())
     with pytest.raises(launcher.RunnerError, match='Missing required parameters in "t"'):
         runner.run({})
-
-
-WAITING = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n"
 
 
 def run_keeping_context(runner):

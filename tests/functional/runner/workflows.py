@@ -69,3 +69,6 @@ version: '2.0'
       publish:
         last: <%% task().result.stdout %%>
 """
+
+# One task, ``w``, that runs until the test completes its action (std.async_noop).
+WAITING = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n"
