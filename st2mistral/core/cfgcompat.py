@@ -38,7 +38,9 @@ def _check_range(value, minimum, maximum):
     return value
 
 
-class _Integer(types.Integer):
+class _Ranged:
+    """Mixed into a number type: converts, then checks ``min <= value <= max``."""
+
     # oslo.config 1.12's own check skips min=0 (it tests ``if self.min``).
     def __init__(self, min=None, max=None):
         super().__init__()
@@ -48,13 +50,12 @@ class _Integer(types.Integer):
         return _check_range(super().__call__(value), *self.range)
 
 
-class _Float(types.Float):
-    def __init__(self, min=None, max=None):
-        super().__init__()
-        self.range = (min, max)
+class _Integer(_Ranged, types.Integer):
+    pass
 
-    def __call__(self, value):
-        return _check_range(super().__call__(value), *self.range)
+
+class _Float(_Ranged, types.Float):
+    pass
 
 
 class _URI(types.String):

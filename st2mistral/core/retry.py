@@ -51,10 +51,12 @@ Who uses it, and with which settings (the functions below build each policy):
   ``retry_exp_max_msec``, ``retry_stop_max_msec`` (st2's own option names,
   :func:`mistral_calls`);
 - fixed policies with no option: the publisher's wait for Mistral's database
-  (:data:`MISTRAL_DB`), the relay's st2 stream reconnect (with jitter,
-  :func:`stream_reconnect`) and immediate re-tries (:func:`at_once`: the
-  runner re-sending a definition Mistral 23 failed to parse, the reader
-  re-reading an execution that changed while it was read).
+  (:data:`MISTRAL_DB`), the start-up replay's wait for Mistral to parse its
+  configuration (:data:`MISTRAL_CONFIG`, mistral_side/startup.py), the
+  relay's st2 stream reconnect (with jitter, :func:`stream_reconnect`) and
+  immediate re-tries (:func:`at_once`: the runner re-sending a definition
+  Mistral 23 failed to parse, the reader re-reading an execution that changed
+  while it was read).
 """
 
 import random
@@ -263,3 +265,7 @@ def at_once(tries):
 
 # Mistral's database is away (publisher): 1 s, 2 s, ... 30 s, until it is back.
 MISTRAL_DB = Backoff(initial=1.0, maximum=30.0)
+
+# Mistral has not parsed its configuration yet (the start-up replay): look again every
+# 0.2 s; a process that has not after 10 minutes is no Mistral service.
+MISTRAL_CONFIG = Backoff(initial=0.2, maximum=0.2, give_up_after=600.0)

@@ -41,10 +41,11 @@ import threading
 
 from oslo_config import cfg
 
+from st2mistral.core import retry
+
 LOG = logging.getLogger('st2mistral.mistral_side.notifiers.stackstorm_notifier')
 
 SETTLE = 2.0            # seconds after the configuration is parsed
-GIVE_UP_AFTER = 600.0   # a process that never parses Mistral's configuration
 
 # mistral-server's launcher never handles an event: it forks one process per service.
 LAUNCHERS = ('mistral-server', 'launch.py')
@@ -79,11 +80,18 @@ def arm(conf=cfg.CONF):
 
 def _wait_and_replay(conf, stop=None):
     stop = stop or threading.Event()
-    waited = 0.0
-    while getattr(conf, 'project', None) != 'mistral':
-        if waited >= GIVE_UP_AFTER or stop.wait(0.2):
+
+    def parsed():
+        if getattr(conf, 'project', None) != 'mistral':
+            raise retry.TryAgain('Mistral has not parsed its configuration yet')
+        return True
+
+    try:
+        # None: ``stop`` was set.
+        if not retry.MISTRAL_CONFIG.attempts(sleep=stop.wait).run(parsed):
             return
-        waited += 0.2
+    except retry.GaveUp:
+        return          # not a Mistral process after all
     stop.wait(SETTLE)
     if is_launcher():
         return          # its children do the work

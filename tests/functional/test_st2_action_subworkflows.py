@@ -22,9 +22,11 @@ tests/security/test_trust_subworkflow_context.py).
 
 import json
 
-from tests.functional.conftest import POST_EXECUTION
 from tests.functional.conftest import TOKEN
 from tests.functional.conftest import unique
+from tests.functional.subworkflows import SUB_ACTION_WORKBOOK
+from tests.functional.subworkflows import executions_under
+from tests.functional.subworkflows import posts_for
 
 WORKBOOK = """
 version: '2.0'
@@ -78,11 +80,6 @@ workflows:
 PARENT = {'user': 'st2admin', 'pack': 'examples'}
 
 
-def posts_for(st2, name):
-    return [r for r in st2.requests_for(*POST_EXECUTION)
-            if name in json.dumps((r.body or {}).get('parameters'))]
-
-
 def test_subworkflow_st2_actions_act_with_the_roots_st2_context(mistral, st2, run):
     st2.set_child_outcome('core.local', 'succeeded', {'stdout': 'hi', 'return_code': 0})
     name = unique('st2_action_subwf')
@@ -99,7 +96,7 @@ def test_subworkflow_st2_actions_act_with_the_roots_st2_context(mistral, st2, ru
     assert commands == sorted(['echo root %s' % name, 'echo sub hi %s' % name,
                                'echo leaf 1 %s' % name, 'echo leaf 2 %s' % name])
     client = mistral.client()
-    tree = {e.id: e for e in client.executions.list() if e.root_execution_id == started.id}
+    tree = {e.id: e for e in executions_under(client, started.id)}
     for post in posts:
         # Each child is created with the root's token and names the root's st2 parent,
         # as on st2 3.2 (its Mistral gave sub-workflows the root's env).
@@ -116,32 +113,13 @@ def test_subworkflow_st2_actions_act_with_the_roots_st2_context(mistral, st2, ru
     assert json.loads(call.published) == {'said': 'hi'}
 
 
-SHORT_WORKBOOK = """
-version: '2.0'
-name: %(name)s
-workflows:
-  main:
-    tasks:
-      call:
-        workflow: sub
-  sub:
-    tasks:
-      act:
-        action: st2.action
-        input:
-          ref: core.local
-          parameters:
-            cmd: echo %(name)s
-"""
-
-
 def test_subworkflow_of_a_root_without_st2_context_fails_naming_it(mistral, st2, run):
     name = unique('st2_action_subwf_noctx')
-    started = run(SHORT_WORKBOOK % {'name': name}, name + '.main', workbook=True,
-                  st2_context=False, notify=False)
+    started = run(SUB_ACTION_WORKBOOK % {'name': name, 'ref': 'core.local'}, name + '.main',
+                  workbook=True, st2_context=False, notify=False)
     assert mistral.wait_for_execution(started.id).state == 'ERROR'
     client = mistral.client()
-    (sub,) = [e for e in client.executions.list() if e.root_execution_id == started.id]
+    (sub,) = executions_under(client, started.id)
     (act,) = client.tasks.list(workflow_execution_id=sub.id)
     assert act.state == 'ERROR'
     assert 'has no st2 context' in act.state_info, act.state_info

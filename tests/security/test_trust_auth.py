@@ -23,34 +23,29 @@ import pytest
 import requests
 
 from st2mistral.core import contract
-from st2mistral.testing import mistral_launcher
-from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import unique
+from tests.security.users import ALICE
+from tests.security.users import BOB
+from tests.security.users import SERVICE
+from tests.security.users import client_of
+from tests.security.users import mistral_with_st2_auth
+from tests.security.users import st2_of_the_users
 
-ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
 WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    t:\n      action: std.noop\n"
 
 
 @pytest.fixture(scope='module')
 def st2():
-    tokens = {ALICE: 'alice', BOB: 'bob', SERVICE: 'st2mistral-service'}
-    with St2Emulator(tokens=tokens, api_keys=('st2-key',)) as emulator:
+    with st2_of_the_users() as emulator:
         yield emulator
 
 
 @pytest.fixture(scope='module')
 def mistral(st2, tmp_path_factory):
-    config = {'DEFAULT': {'auth_type': 'st2'},
-              'st2': {'api_url': st2.api_url, 'auth_url': st2.auth_url,
-                      'admin_users': 'st2mistral-service'}}
     workdir = str(tmp_path_factory.mktemp('mistral_trust_auth'))
-    with mistral_launcher.MistralServer(workdir, config=config, auth_enable=True) as server:
+    with mistral_with_st2_auth(st2, workdir) as server:
         yield server
-
-
-def client_of(mistral, st2, token):
-    return mistral.client(auth_type='st2', auth_url=st2.auth_url, auth_token=token)
 
 
 @pytest.fixture(scope='module')

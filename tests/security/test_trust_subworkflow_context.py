@@ -36,30 +36,17 @@ import requests
 
 from st2mistral.core import contract
 from st2mistral.testing import mistral_launcher
-from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
-from tests.functional.conftest import POST_EXECUTION
 from tests.functional.conftest import unique
-
-ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
-
-WORKBOOK = """
-version: '2.0'
-name: %(name)s
-workflows:
-  main:
-    tasks:
-      call:
-        workflow: sub
-  sub:
-    tasks:
-      act:
-        action: st2.action
-        input:
-          ref: %(ref)s
-          parameters:
-            cmd: echo %(name)s
-"""
+from tests.functional.subworkflows import SUB_ACTION_WORKBOOK
+from tests.functional.subworkflows import executions_under
+from tests.functional.subworkflows import posts_for
+from tests.security.users import ALICE
+from tests.security.users import BOB
+from tests.security.users import SERVICE
+from tests.security.users import client_of
+from tests.security.users import mistral_with_st2_auth
+from tests.security.users import st2_of_the_users
 
 THIEF = """
 version: '2.0'
@@ -74,47 +61,39 @@ version: '2.0'
 """
 
 
-def st2_config(st2, **extra):
-    group = {'api_url': st2.api_url, 'auth_url': st2.auth_url, 'retry_initial_delay': 0.05,
-             'retry_max_delay': 0.2, 'action_retry_give_up_after': 1.0}
-    group.update(extra)
-    return group
+FAST_RETRIES = {'retry_initial_delay': 0.05, 'retry_max_delay': 0.2,
+                'action_retry_give_up_after': 1.0}
 
 
 @pytest.fixture(scope='module')
 def st2():
-    tokens = {ALICE: 'alice', BOB: 'bob', SERVICE: 'st2mistral-service'}
-    with St2Emulator(tokens=tokens, api_keys=('st2-key',)) as emulator:
+    with st2_of_the_users() as emulator:
         yield emulator
 
 
 @pytest.fixture(scope='module')
 def mistral(st2, tmp_path_factory):
-    config = {'DEFAULT': {'auth_type': 'st2'},
-              'st2': st2_config(st2, admin_users='st2mistral-service')}
     workdir = str(tmp_path_factory.mktemp('mistral_trust_subworkflow'))
-    with mistral_launcher.MistralServer(workdir, config=config, auth_enable=True) as server:
+    with mistral_with_st2_auth(st2, workdir, **FAST_RETRIES) as server:
         yield server
 
 
-def client_of(mistral, st2, token):
-    return mistral.client(auth_type='st2', auth_url=st2.auth_url, auth_token=token)
-
-
-def posts_for(st2, cmd_fragment):
-    return [r for r in st2.requests_for(*POST_EXECUTION)
-            if cmd_fragment in json.dumps((r.body or {}).get('parameters'))]
+def start_as_alice(client, st2, prefix, ref):
+    """Run SUB_ACTION_WORKBOOK's main as st2 runs Alice's workflow (her token and st2
+    execution in its env); return (name, execution, st2 id)."""
+    name = unique(prefix)
+    client.workbooks.create(SUB_ACTION_WORKBOOK % {'name': name, 'ref': ref})
+    st2_id = st2.add_execution()
+    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
+                           parent={'execution_id': st2_id, 'user': 'alice'})
+    execution = client.executions.create(name + '.main', env=env)
+    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
+    return name, execution, st2_id
 
 
 def start_alice(mistral, st2):
     alice = client_of(mistral, st2, ALICE)
-    name = unique('alice_wb')
-    alice.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.local'})
-    st2_id = st2.add_execution()
-    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
-                           parent={'execution_id': st2_id, 'user': 'alice'})
-    execution = alice.executions.create(name + '.main', env=env)
-    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
+    name, execution, st2_id = start_as_alice(alice, st2, 'alice_wb', 'core.local')
     return alice, name, execution, st2_id
 
 
@@ -126,7 +105,7 @@ def test_trust_subworkflow_st2_action_acts_with_its_roots_token(mistral, st2):
     assert post.headers.get('X-Auth-Token') == ALICE
     header = json.loads(post.headers['st2-context'])
     assert header['parent'] == {'execution_id': st2_id, 'user': 'alice'}
-    (sub,) = [e for e in alice.executions.list() if e.root_execution_id == execution.id]
+    (sub,) = executions_under(alice, execution.id)
     assert header['mistral']['workflow_execution_id'] == sub.id
     # The token is not copied into what Mistral stores for the sub-workflow.
     assert ALICE not in json.dumps(alice.executions.get(sub.id).to_dict())
@@ -171,7 +150,7 @@ def test_trust_api_still_creates_a_plain_execution_with_params(mistral, st2):
 @pytest.fixture(scope='module')
 def open_mistral(st2, tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp('mistral_open_lineage'))
-    config = {'st2': st2_config(st2)}
+    config = {'st2': dict(FAST_RETRIES, api_url=st2.api_url, auth_url=st2.auth_url)}
     with mistral_launcher.MistralServer(workdir, config=config) as server:
         yield server
 
@@ -189,18 +168,12 @@ def forge(mistral, st2, params):
 def victim(open_mistral, st2):
     """A running workbook whose sub-workflow's st2 action waits for st2."""
     client = open_mistral.client()
-    name = unique('victim_wb')
-    client.workbooks.create(WORKBOOK % {'name': name, 'ref': 'core.victim'})
-    st2_id = st2.add_execution()
     st2.set_child_outcome('core.victim', 'succeeded', delay=60)
-    env = contract.build_env(st2_id, st2.api_url, auth_token=ALICE,
-                           parent={'execution_id': st2_id, 'user': 'alice'})
-    execution = client.executions.create(name + '.main', env=env)
-    st2.update_context(st2_id, {'mistral': {'execution_id': execution.id}})
+    name, execution, _ = start_as_alice(client, st2, 'victim_wb', 'core.victim')
     wait_until(lambda: posts_for(st2, name), timeout=20, message='the victim child')
     (call,) = [t for t in client.tasks.list(workflow_execution_id=execution.id)
                if t.name == 'call']
-    (sub,) = [e for e in client.executions.list() if e.root_execution_id == execution.id]
+    (sub,) = executions_under(client, execution.id)
     (act,) = client.tasks.list(workflow_execution_id=sub.id)
     other = client.executions.create(name + '.sub', env={})
     return {'root': execution.id, 'call': call.id, 'act': act.id, 'other_root': other.id}

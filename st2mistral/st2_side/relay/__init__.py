@@ -20,7 +20,9 @@
 - progress.py: writes a running workflow's tasks into its st2 execution.
 
 A job is a class built as ``Job(relay)`` (relay_service.Relay: the clients,
-st2's records, the reconciler, ``poll`` and ``map``) with:
+st2's records, the reconciler, ``poll`` and ``map``), a subclass of
+``job.Job`` (it keeps the relay; ``continuous`` and ``in_once`` are False
+unless the job says otherwise), with:
 
 - ``name``: its thread is ``st2mistral-<name>``, the relay's log names it;
 - ``interval()``: seconds between two passes, or None when it is off;

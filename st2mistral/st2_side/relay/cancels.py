@@ -38,8 +38,8 @@ execution that has children, + 1 per child cancelled.
 import logging
 
 from st2mistral.core import contract
-from st2mistral.st2_side import config
 from st2mistral.st2_side import st2_executions
+from st2mistral.st2_side.relay import job
 
 LOG = logging.getLogger(__name__)
 
@@ -70,17 +70,12 @@ def cancel_children(executions):
     return cancelled
 
 
-class Cancels:
+class Cancels(job.Job):
     name = 'cancels'
-    continuous = False
     in_once = True
 
-    def __init__(self, relay):
-        self._relay = relay
-
     def interval(self):
-        interval = self._relay.conf[config.MISTRAL].cancel_check_interval
-        return interval if interval > 0 else None
+        return self._every('cancel_check_interval')
 
     def run_once(self):
         """Cancel the mistral-v2 children of every canceling execution; {id: 'canceling'}."""

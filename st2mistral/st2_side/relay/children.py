@@ -23,15 +23,15 @@ from st2mistral.core import contract
 from st2mistral.st2_side import child_results
 from st2mistral.st2_side import config
 from st2mistral.st2_side import stream as stream_mod
+from st2mistral.st2_side.relay import job
 
 
-class Children:
+class Children(job.Job):
     name = 'children'
     continuous = True
-    in_once = False
 
     def __init__(self, relay):
-        self._relay = relay
+        super().__init__(relay)
         group = relay.conf[config.MISTRAL]
         self.stream = stream_mod.StreamFollower(
             group.st2_stream_url, relay.credentials.headers(), self.on_execution_update,

@@ -25,8 +25,8 @@ import logging
 from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.st2_side import clients
-from st2mistral.st2_side import config
 from st2mistral.st2_side import reconcile
+from st2mistral.st2_side.relay import job
 
 LOG = logging.getLogger(__name__)
 
@@ -38,19 +38,16 @@ def st2_execution_id_of(mistral_execution):
     return contract.env_execution_id(env)
 
 
-class Pauses:
+class Pauses(job.Job):
     name = 'pauses'
-    continuous = False
-    in_once = False
 
     def __init__(self, relay):
-        self._relay = relay
+        super().__init__(relay)
         # Mistral execution id -> (updated_at reflected in st2, st2 execution completed?)
         self._paused_seen = {}
 
     def interval(self):
-        interval = self._relay.conf[config.MISTRAL].pause_check_interval
-        return interval if interval > 0 else None
+        return self._every('pause_check_interval')
 
     def run_once(self):
         """Reflect pauses and resumes made in Mistral; {st2 execution id: outcome}."""

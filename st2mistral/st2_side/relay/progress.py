@@ -54,7 +54,7 @@ import logging
 
 from st2mistral.core import results
 from st2mistral.st2_side import clients
-from st2mistral.st2_side import config
+from st2mistral.st2_side.relay import job
 from st2mistral.st2_side.relay import pauses
 
 LOG = logging.getLogger(__name__)
@@ -83,13 +83,11 @@ def progress_result(tasks):
                       for task in rows]}
 
 
-class Progress:
+class Progress(job.Job):
     name = 'progress'
-    continuous = False
-    in_once = False
 
     def __init__(self, relay):
-        self._relay = relay
+        super().__init__(relay)
         self._newest = None     # the latest task updated_at seen (Mistral's time)
         self._tasks = {}        # Mistral execution id -> {task id: task fields}
         self._unwritten = set()  # Mistral execution ids whose tasks st2 does not show yet
@@ -99,8 +97,7 @@ class Progress:
     def interval(self):
         if self._relay.records is None:
             return None
-        interval = self._relay.conf[config.MISTRAL].progress_interval
-        return interval if interval > 0 else None
+        return self._every('progress_interval')
 
     def _call(self, fn, *args, **kwargs):
         self.mistral_calls += 1

@@ -21,23 +21,18 @@ that push missed is healed without an operator.
 import logging
 import time
 
-from st2mistral.st2_side import config
 from st2mistral.st2_side import reconcile
+from st2mistral.st2_side.relay import job
 
 LOG = logging.getLogger(__name__)
 
 
-class Sweep:
+class Sweep(job.Job):
     name = 'sweep'
-    continuous = False
     in_once = True
 
-    def __init__(self, relay):
-        self._relay = relay
-
     def interval(self):
-        interval = self._relay.conf[config.MISTRAL].reconcile_interval
-        return interval if interval > 0 else None
+        return self._every('reconcile_interval')
 
     def run_once(self):
         """Reconcile every active mistral-v2 execution once; {execution id: outcome}."""

@@ -24,17 +24,14 @@ import logging
 
 from st2mistral.st2_side import config
 from st2mistral.st2_side import reconcile
+from st2mistral.st2_side.relay import job
 
 LOG = logging.getLogger(__name__)
 
 
-class Tracked:
+class Tracked(job.Job):
     name = 'tracked'
-    continuous = False
     in_once = True
-
-    def __init__(self, relay):
-        self._relay = relay
 
     def interval(self):
         if self._relay.records is None:

@@ -24,28 +24,28 @@ from st2mistral.st2_side import launcher
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
+from tests.functional.runner.workflows import SLOW_THEN_ECHO
+from tests.functional.runner.workflows import SUB_WITH_ITEMS
+from tests.functional.runner.workflows import SUB_WORKFLOW
+from tests.functional.runner.workflows import WITH_ITEMS
 
-SLOW_THEN_ECHO = """
-version: '2.0'
-%s:
-  tasks:
-    slow:
-      action: examples.slow
-      on-success: [after]
-    after:
-      action: examples.echo msg=after
-"""
+
+def start_on_st2_32_until_slow_runs(side, st2, prefix, stdout):
+    """Start SLOW_THEN_ECHO as st2 3.2 does; return (st2 id, context, Mistral execution
+    id) once its examples.slow child runs (it succeeds with ``stdout`` after 1 s)."""
+    st2.version = '3.2'
+    name = unique(prefix)
+    st2.set_child_outcome('examples.slow', 'succeeded', {'stdout': stdout}, delay=1.0)
+    st2_id, _, context = side.start(SLOW_THEN_ECHO % name, name)
+    st2.wait_for(lambda e: e.executions('examples.slow')[0]['status'] == 'running')
+    return st2_id, context, context['mistral']['execution_id']
 
 
 def test_pause_then_resume_through_st2_32(side, stream, st2):
     """st2 3.2 pauses and resumes a mistral-v2 execution itself, as it always did
     (st2 3.3+: see test_pause_resume.py)."""
-    st2.version = '3.2'
-    name = unique('examples.pause')
-    st2.set_child_outcome('examples.slow', 'succeeded', {'stdout': 'slow done'}, delay=1.0)
-    st2_id, _, context = side.start(SLOW_THEN_ECHO % name, name)
-    ex_id = context['mistral']['execution_id']
-    st2.wait_for(lambda e: e.executions('examples.slow')[0]['status'] == 'running')
+    st2_id, context, ex_id = start_on_st2_32_until_slow_runs(side, st2, 'examples.pause',
+                                                             'slow done')
 
     assert st2_put(st2, st2_id, 'paused').json()['status'] == 'pausing'
     side.launcher.pause(context)
@@ -66,12 +66,8 @@ def test_pause_then_resume_through_st2_32(side, stream, st2):
 def test_cancel_with_a_running_child_st2_32(side, stream, st2):
     """On st2 3.2 a mistral-v2 execution stays canceling while a child runs
     (is_children_active); 3.3+ answers False for mistral-v2, see test_pause_resume.py."""
-    st2.version = '3.2'
-    name = unique('examples.cancel')
-    st2.set_child_outcome('examples.slow', 'succeeded', {'stdout': 'late'}, delay=1.0)
-    st2_id, _, context = side.start(SLOW_THEN_ECHO % name, name)
-    ex_id = context['mistral']['execution_id']
-    st2.wait_for(lambda e: e.executions('examples.slow')[0]['status'] == 'running')
+    st2_id, context, ex_id = start_on_st2_32_until_slow_runs(side, st2, 'examples.cancel',
+                                                             'late')
 
     assert st2_put(st2, st2_id, 'canceled').json()['status'] == 'canceling'
     side.launcher.cancel(context)
@@ -167,19 +163,6 @@ def test_rerun_a_failed_task_with_reset_updates_the_env_first(side, stream, st2)
     assert st2.executions('examples.flaky')[1]['context']['parent']['execution_id'] == rerun_id
 
 
-WITH_ITEMS = """
-version: '2.0'
-%s:
-  tasks:
-    items:
-      with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
-      action: st2.action
-      input:
-        ref: <%% $.ref %%>
-        parameters: {item: x}
-"""
-
-
 def test_rerun_without_reset_runs_only_the_failed_items(side, stream, st2):
     name = unique('examples.items')
     st2.set_child_outcome('examples.flaky', 'failed', {'stderr': 'boom'})
@@ -195,21 +178,6 @@ def test_rerun_without_reset_runs_only_the_failed_items(side, stream, st2):
     assert len(st2.executions('examples.flaky')) == 2
     items = [t for t in st2.execution(rerun_id)['result']['tasks'] if t['name'] == 'items']
     assert items[-1]['result'] == [{'stdout': 'ok'}, {'stdout': 'ok'}]
-
-
-SUB_WORKFLOW = """
-version: '2.0'
-name: %s
-workflows:
-  main:
-    tasks:
-      sub:
-        workflow: inner
-  inner:
-    tasks:
-      step:
-        action: examples.flaky item=inner
-"""
 
 
 def test_rerun_a_task_of_a_sub_workflow_by_its_dotted_name(side, stream, st2):
@@ -247,25 +215,6 @@ def test_rerun_refuses_a_workflow_that_did_not_fail(side, stream, st2):
     with pytest.raises(launcher.RunnerError, match='is SUCCESS, not ERROR'):
         side.launcher.rerun(side.request(FLAKY % name, name, st2_id), context,
                             {'tasks': ['flaky']})
-
-
-SUB_WITH_ITEMS = """
-version: '2.0'
-name: %s
-workflows:
-  main:
-    tasks:
-      sub:
-        workflow: inner
-  inner:
-    tasks:
-      items:
-        with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
-        action: st2.action
-        input:
-          ref: <%% $.ref %%>
-          parameters: {item: x}
-"""
 
 
 def test_rerun_without_reset_of_a_sub_workflows_with_items_task(side, stream, st2):

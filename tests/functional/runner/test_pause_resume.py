@@ -24,21 +24,8 @@ import time
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import statuses
 from tests.functional.runner.conftest import unique
-
-SLOW_THEN_ECHO = """
-version: '2.0'
-%s:
-  output:
-    last: <%% $.last %%>
-  tasks:
-    slow:
-      action: examples.slow
-      on-success: [after]
-    after:
-      action: examples.echo msg=after
-      publish:
-        last: <%% task().result.stdout %%>
-"""
+from tests.functional.runner.workflows import SLOW_THEN_ECHO
+from tests.functional.runner.workflows import WAITING
 
 
 def test_st2_39_refuses_to_pause_or_resume_a_mistral_v2_execution(side, st2):
@@ -98,15 +85,21 @@ def test_pause_and_resume_in_mistral_show_in_st2_within_two_seconds(side, stream
     assert written[0] == ('pausing', False)
 
 
-def test_st2_cancel_of_a_paused_execution_cancels_the_mistral_workflow(side, stream, st2):
-    """st2's API completes a cancel of a paused execution at once and never calls the
-    runner (services/action.py request_cancellation @ v3.9.0): the relay cancels Mistral."""
-    name = unique('examples.pausedcancel')
-    definition = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n" % name
-    st2_id, _, context = side.start(definition, name)
+def pause_in_mistral_while_w_runs(side, prefix):
+    """Start WAITING through the runner and pause it in Mistral once ``w`` runs;
+    (st2 id, Mistral execution id, the task ``w``)."""
+    name = unique(prefix)
+    st2_id, _, context = side.start(WAITING % name, name)
     ex_id = context['mistral']['execution_id']
     task = side.wait_task(ex_id, 'w', ('RUNNING',))
     side.client.executions.update(ex_id, 'PAUSED')
+    return st2_id, ex_id, task
+
+
+def test_st2_cancel_of_a_paused_execution_cancels_the_mistral_workflow(side, stream, st2):
+    """st2's API completes a cancel of a paused execution at once and never calls the
+    runner (services/action.py request_cancellation @ v3.9.0): the relay cancels Mistral."""
+    st2_id, ex_id, task = pause_in_mistral_while_w_runs(side, 'examples.pausedcancel')
     (action,) = side.client.action_executions.list(task_execution_id=task.id)
     side.client.action_executions.update(action.id, 'SUCCESS', {})
     st2.wait_for_status(st2_id, 'paused', timeout=3)
@@ -119,12 +112,7 @@ def test_a_task_still_running_keeps_st2_pausing_and_a_cancel_keeps_the_result(si
                                                                               st2):
     """st2's querier rule: a Mistral task still active keeps st2 ``pausing``. A cancel of
     the paused workflow ends with the workflow's result, not st2's {message, user}."""
-    name = unique('examples.idlepause')
-    definition = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n" % name
-    st2_id, _, context = side.start(definition, name)
-    ex_id = context['mistral']['execution_id']
-    task = side.wait_task(ex_id, 'w', ('RUNNING',))
-    side.client.executions.update(ex_id, 'PAUSED')
+    st2_id, ex_id, task = pause_in_mistral_while_w_runs(side, 'examples.idlepause')
     st2.wait_for_status(st2_id, 'pausing', timeout=2)
     (action,) = side.client.action_executions.list(task_execution_id=task.id)
     side.client.action_executions.update(action.id, 'SUCCESS', {'waited': True})

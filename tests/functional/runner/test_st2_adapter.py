@@ -31,6 +31,8 @@ from st2mistral.testing import st2_emulator
 from tests.functional.runner.conftest import TOKEN
 from tests.functional.runner.conftest import st2_put
 from tests.functional.runner.conftest import unique
+from tests.functional.runner.workflows import WAITING
+from tests.functional.runner.workflows import WITH_ITEMS
 from tests.unit.runner import standin
 
 Obj = types.SimpleNamespace
@@ -146,9 +148,6 @@ def test_runner_checks_parameters_of_registered_st2_actions(adapter, st2_conf, r
         runner.run({})
 
 
-WAITING = "version: '2.0'\n%s:\n  tasks:\n    w: {action: std.async_noop}\n"
-
-
 def run_keeping_context(runner):
     """runner.run() as st2's container calls it, which stores the context the runner
     returns into the liveaction; the Mistral execution id."""
@@ -211,19 +210,6 @@ def test_rerun_through_the_runner(adapter, st2_conf, records, side, stream, st2,
     st2.wait_for_status(second, 'succeeded', timeout=30)
 
 
-ITEMS = """
-version: '2.0'
-%s:
-  tasks:
-    items:
-      with-items: ref in <%% ['examples.ok', 'examples.flaky'] %%>
-      action: st2.action
-      input:
-        ref: <%% $.ref %%>
-        parameters: {item: x}
-"""
-
-
 def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, records, side,
                                                              stream, st2, tmp_path):
     """st2 3.3+ refuses ``--tasks`` for mistral-v2; ``st2 execution re-run <id>
@@ -233,7 +219,7 @@ def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, r
     name = unique('examples.adapteritems')
     st2.set_child_outcome('examples.flaky', 'failed', {'stderr': 'no'})
     first = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, first)
+    runner = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, first)
     _, _, context = runner.run({})
     st2.update_context(first, context)
     st2.wait_for_status(first, 'failed', timeout=30)
@@ -256,7 +242,7 @@ def test_rerun_of_tasks_on_st2_39_through_runner_parameters(adapter, st2_conf, r
     assert new['id'] != first and new['context']['re-run'] == {'ref': first}
     # st2's scheduler and action runner: running, then the runner with its parameters.
     st2.db_update_status(new['liveaction']['id'], 'running')
-    rerun = container_runner(adapter, records, tmp_path, ITEMS % name, name, new['id'],
+    rerun = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, new['id'],
                              runner_parameters={k: new['parameters'][k]
                                                 for k in ('rerun_tasks', 'rerun_no_reset')},
                              context=new['context'], rerun_ex_ref=Obj(context=context))
@@ -277,7 +263,7 @@ def test_rerun_tasks_without_an_execution_to_rerun_fails_at_once(adapter, st2_co
                                                                  side, st2, tmp_path):
     name = unique('examples.adapternoref')
     st2_id = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, ITEMS % name, name, st2_id,
+    runner = container_runner(adapter, records, tmp_path, WITH_ITEMS % name, name, st2_id,
                               runner_parameters={'rerun_tasks': ['items']})
     with pytest.raises(launcher.RunnerError, match='not with "st2 run"'):
         runner.run({})
@@ -326,15 +312,23 @@ def st2_worker_completes_cancel(st2, st2_id, runner):
     return status, result
 
 
-@pytest.mark.parametrize('version', ['3.2', '3.9'])
-def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, side, stream,
-                                                    st2, tmp_path, version):
+def start_waiting(adapter, records, side, st2, tmp_path, version, prefix):
+    """st2 ``version`` runs WAITING through the runner; (st2 id, runner, Mistral
+    execution id) once its task ``w`` runs."""
     st2.version = version
-    name = unique('examples.st2cancel')
+    name = unique(prefix)
     st2_id = st2.add_execution(action=name)
     runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
     ex_id = run_keeping_context(runner)
     side.wait_task(ex_id, 'w', ('RUNNING',))
+    return st2_id, runner, ex_id
+
+
+@pytest.mark.parametrize('version', ['3.2', '3.9'])
+def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, side, stream,
+                                                    st2, tmp_path, version):
+    st2_id, runner, ex_id = start_waiting(adapter, records, side, st2, tmp_path, version,
+                                          'examples.st2cancel')
 
     # st2 execution cancel: st2 records the request with its own result ...
     answer = st2_put(st2, st2_id, 'canceled').json()
@@ -354,12 +348,8 @@ def test_cancel_from_st2_keeps_the_workflows_result(adapter, st2_conf, records, 
 def test_cancel_started_in_mistral_keeps_the_workflows_result(adapter, st2_conf, records,
                                                               side, stream, st2, tmp_path,
                                                               version):
-    st2.version = version
-    name = unique('examples.mcancel')
-    st2_id = st2.add_execution(action=name)
-    runner = container_runner(adapter, records, tmp_path, WAITING % name, name, st2_id)
-    ex_id = run_keeping_context(runner)
-    side.wait_task(ex_id, 'w', ('RUNNING',))
+    st2_id, runner, ex_id = start_waiting(adapter, records, side, st2, tmp_path, version,
+                                          'examples.mcancel')
 
     side.client.executions.update(ex_id, 'CANCELLED')
     # The publisher's PUT canceled makes st2 cancel (canceling); st2's action runner then

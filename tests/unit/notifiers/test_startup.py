@@ -19,6 +19,7 @@ import types
 from oslo_config import cfg
 import pytest
 
+from st2mistral.core import retry
 from st2mistral.mistral_side import startup
 from st2mistral.mistral_side.delivery import spool as spool_mod
 from st2mistral.mistral_side.notifiers import config_check
@@ -99,6 +100,44 @@ def test_the_thread_waits_for_mistrals_configuration_and_skips_a_launcher(monkey
     stopped.set()
     startup._wait_and_replay(types.SimpleNamespace(project=None), stopped)
     assert calls == [conf]                                   # never parsed: nothing
+
+
+class StopAfter:
+    """A ``stop`` event whose waits are recorded; Mistral parses its configuration
+    (``conf.project``) during wait number ``parsed_at``."""
+
+    def __init__(self, conf, parsed_at):
+        self.conf, self.parsed_at, self.waits = conf, parsed_at, []
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        if len(self.waits) == self.parsed_at:
+            self.conf.project = 'mistral'
+        return False
+
+
+def test_the_thread_looks_for_the_configuration_every_fifth_of_a_second(monkeypatch):
+    calls = []
+    monkeypatch.setattr(startup, 'replay_now', calls.append)
+    monkeypatch.setitem(startup._state, 'forked', False)
+    monkeypatch.setitem(startup._state, 'child', True)
+    conf = types.SimpleNamespace(project=None)
+    stop = StopAfter(conf, parsed_at=3)
+    startup._wait_and_replay(conf, stop)
+    assert stop.waits == [0.2, 0.2, 0.2, startup.SETTLE]
+    assert calls == [conf]
+
+
+def test_the_thread_gives_up_on_a_process_that_never_parses_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(startup, 'replay_now', calls.append)
+    monkeypatch.setitem(startup._state, 'child', True)
+    monkeypatch.setattr(retry, 'MISTRAL_CONFIG',
+                        retry.Backoff(0.2, 0.2, give_up_after=600.0, tries=4))
+    conf = types.SimpleNamespace(project=None)
+    stop = StopAfter(conf, parsed_at=None)
+    startup._wait_and_replay(conf, stop)
+    assert stop.waits == [0.2, 0.2, 0.2] and calls == []
 
 
 def test_with_nothing_to_replay_the_mistakes_are_still_logged_at_start(
