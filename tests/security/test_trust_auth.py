@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from st2mistral.core import contract
+from st2mistral.mistral_side.auth.server import PROJECT_HEADER
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 from st2mistral.testing.waiting import wait_until
@@ -157,10 +158,13 @@ def alices_running_action(mistral, st2):
                          timeout=20, message='the async action to start')
     (action,) = running
 
-    def complete(token):
+    def complete(token, project=None):
+        headers = {'X-Auth-Token': token}
+        if project:
+            headers[PROJECT_HEADER] = project
         return requests.put(mistral.api_url + '/action_executions/' + action.id, timeout=10,
                             json={'state': 'SUCCESS', 'output': '{"result": "done"}'},
-                            headers={'X-Auth-Token': token})
+                            headers=headers)
     return alice, execution, action, complete
 
 
@@ -189,8 +193,12 @@ def test_trust_mistral_before_21_refuses_the_admin_user_another_users_action(mis
         'DBEntityNotFoundError: 404: ActionExecution not found [id=%s]' % action.id)
     assert alice.executions.get(execution.id).state == 'RUNNING'
     assert alice.action_executions.get(action.id).state == 'RUNNING'
-    # The admin user still reads the workflow (get_workflow_execution honours is_admin).
-    assert client_of(mistral, st2, SERVICE).executions.get(execution.id).id == execution.id
-    # The workflow's own user can complete it.
-    assert complete(ALICE).status_code == 200
+    # The admin user still reads the workflow (get_workflow_execution honours is_admin),
+    # and so learns its project; Bob may not borrow it.
+    project = client_of(mistral, st2, SERVICE).executions.get(execution.id).project_id
+    assert complete(BOB, project=project).status_code == 401
+    assert alice.executions.get(execution.id).state == 'RUNNING'
+    # Acting in Alice's project (what the relay does then), the admin user completes it.
+    done = complete(SERVICE, project=project)
+    assert done.status_code == 200, done.text
     assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'
