@@ -76,9 +76,8 @@ def guard(major=None):
     with _lock:
         if _guarded:
             return True
-        from sqlalchemy import event
-
         from mistral.db.v2.sqlalchemy import models
+        from sqlalchemy import event
 
         for cls in (models.WorkflowExecution, models.TaskExecution, models.ActionExecution):
             event.listen(cls.state_info, 'set', _on_set, retval=True)
