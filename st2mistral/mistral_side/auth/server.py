@@ -71,6 +71,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from st2mistral.core import bounded
+from st2mistral.core import contract
 from st2mistral.core import opts
 from st2mistral.core import st2api
 from st2mistral.mistral_side import params_log
@@ -95,8 +96,8 @@ _CLIENT_IDENTITY_PREFIXES = (
 # A user name that can be a project id as it is (readable in Mistral's lists).
 _PLAIN_NAME = re.compile(r'[A-Za-z0-9._@+-]{1,64}')
 # The project an admin user's request acts in (see the module's docstring).
-PROJECT_HEADER = 'X-St2mistral-Project'
-PROJECT_ENVIRON = 'HTTP_X_ST2MISTRAL_PROJECT'
+PROJECT_HEADER = contract.MISTRAL_PROJECT_HEADER
+PROJECT_ENVIRON = 'HTTP_' + PROJECT_HEADER.upper().replace('-', '_')
 # What project_of returns, and nothing else.
 _OUR_PROJECT = re.compile(r'st2:[A-Za-z0-9._@+-]{1,64}|st2~[0-9a-f]{40}')
 ADMIN_ROLE = 'admin'
@@ -109,9 +110,10 @@ def project_of(user):
     ``st2:<name>`` for plain names; any other name (long, spaces, ':'...) maps
     to ``st2~<sha256>``, so two different names never share a project.
     """
+    plain, hashed = contract.ST2_USER_PROJECT_PREFIXES
     if _PLAIN_NAME.fullmatch(user):
-        return 'st2:' + user
-    return 'st2~' + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
+        return plain + user
+    return hashed + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
 
 
 # Params only Mistral's engine may set (it starts sub-workflows with them).
