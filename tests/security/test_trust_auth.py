@@ -222,3 +222,21 @@ def test_trust_the_relay_completes_another_users_action_on_every_release(mistral
     assert outcome == child_results.DELIVERED
     assert mistral.wait_for_execution(execution.id, client=alice).state == 'SUCCESS'
     assert alice.action_executions.get(action.id).output == '{"result": {"answer": 42}}'
+
+
+def test_trust_no_token_in_the_state_info_of_a_failed_expression(mistral, st2):
+    """Mistral 18-22 append the data context to the error: with auth on it holds the
+    request's token (``openstack.auth_token``) besides the env's (note [1])."""
+    alice = client_of(mistral, st2, ALICE)
+    name = unique('alice_bad_expr')
+    alice.workflows.create("version: '2.0'\n%s:\n  tasks:\n    t:\n"
+                           "      action: std.echo output=<%% regex_match('a1', 'a(') %%>\n"
+                           % name)
+    env = contract.build_env('5f0c4d1e2a3b4c5d6e7f8092', st2.api_url, auth_token=ALICE)
+    execution = alice.executions.create(name, env=env)
+    assert mistral.wait_for_execution(execution.id, client=alice).state == 'ERROR'
+    (task,) = alice.tasks.list(workflow_execution_id=execution.id)
+    for state_info in (alice.tasks.get(task.id).state_info,
+                       alice.executions.get(execution.id).state_info):
+        assert 'regex_match: invalid regular expression' in state_info
+        assert ALICE not in state_info
