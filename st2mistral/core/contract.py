@@ -40,6 +40,13 @@ ENV_ACTIONS = '__actions'
 ST2_ACTION = 'st2.action'
 ST2_CONTEXT = 'st2_context'
 
+# Under auth_type = st2, the header in which an [st2] admin_users token names the st2
+# user's Mistral project a request acts in (mistral_side/auth/server.py), and the
+# prefixes of those projects. Mistral before 21 completes another project's action
+# execution for nobody, admin or not (docs/mistral-versions.rst, note [3]).
+MISTRAL_PROJECT_HEADER = 'X-St2mistral-Project'
+ST2_USER_PROJECT_PREFIXES = ('st2:', 'st2~')
+
 # The notify entry that sends a workflow's events to st2 (mistral.conf or per execution).
 ST2_NOTIFY_ENTRY = {'type': 'st2'}
 

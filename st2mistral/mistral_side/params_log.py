@@ -132,7 +132,8 @@ def install_token_filter(logger=None):
 def warn_once(major=None):
     """Log the WARNING (once per process) when Mistral would log st2 tokens.
 
-    On Mistral < 23 also installs the TokenFilter (failed expressions). Call it
+    On Mistral < 23 also installs the TokenFilter (failed expressions) and the
+    state_info guard (mistral_side/state_info.py). Call it
     where a plugin of ours starts working in a Mistral process (logging is set
     up by then). Returns True when it warned now.
     """
@@ -145,6 +146,10 @@ def warn_once(major=None):
     major = mistral_major() if major is None else major
     if major is not None and major < FIRST_QUIET_RELEASE:
         install_token_filter()
+        # The same data dumps in state_info (usually registered already at our
+        # functions' import; this covers a process that never loads them).
+        from st2mistral.mistral_side import state_info
+        state_info.guard(major)
     noisy = loggers_writing_params(major)
     if not noisy:
         return False

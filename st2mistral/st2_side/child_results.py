@@ -27,6 +27,11 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
   Unicode travels as JSON escapes, so no encoding can break it.
 - Mistral's "is already completed" (HTTP 500) means a previous delivery
   arrived: done. Connection errors and transient answers are retried.
+- Mistral before 21 completes another project's action execution for nobody, not
+  even the admin ``[mistral] st2_service_token`` (it answers "ActionExecution not
+  found"; docs/mistral-versions.rst, note [3]). Then, when the child names its
+  Mistral workflow, the workflow's project is read (admins read every workflow)
+  and the PUT goes again in that project (contract.MISTRAL_PROJECT_HEADER).
 - A result above Mistral's ``[engine] execution_field_size_limit_kb`` is
   refused by Mistral, which then fails the task with its size message: the
   task never stays RUNNING.
@@ -59,6 +64,11 @@ SKIPPED = 'skipped'
 FAILED = 'failed'
 
 
+# Mistral's answer (HTTP 500, its engine's DBEntityNotFoundError) when it finds no
+# action execution with that id in the request's project.
+_NOT_FOUND = 'ActionExecution not found'
+
+
 def mistral_state(st2_status):
     return MISTRAL_STATES.get(st2_status, 'RUNNING')
 
@@ -84,6 +94,13 @@ def callback_of(execution):
     if mistral.get('callback_url') and mistral.get('action_execution_id'):
         return mistral['action_execution_id']
     return None
+
+
+def workflow_of(context):
+    """The Mistral workflow execution an st2 child reports to (st2.action's
+    ``context.mistral.workflow_execution_id``), or None."""
+    value = contract.mistral_context(context).get('workflow_execution_id')
+    return value if isinstance(value, str) and value else None
 
 
 # st2 3.3+ fails an inquiry whose root workflow is mistral-v2 with request_pause's message
@@ -120,8 +137,12 @@ class ChildResults:
         self._conf = conf
         self._sleep = sleep
 
-    def deliver(self, action_execution_id, st2_status, result, execution_id=None):
-        """PUT the state (and output) of one st2 child; returns an outcome constant."""
+    def deliver(self, action_execution_id, st2_status, result, execution_id=None,
+                workflow_execution_id=None):
+        """PUT the state (and output) of one st2 child; returns an outcome constant.
+
+        ``workflow_execution_id``: the Mistral workflow the child reports to (its
+        ``context.mistral``), for Mistral before 21 (see the module's docstring)."""
         label = execution_id or '-'
         if st2_status not in contract.CALLBACK_STATUSES:
             LOG.info('[%s] Not calling back Mistral action execution %s: st2 status "%s" '
@@ -131,8 +152,7 @@ class ChildResults:
         state = mistral_state(st2_status)
         output = output_for(result) if state in ('SUCCESS', 'ERROR') else None
         try:
-            clients.call_mistral(self._conf, self._sleep, self._client.action_executions.update,
-                                 action_execution_id, state, output)
+            self._update(action_execution_id, state, output, workflow_execution_id)
         except Exception as e:
             if clients.is_already_completed(e):
                 LOG.info('[%s] Mistral action execution %s was already completed: the result '
@@ -146,10 +166,33 @@ class ChildResults:
                  st2_status, state, action_execution_id)
         return DELIVERED
 
+    def _update(self, action_execution_id, state, output, workflow_execution_id):
+        call = self._call
+        try:
+            return call(self._client.action_executions.update, action_execution_id, state,
+                        output)
+        except Exception as e:
+            if not (workflow_execution_id and _NOT_FOUND in str(e)):
+                raise
+            project = getattr(call(self._client.executions.get, workflow_execution_id),
+                              'project_id', None)
+            if not (isinstance(project, str)
+                    and project.startswith(contract.ST2_USER_PROJECT_PREFIXES)):
+                raise e from None    # auth off, or not an st2 user's: nothing to add
+            LOG.info('Mistral found no action execution %s in the service user\'s project '
+                     '(Mistral before 21): completing it in the project of workflow %s.',
+                     action_execution_id, workflow_execution_id)
+            return call(self._client.action_executions.update, action_execution_id, state,
+                        output, project=project)
+
+    def _call(self, fn, *args, **kwargs):
+        return clients.call_mistral(self._conf, self._sleep, fn, *args, **kwargs)
+
     def deliver_execution(self, execution):
         """Deliver an st2 execution document (API shape) if it reports to Mistral."""
         action_execution_id = callback_of(execution)
         if action_execution_id is None:
             return SKIPPED
         return self.deliver(action_execution_id, execution.get('status'),
-                            with_hint(execution), execution_id=execution.get('id'))
+                            with_hint(execution), execution_id=execution.get('id'),
+                            workflow_execution_id=workflow_of(execution.get('context')))

@@ -32,6 +32,7 @@ import uuid
 
 import requests
 
+from st2mistral.core import contract
 from st2mistral.core import st2api
 
 
@@ -144,11 +145,11 @@ class Client:
         self.workflows = Workflows(self)
         self.workbooks = Workbooks(self)
 
-    def request(self, method, path, params=None, body=None, text=None):
+    def request(self, method, path, params=None, body=None, text=None, headers=None):
         """One call; the decoded JSON answer (None when empty) or MistralError."""
         # No Accept header, as python-mistralclient: Mistral answers a workflow
         # definition POST that asks for application/json with 406.
-        headers = {}
+        headers = dict(headers or {})
         if text is not None:
             data = text.encode('utf-8')
             headers['Content-Type'] = 'text/plain'
@@ -280,7 +281,9 @@ class ActionExecutions(_Manager):
         _not_empty(id=id)
         return self._one('GET', '/action_executions/%s' % id)
 
-    def update(self, id, state=None, output=None):
+    def update(self, id, state=None, output=None, project=None):
+        """``project``: the st2 user's Mistral project to act in (an admin token only;
+        contract.MISTRAL_PROJECT_HEADER)."""
         _not_empty(id=id)
         if not (state or output):
             raise MistralError(400, 'Please provide either state or output for action '
@@ -290,7 +293,8 @@ class ActionExecutions(_Manager):
             data['state'] = state
         if output:
             data['output'] = output
-        return self._one('PUT', '/action_executions/%s' % id, body=data)
+        headers = {contract.MISTRAL_PROJECT_HEADER: project} if project else None
+        return self._one('PUT', '/action_executions/%s' % id, body=data, headers=headers)
 
     def list(self, task_execution_id=None, limit=None, marker='', fields=None, sort_keys='',
              sort_dirs='', **filters):

@@ -351,7 +351,9 @@ def _callback_class():
                 return
             child_results.ChildResults(clients.mistral(CONF), CONF).deliver(
                 action_execution_id, liveaction.status, liveaction.result,
-                execution_id=str(liveaction.id))
+                execution_id=str(liveaction.id),
+                workflow_execution_id=child_results.workflow_of(
+                    getattr(liveaction, 'context', None)))
 
     return MistralCallbackHandler
 

@@ -97,3 +97,28 @@ def test_errors_are_readable_in_state_info(mistral, st2, run, body, error):
     # What st2 receives never holds the token (the publisher redacts it).
     st2.wait_for_status(r.st2_id, 'failed')
     assert TOKEN not in json.dumps(st2.execution(r.st2_id)['result'])
+
+
+@pytest.mark.parametrize('body', [
+    # Ours, failing in YAQL and in Jinja.
+    "      action: std.echo output=<% regex_match('a1', 'a(') %>",
+    "      action: std.echo output=\"{{ st2kv('nope') }}\"",
+    # Mistral's own failure: no function of ours involved.
+    "      action: std.echo output=<% $.no_such_var.x %>",
+    # In publish (evaluated after the action, another code path).
+    "      action: std.echo output='ok'\n      publish:\n        v: <% regex_search('a1', 'a(') %>",
+])
+def test_failed_expression_keeps_the_token_out_of_state_info(mistral, st2, run, body):
+    """Attack: Mistral 18-22 append the task's data context, the env with st2's
+    token, to a failed expression's error. Whoever reads the task or workflow
+    through Mistral's API (or a parent workflow's state_info) must not get it."""
+    name = unique('fn_leak')
+    r = run(wf(name, body), name, parent=ALICE)
+    ex = mistral.wait_for_execution(r.id)
+    (task,) = r.client.tasks.list(workflow_execution_id=r.id)
+    task = r.client.tasks.get(task.id)
+    assert ex.state == 'ERROR' and task.state == 'ERROR'
+    assert 'Can not evaluate' in task.state_info and 'Can not evaluate' in ex.state_info
+    assert TOKEN not in task.state_info
+    assert TOKEN not in ex.state_info
+    assert TOKEN not in r.client.executions.get(r.id).state_info

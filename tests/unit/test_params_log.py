@@ -17,10 +17,19 @@ import logging
 import pytest
 
 from st2mistral.mistral_side import params_log
+from st2mistral.mistral_side import state_info
 
 
 @pytest.fixture
-def fresh(monkeypatch):
+def guarded(monkeypatch):
+    """The state_info guard's calls (not registered on this process's Mistral)."""
+    calls = []
+    monkeypatch.setattr(state_info, 'guard', lambda major=None: calls.append(major))
+    return calls
+
+
+@pytest.fixture
+def fresh(monkeypatch, guarded):
     monkeypatch.setattr(params_log, '_warned', [])
     levels = {n: logging.getLogger(n).level for n in params_log.PARAMS_LOGGERS}
     yield
@@ -33,11 +42,12 @@ def _set(level):
         logging.getLogger(name).setLevel(level)
 
 
-def test_mistral_22_at_info_warns_once_naming_the_setting(fresh, caplog):
+def test_mistral_22_at_info_warns_once_naming_the_setting(fresh, guarded, caplog):
     _set(logging.INFO)
     with caplog.at_level(logging.INFO, logger='st2mistral'):
         assert params_log.warn_once(major=22) is True
         assert params_log.warn_once(major=22) is False
+    assert guarded == [22]      # and the state_info guard, once
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     text = warnings[0].getMessage()
@@ -53,10 +63,11 @@ def test_only_the_loggers_still_at_info_are_named(fresh):
 
 
 @pytest.mark.parametrize('major', [23, 24])
-def test_mistral_23_and_later_are_quiet(fresh, caplog, major):
+def test_mistral_23_and_later_are_quiet(fresh, guarded, caplog, major):
     _set(logging.INFO)
     with caplog.at_level(logging.INFO, logger='st2mistral'):
         assert params_log.warn_once(major=major) is False
+    assert guarded == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 

@@ -40,6 +40,13 @@ Identity comes from st2 only: every identity header a client may send
 (``X-Roles``, ``X-Project-Id``, ``X-Target-*``...) is removed before the ones
 st2 vouched for are set, as keystonemiddleware does.
 
+An admin user may name the project a request acts in (:data:`PROJECT_HEADER`,
+one of the st2 users' projects): Mistral before 21 confines even an admin
+context to its own project when it completes an action execution
+(``get_action_execution`` ignores ``is_admin``), so the st2 side completes
+another user's ``st2.action`` task in that user's project there
+(docs/mistral-versions.rst, note [3]). Anyone else naming it is refused.
+
 Lineage comes from the engine only: Mistral 23 takes ``root_execution_id``
 and ``task_execution_id`` from the params of ``POST /v2/executions``
 (mistral/engine/workflows.py ``_create_execution``), and only the engine sets
@@ -64,6 +71,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from st2mistral.core import bounded
+from st2mistral.core import contract
 from st2mistral.core import opts
 from st2mistral.core import st2api
 from st2mistral.mistral_side import params_log
@@ -87,6 +95,11 @@ _CLIENT_IDENTITY_PREFIXES = (
 
 # A user name that can be a project id as it is (readable in Mistral's lists).
 _PLAIN_NAME = re.compile(r'[A-Za-z0-9._@+-]{1,64}')
+# The project an admin user's request acts in (see the module's docstring).
+PROJECT_HEADER = contract.MISTRAL_PROJECT_HEADER
+PROJECT_ENVIRON = 'HTTP_' + PROJECT_HEADER.upper().replace('-', '_')
+# What project_of returns, and nothing else.
+_OUR_PROJECT = re.compile(r'st2:[A-Za-z0-9._@+-]{1,64}|st2~[0-9a-f]{40}')
 ADMIN_ROLE = 'admin'
 _TOKEN_METHOD = 'authentication token'   # st2's auth_info method for a token
 
@@ -97,9 +110,10 @@ def project_of(user):
     ``st2:<name>`` for plain names; any other name (long, spaces, ':'...) maps
     to ``st2~<sha256>``, so two different names never share a project.
     """
+    plain, hashed = contract.ST2_USER_PROJECT_PREFIXES
     if _PLAIN_NAME.fullmatch(user):
-        return 'st2:' + user
-    return 'st2~' + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
+        return plain + user
+    return hashed + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
 
 
 # Params only Mistral's engine may set (it starts sub-workflows with them).
@@ -205,8 +219,9 @@ class St2AuthHandler(auth.AuthHandler):
             user = self._user_of(token, group)
             self._cache.remember(token, user, group.auth_cache_ttl, group.auth_cache_size)
 
-        identity = Identity(user=user, project=project_of(user),
-                            is_admin=user in group.admin_users)
+        is_admin = user in group.admin_users
+        identity = Identity(user=user, project=self._project(req, user, is_admin),
+                            is_admin=is_admin)
         named = named_lineage(req)
         if named:
             LOG.warning('Refused an execution that st2 user %s asked to create with %s in '
@@ -217,6 +232,22 @@ class St2AuthHandler(auth.AuthHandler):
                 'sets them, when it starts a sub-workflow. Create the execution without '
                 'them.' % ' and '.join(named))
         req.headers.update(identity.headers())
+
+    @staticmethod
+    def _project(req, user, is_admin):
+        """The user's own project, or the one an admin user names in PROJECT_HEADER."""
+        named = req.environ.pop(PROJECT_ENVIRON, None)
+        if named is None:
+            return project_of(user)
+        if not is_admin:
+            LOG.warning('Refused a request of st2 user %s naming a project (%s): only '
+                        '[st2] admin_users may.', user, PROJECT_HEADER)
+            raise exc.UnauthorizedException(
+                '%s may be given by [st2] admin_users only.' % PROJECT_HEADER)
+        if not _OUR_PROJECT.fullmatch(named):
+            raise exc.UnauthorizedException(
+                '%s must name the project of an st2 user (st2:<user>).' % PROJECT_HEADER)
+        return named
 
     def _user_of(self, token, group):
         """The st2 user of ``token``; UnauthorizedException when st2 does not vouch for it."""

@@ -13,10 +13,21 @@
 
 """Expression functions for Mistral workflows (entry points mistral.expression.functions).
 
-Mistral 23 imports them when a process starts, before any workflow event: that
-import arms the replay of a spool a stopped process left (mistral_side/startup.py).
+Mistral imports them when a process starts, before any workflow event: that
+import arms the replay of a spool a stopped process left (mistral_side/startup.py)
+and, on Mistral 18-22, keeps st2 tokens out of the state_info of a failed
+expression (mistral_side/state_info.py) before the process evaluates any.
 """
 
+import logging
+
 from st2mistral.mistral_side import startup
+from st2mistral.mistral_side import state_info
 
 startup.arm()
+try:
+    state_info.guard()
+except Exception:   # never stop Mistral loading its functions; say what is lost
+    logging.getLogger(__name__).exception(
+        'st2 tokens may reach the state_info of a task whose expression fails: the '
+        'guard could not be registered on Mistral\'s models')

@@ -292,3 +292,37 @@ def test_other_requests_may_carry_such_fields(handler, requests_mock):
     req = post_execution({'root_execution_id': 'r-1'}, path='/v2/workflows')
     handler.authenticate(req)
     assert req.headers['X-Project-Id'] == 'st2:bob'
+
+
+def test_an_admin_user_may_act_in_an_st2_users_project(handler, conf, requests_mock):
+    # Mistral < 21 completes an action execution only in its own project (note [3]).
+    conf.set_override('admin_users', ['st2mistral'], group='st2')
+    requests_mock.get(USER_URL, **whose('st2mistral'))
+    for project in ('st2:alice', server.project_of('CN=Alice Smith')):
+        req = request(**{server.PROJECT_HEADER: project})
+        handler.authenticate(req)
+        assert req.headers['X-Project-Id'] == project
+        assert req.headers['X-User-Name'] == 'st2mistral'
+        assert req.headers['X-Roles'] == 'admin'
+        assert server.PROJECT_ENVIRON not in req.environ
+
+
+def test_nobody_else_may_name_a_project(handler, conf, requests_mock, caplog):
+    conf.set_override('admin_users', ['st2mistral'], group='st2')
+    requests_mock.get(USER_URL, **whose('bob'))
+    req = request(token='bob-token', **{server.PROJECT_HEADER: 'st2:alice'})
+    with pytest.raises(mistral_exc.UnauthorizedException) as raised:
+        handler.authenticate(req)
+    assert 'X-St2mistral-Project may be given by [st2] admin_users only' in str(raised.value)
+    assert 'X-Project-Id' not in req.headers
+    assert 'only [st2] admin_users may' in caplog.text
+
+
+@pytest.mark.parametrize('project', ['service', 'st2:', 'st2:a b', 'st2~abc', 'admin', ''])
+def test_an_admin_user_names_only_an_st2_users_project(handler, conf, requests_mock, project):
+    conf.set_override('admin_users', ['st2mistral'], group='st2')
+    requests_mock.get(USER_URL, **whose('st2mistral'))
+    req = request(**{server.PROJECT_HEADER: project})
+    with pytest.raises(mistral_exc.UnauthorizedException) as raised:
+        handler.authenticate(req)
+    assert 'must name the project of an st2 user' in str(raised.value)

@@ -31,16 +31,27 @@ class ActionExecutions:
         self.failures = list(failures)
         self.calls = []
 
-    def update(self, id, state=None, output=None):
-        self.calls.append((id, state, output))
+    def update(self, id, state=None, output=None, project=None):
+        self.calls.append((id, state, output) + ((project,) if project else ()))
         if self.failures:
             raise self.failures.pop(0)
         return {'id': id, 'state': state}
 
 
+class Executions:
+    def __init__(self, projects):
+        self.projects = projects
+        self.gets = []
+
+    def get(self, id):
+        self.gets.append(id)
+        return mistral_api.Resource({'id': id, 'project_id': self.projects[id]})
+
+
 class Client:
-    def __init__(self, failures=()):
+    def __init__(self, failures=(), projects=None):
         self.action_executions = ActionExecutions(failures)
+        self.executions = Executions(projects or {})
 
 
 @pytest.fixture
@@ -149,3 +160,50 @@ def test_a_failed_inquiry_st2_could_not_pause_for_says_what_to_do():
                   dict(inquiry, result={'error': 'another error'}),
                   dict(inquiry, result='text')):
         assert r.with_hint(other) == other['result']
+
+
+# Mistral 20's answer to the admin token for another project's action execution.
+NOT_FOUND = mistral_api.MistralError(
+    500, 'DBEntityNotFoundError: 404: ActionExecution not found [id=ae-1]')
+
+
+def test_mistral_before_21_gets_the_result_in_the_workflows_project(conf, caplog):
+    client = Client([NOT_FOUND], projects={'wf-1': 'st2:alice'})
+    relay = r.ChildResults(client, conf)
+    ex = {'id': 'st2ex', 'status': 'succeeded', 'result': {'a': 1},
+          'liveaction': {'callback': {'source': 'mistral_v2', 'url': URL}},
+          'context': {'mistral': {'workflow_execution_id': 'wf-1'}}}
+    with caplog.at_level('INFO'):
+        assert relay.deliver_execution(ex) == r.DELIVERED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {'a': 1}),
+                                              ('ae-1', 'SUCCESS', {'a': 1}, 'st2:alice')]
+    assert client.executions.gets == ['wf-1']
+    assert 'completing it in the project of workflow wf-1' in caplog.text
+
+
+@pytest.mark.parametrize('workflow, projects', [
+    (None, {}),                                      # the child names no workflow
+    ('wf-1', {'wf-1': '<default-project>'}),         # Mistral's auth is off
+    ('wf-1', {'wf-1': None}),
+])
+def test_not_found_stays_a_failure_without_an_st2_users_project(conf, workflow, projects):
+    client = Client([NOT_FOUND], projects=projects)
+    assert r.ChildResults(client, conf).deliver(
+        'ae-1', 'succeeded', {}, workflow_execution_id=workflow) == r.FAILED
+    assert len(client.action_executions.calls) == 1     # no PUT in another project
+
+
+def test_other_errors_are_not_retried_in_another_project(conf):
+    client = Client([mistral_api.MistralError(500, 'ValueError: bad output')],
+                    projects={'wf-1': 'st2:alice'})
+    assert r.ChildResults(client, conf).deliver(
+        'ae-1', 'succeeded', {}, workflow_execution_id='wf-1') == r.FAILED
+    assert len(client.action_executions.calls) == 1
+    assert client.executions.gets == []
+
+
+def test_workflow_of():
+    assert r.workflow_of({'mistral': {'workflow_execution_id': 'wf-1'}}) == 'wf-1'
+    for context in (None, {}, {'mistral': {}}, {'mistral': {'workflow_execution_id': 3}},
+                    {'mistral': {'workflow_execution_id': ''}}):
+        assert r.workflow_of(context) is None

@@ -88,6 +88,15 @@ def test_action_execution_update_needs_state_or_output(wire):
     wire.put(URL + '/action_executions/a1', json={'id': 'a1', 'state': 'SUCCESS'})
     client().action_executions.update('a1', 'SUCCESS', {'result': 1})
     assert wire.last_request.json() == {'state': 'SUCCESS', 'output': {'result': 1}}
+    assert 'X-St2mistral-Project' not in wire.last_request.headers
+
+
+def test_action_execution_update_in_an_st2_users_project(wire):
+    # Mistral < 21 with auth_type = st2 (docs/mistral-versions.rst, note [3]).
+    wire.put(URL + '/action_executions/a1', json={'id': 'a1', 'state': 'SUCCESS'})
+    client().action_executions.update('a1', 'SUCCESS', {'result': 1}, project='st2:alice')
+    assert wire.last_request.headers['X-St2mistral-Project'] == 'st2:alice'
+    assert wire.last_request.json() == {'state': 'SUCCESS', 'output': {'result': 1}}
 
 
 @pytest.mark.parametrize('answer, message', [
