@@ -27,18 +27,28 @@ pytest 7.0.1, so: Python 3.6 syntax, no import of this project.
   that is never reached fails after the max wait instead of 15 minutes. Unset:
   st2's own values. An entry's ``max_wait`` (seconds) caps the waits of that
   excepted test (one that waits for a state st2 never reaches).
-- At the end: passed / failed / excepted (and skipped) per file on the terminal,
-  and with ``--st2suite-summary FILE`` as JSON.
+- ``--st2suite-unavailable FILE``: JSON ``{"refs": [action refs], "why": text}``,
+  the examples actions whose definitions are not in the examples pack given
+  (st2-v3.2.0.tar.gz of shared/st2-src lacks ``actions/workflows/tests/``). A
+  test whose source names one of them is skipped before it runs and counted
+  ``unavailable``: not a pass, not a failure; run.py says how to run them.
+- At the end: passed / failed / excepted (and skipped, unavailable) per file on
+  the terminal, and with ``--st2suite-summary FILE`` as JSON.
 """
 
 import collections
+import inspect
 import json
 import os
+import re
 
 import pytest
 
-OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass')
-KINDS = ('st2-refuses', 'mistral23', 'python3', 'open')
+OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass',
+            'unavailable')
+# How st2's tests name the examples actions they run ('examples.mistral-basic').
+ACTION_REF = re.compile(r'examples\.[A-Za-z0-9_-]+')
+KINDS = ('st2-refuses', 'mistral23', 'python3', 'open', 'race')
 
 
 def pytest_addoption(parser):
@@ -50,6 +60,8 @@ def pytest_addoption(parser):
                     help="seconds between two polls of st2's waits (st2's own: 3)")
     group.addoption('--st2suite-max-wait', type=float, default=None,
                     help="longest wait for one state, in seconds (st2's own: 900)")
+    group.addoption('--st2suite-unavailable',
+                    help='JSON {"refs": [...], "why": ...}: actions the pack lacks')
 
 
 def test_key(nodeid):
@@ -118,6 +130,7 @@ class Tally(object):
         self.seconds = collections.Counter()  # file -> seconds spent in its tests
         self.crash = {}     # test key -> the error it failed with (excepted, failed)
         self.files = []
+        self.unavailable = set()  # test keys skipped: an action they run is not registered
 
     # -- collection
 
@@ -125,6 +138,7 @@ class Tally(object):
         path = config.getoption('st2suite_exceptions')
         if path:
             self.exceptions = load_exceptions(path, config.getoption('st2suite_tag'))
+        missing, why = load_unavailable(config.getoption('st2suite_unavailable'))
         collected = set()
         for item in items:
             key = test_key(item.nodeid)
@@ -132,6 +146,12 @@ class Tally(object):
             name = key.split('::')[0]
             if name not in self.files:
                 self.files.append(name)
+            lacking = sorted(missing.intersection(actions_run_by(item)))
+            if lacking:
+                self.unavailable.add(key)
+                item.add_marker(pytest.mark.skip(
+                    reason='unavailable: runs %s; %s' % (', '.join(lacking), why)))
+                continue
             entry = self.exceptions.get(key)
             if entry is not None:
                 item.add_marker(pytest.mark.xfail(
@@ -158,6 +178,8 @@ class Tally(object):
             if report.failed:
                 text = str(report.longrepr)
                 outcome = 'unexpected-pass' if 'XPASS(strict)' in text else 'failed'
+            elif report.skipped and key in self.unavailable:
+                outcome = 'unavailable'
             elif report.skipped:
                 outcome = 'excepted' if hasattr(report, 'wasxfail') else 'skipped'
             elif hasattr(report, 'wasxfail'):
@@ -182,12 +204,12 @@ class Tally(object):
         tag = self.config.getoption('st2suite_tag') or '?'
         write('')
         write("st2's own Mistral suite on st2 %s: per file" % tag)
-        header = '%-30s %7s %7s %9s %16s %8s %11s %8s' % (
+        header = '%-30s %7s %7s %9s %16s %8s %11s %12s %8s' % (
             'file', 'passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky-pass',
-            'seconds')
+            'unavailable', 'seconds')
         write(header)
         total = collections.Counter()
-        line = '%-30s %7d %7d %9d %16d %8d %11d %8.0f'
+        line = '%-30s %7d %7d %9d %16d %8d %11d %12d %8.0f'
         for name, counter in per_file.items():
             total.update(counter)
             write(line % ((name,) + tuple(counter[o] for o in OUTCOMES) + (self.seconds[name],)))
@@ -208,6 +230,24 @@ class Tally(object):
                            'seconds': {name: round(self.seconds[name], 1) for name in per_file},
                            'tests': self.outcome, 'errors': self.crash},
                           f, indent=1, sort_keys=True)
+
+
+def load_unavailable(path):
+    """The action refs the registered pack lacks, and why (``--st2suite-unavailable``)."""
+    if not path:
+        return frozenset(), ''
+    with open(path) as f:
+        data = json.load(f)
+    return frozenset(data.get('refs') or ()), data.get('why') or 'not registered'
+
+
+def actions_run_by(item):
+    """The examples actions a test of st2's suite names in its own source."""
+    try:
+        source = inspect.getsource(item.function)
+    except (AttributeError, OSError, TypeError):
+        return set()
+    return set(ACTION_REF.findall(source))
 
 
 def crash_message(report):

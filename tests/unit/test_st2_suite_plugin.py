@@ -16,6 +16,7 @@ Each test runs pytest in a subprocess on a small unittest-style file (st2's
 suite is unittest TestCases) with the plugin and an exceptions file.
 """
 
+import collections
 import json
 import os
 import pathlib
@@ -215,17 +216,27 @@ def _methods(cls, classes):
     return own
 
 
-@pytest.mark.parametrize('tag', ['v3.9.0', 'v3.2.0'])
+@pytest.mark.parametrize('tag', ['v3.9.0', 'v3.5.0', 'v3.2.0'])
 def test_every_exception_says_why(tag):
     entries = load(tag)  # raises on an entry without kind, reason or source
     assert entries
     for name, entry in entries.items():
         assert name.count('::') == 2, name
-        if entry['kind'] in ('mistral23', 'python3'):
+        if entry['kind'] == 'race':
+            assert entry.get('strict') is False, '%s: a race is not strict' % name
+            assert 'v3.2.0' in load_all_tags(name), '%s: a race shows on the baseline' % name
+        if entry['kind'] in ('mistral23', 'python3', 'race'):
             assert entry.get('shown'), '%s: a %s entry shows the difference' % (
                 name, entry['kind'])
         if entry['kind'] == 'open':
             assert entry.get('issue'), name
+
+
+def load_all_tags(test):
+    import yaml
+
+    entries = yaml.safe_load(EXCEPTIONS.read_text())['exceptions']
+    return {tag for entry in entries if entry['test'] == test for tag in entry['tags']}
 
 
 def test_the_exceptions_name_tests_of_st2s_suite():
@@ -236,23 +247,30 @@ def test_the_exceptions_name_tests_of_st2s_suite():
 
 
 def test_each_st2_refusal_cites_st2s_source():
-    """st2_source 'path:line @tag' of st2-<tag>.tar.gz holds st2_says within 6 lines."""
+    """Each st2_source 'path:line @tag' (one per st2 3.3+ tag the entry names) holds
+    st2_says within 6 lines of st2-<tag>.tar.gz."""
     import tarfile
 
     src = st2_src()
-    checked = 0
+    checked = collections.Counter()
     for entry in load('v3.9.0').values():
         if entry['kind'] != 'st2-refuses':
             continue
-        where, tag = entry['st2_source'].split(' @')
-        tag = tag.split()[0]
-        path, line = where.rsplit(':', 1)
-        with tarfile.open(src / ('st2-%s.tar.gz' % tag)) as tar:
-            text = tar.extractfile('st2-%s/%s' % (tag, path)).read().decode()
-        window = '\n'.join(text.splitlines()[int(line) - 1:int(line) + 6])
-        assert entry['st2_says'] in window, (entry['test'], entry['st2_source'], window)
-        checked += 1
-    assert checked == 13
+        sources = entry['st2_source']
+        sources = [sources] if isinstance(sources, str) else sources
+        cited = {}
+        for source in sources:
+            where, tag = source.split(' @')
+            cited[tag.split()[0]] = where
+        assert sorted(cited) == sorted(t for t in entry['tags'] if t != 'v3.2.0'), entry['test']
+        for tag, where in cited.items():
+            path, line = where.rsplit(':', 1)
+            with tarfile.open(src / ('st2-%s.tar.gz' % tag)) as tar:
+                text = tar.extractfile('st2-%s/%s' % (tag, path)).read().decode()
+            window = '\n'.join(text.splitlines()[int(line) - 1:int(line) + 6])
+            assert entry['st2_says'] in window, (entry['test'], source, window)
+            checked[tag] += 1
+    assert checked == {'v3.9.0': 14, 'v3.5.0': 14}
 
 
 def test_an_entry_s_max_wait_caps_the_waits_of_that_test_only(tmp_path):
@@ -318,3 +336,35 @@ def test_a_non_strict_entry_may_pass_without_failing_the_run(tmp_path):
     assert proc.returncode == 0, proc.stdout
     assert summary['tests'] == {'test_one.py::T::test_ok': 'flaky-pass',
                                 'test_one.py::T::test_broken': 'excepted'}
+
+
+def test_a_test_running_an_action_the_pack_lacks_is_unavailable_not_failed(tmp_path):
+    """st2-v3.2.0.tar.gz lacks examples' actions/workflows/tests/: the tests that run
+    those actions are skipped as unavailable, with the fix in the reason."""
+    suite = '''
+        import unittest
+
+
+        class T(unittest.TestCase):
+            def test_present(self):
+                run('examples.mistral-basic')
+
+            def test_absent(self):
+                run('examples.mistral-test-cancel')
+                self.fail('would fail: the action is not registered')
+
+
+        def run(ref):
+            return ref
+        '''
+    (tmp_path / 'unavailable.json').write_text(json.dumps(
+        {'refs': ['examples.mistral-test-cancel'], 'why': 'set ST2MISTRAL_ST2_EXAMPLES'}))
+    proc, summary = run_plugin(tmp_path, BROKEN_EXCEPTED.replace('test_broken', 'test_absent'),
+                               '--st2suite-unavailable', str(tmp_path / 'unavailable.json'),
+                               '-rs', suite=suite)
+    assert proc.returncode == 0, proc.stdout
+    assert summary['tests'] == {'test_one.py::T::test_present': 'passed',
+                                'test_one.py::T::test_absent': 'unavailable'}
+    assert summary['files'] == {'test_one.py': {'passed': 1, 'unavailable': 1}}
+    assert ('unavailable: runs examples.mistral-test-cancel; set ST2MISTRAL_ST2_EXAMPLES'
+            in proc.stdout), proc.stdout
