@@ -24,8 +24,9 @@ What it does, in order:
    suite (``mistral-tests-st2-v3.2.0.tar.gz``: ``st2tests/integration/mistral``)
    and st2 v3.2.0's ``contrib/examples`` pack (the workflows the suite runs).
    st2-v3.2.0.tar.gz there lacks ``actions/workflows/tests/`` (50 of the 78
-   mistral-v2 definitions, which 58 of the 91 tests run): those tests are
-   reported ``unavailable`` (not run, not failed) and the run says so, unless
+   mistral-v2 definitions; 61 of the 91 tests run one, directly or through a
+   chain): those tests are reported ``unavailable`` (not run, not failed) and
+   the run says so, unless
    ``ST2MISTRAL_ST2_EXAMPLES`` names a complete copy (then all 91 run);
 3. starts real Mistral 23 with this project's Mistral side and real st2 (one
    process, real_st2/launcher.py): on st2 3.4+ with this project's runner and
