@@ -33,6 +33,7 @@ for two writes in a row.
 benchmark (benchmarks.hub_block) reads it. Pure parts: :func:`summarize`.
 """
 
+import collections
 import json
 import os
 import signal
@@ -53,6 +54,7 @@ class Recording:
         self.slices = {kind: [] for kind in KINDS}    # seconds
         self.writes = []                              # seconds, one per spool write
         self.slices_with_writes = []                  # (slice s, writes, write s, kind)
+        self.several = collections.Counter()          # (kind, write names) -> slices
 
 
 def summarize(recording):
@@ -67,6 +69,8 @@ def summarize(recording):
     out['max_writes_per_slice'] = max((n for _, n, _, _ in with_writes), default=0)
     out['slices_with_several_writes'] = sum(1 for _, n, _, _ in with_writes if n > 1)
     out['max_write_ms_per_slice'] = max((w for _, _, w, _ in with_writes), default=0) * 1000
+    out['several_writes'] = [{'kind': kind, 'writes': list(names), 'slices': n}
+                             for (kind, names), n in recording.several.most_common(LONGEST_KEPT)]
     out['longest_slices_with_writes'] = [
         {'slice_ms': s * 1000, 'writes': n, 'write_ms': w * 1000, 'kind': kind}
         for s, n, w, kind in sorted(with_writes, reverse=True)[:LONGEST_KEPT]]
@@ -90,6 +94,7 @@ class HubWatch:
         self._slice_started = time.perf_counter()
         self._slice_writes = 0
         self._slice_write_time = 0.0
+        self._slice_names = []
 
     def install(self):
         import greenlet
@@ -101,7 +106,7 @@ class HubWatch:
 
         self._hub = hubs.get_hub().greenlet
         for name in SPOOL_WRITES:
-            setattr(spool.Spool, name, self._timed_write(getattr(spool.Spool, name)))
+            setattr(spool.Spool, name, self._timed_write(getattr(spool.Spool, name), name))
         stackstorm_notifier.St2Publisher._process_forever = self._tagged(
             stackstorm_notifier.St2Publisher._process_forever)
         sender.Sender._work = self._tagged(sender.Sender._work)
@@ -117,7 +122,7 @@ class HubWatch:
             return original(*args, **kwargs)
         return run
 
-    def _timed_write(self, original):
+    def _timed_write(self, original, name='write'):
         watch = self
 
         def write(*args, **kwargs):
@@ -129,6 +134,7 @@ class HubWatch:
                 watch.recording.writes.append(took)
                 watch._slice_writes += 1
                 watch._slice_write_time += took
+                watch._slice_names.append(name)
         return write
 
     def _on_switch(self, event, args):
@@ -148,8 +154,11 @@ class HubWatch:
         if self._slice_writes:
             recording.slices_with_writes.append(
                 (took, self._slice_writes, self._slice_write_time, kind))
+            if self._slice_writes > 1:
+                recording.several[(kind, tuple(self._slice_names))] += 1
         self._slice_writes = 0
         self._slice_write_time = 0.0
+        self._slice_names = []
         self._slice_started = time.perf_counter()
 
     def _on_dump(self, _signum, _frame):

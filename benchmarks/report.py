@@ -130,6 +130,9 @@ def hub_details(d):
             s['write_ms']) for s in phase['longest_slices_with_writes'][:3])
         out.append('hub round %d: %d spool writes; longest slices holding writes: %s' % (
             i + 1, phase['writes']['count'], longest or 'none'))
+        for several in phase.get('several_writes', ()):
+            out.append('  %d %s slice(s) held %s' % (several['slices'], several['kind'],
+                                                    ' + '.join(several['writes'])))
     return out
 
 

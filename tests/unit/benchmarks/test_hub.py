@@ -31,9 +31,10 @@ def _watch():
 
 def test_slices_are_filed_under_who_ran_them_with_the_writes_they_held():
     watch = _watch()
-    write = watch._timed_write(lambda: 'done')
+    put = watch._timed_write(lambda: 'done', 'put')
+    write = watch._timed_write(lambda: 'done', 'remove_event')
 
-    assert write() == 'done'
+    assert put() == 'done'
     assert write() == 'done'
     watch._on_switch('switch', (PUBLISHER, HUB))    # two writes in the publisher's slice
     watch._on_switch('switch', (HUB, ENGINE))
@@ -46,6 +47,8 @@ def test_slices_are_filed_under_who_ran_them_with_the_writes_they_held():
     assert len(recording.writes) == 3
     assert [(n, kind) for _, n, _, kind in recording.slices_with_writes] == [
         (2, 'publisher'), (1, 'engine')]
+    assert hub_watch.summarize(recording)['several_writes'] == [
+        {'kind': 'publisher', 'writes': ['put', 'remove_event'], 'slices': 1}]
 
 
 def test_a_write_that_raises_is_still_counted():
@@ -105,6 +108,9 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert combined['writes'] == 20
     assert combined['base_engine_max_ms'] == 5.0 and combined['engine_max_ms'] == 4.0
     assert report.hub_row(combined).met is False
+    phases['st2'][1]['several_writes'] = [
+        {'kind': 'publisher', 'writes': ['put', 'remove_event'], 'slices': 3}]
+    assert '  3 publisher slice(s) held put + remove_event' in report.hub_details(combined)
     one = hub_block.combine({'None': phases['None'], 'st2': [_phase(1)] * 2}, 50, 2)
     assert report.hub_row(one).met is True
     assert len(report.hub_details(one)) == 2
