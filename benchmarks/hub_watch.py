@@ -97,8 +97,8 @@ class HubWatch:
         self._slice_names = []
 
     def install(self):
-        import greenlet
         from eventlet import hubs
+        import greenlet
 
         from st2mistral.mistral_side.delivery import sender
         from st2mistral.mistral_side.delivery import spool
