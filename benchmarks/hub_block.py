@@ -101,5 +101,14 @@ def combine(phases, count, rounds):
         'base_engine_p99_ms': max(p['slices']['engine']['p99'] for p in none),
         'publisher_max_ms': max(p['slices'].get('publisher', {}).get('max', 0) for p in ours),
         'publisher_p99_ms': max(p['slices'].get('publisher', {}).get('p99', 0) for p in ours),
+        # Hub time per workflow: what the engine and the publisher held the hub for.
+        'per_workflow_ms': {
+            'engine_none': _total(none, 'engine') / (count * rounds),
+            'engine_st2': _total(ours, 'engine') / (count * rounds),
+            'publisher_st2': _total(ours, 'publisher') / (count * rounds)},
     }
+
+
+def _total(phases, kind):
+    return sum(p['slices'].get(kind, {}).get('total', 0) for p in phases)
 

@@ -79,7 +79,7 @@ def summarize(recording):
 
 def _spread(seconds):
     return {'p50': stats.median(seconds) * 1000, 'p99': stats.percentile(seconds, 99) * 1000,
-            'max': max(seconds) * 1000}
+            'max': max(seconds) * 1000, 'total': sum(seconds) * 1000}
 
 
 class HubWatch:

@@ -123,7 +123,11 @@ def hub_row(d):
 
 def hub_details(d):
     """The longest slices that held spool writes, per round of figure 5."""
-    out = []
+    per = d['per_workflow_ms']
+    out = ['hub time per workflow: engine %.1f ms without notify; with st2 engine %.1f + '
+           'publisher %.1f ms = %.2fx' % (
+               per['engine_none'], per['engine_st2'], per['publisher_st2'],
+               (per['engine_st2'] + per['publisher_st2']) / per['engine_none'])]
     for i, phase in enumerate(d['phases']['st2']):
         longest = ', '.join('%.2f ms (%s, %d write%s %.2f ms)' % (
             s['slice_ms'], s['kind'], s['writes'], '' if s['writes'] == 1 else 's',

@@ -77,6 +77,7 @@ def test_summary_counts_slices_holding_several_writes():
     assert summary['writes']['count'] == 3
     assert summary['writes']['max'] == pytest.approx(0.4)
     assert summary['slices']['engine']['max'] == pytest.approx(3.0)
+    assert summary['slices']['engine']['total'] == pytest.approx(4.0)
     assert 'publisher' not in summary['slices']        # no slice of its own recorded
     assert summary['longest_slices_with_writes'][0]['kind'] == 'publisher'
 
@@ -87,9 +88,10 @@ def test_summary_of_nothing_recorded():
 
 
 def _phase(max_writes, several=0, engine_max=2.0, publisher=True):
-    slices = {'engine': {'p50': 0.1, 'p99': 1.0, 'max': engine_max, 'count': 9}}
+    slices = {'engine': {'p50': 0.1, 'p99': 1.0, 'max': engine_max, 'count': 9,
+                         'total': 100.0}}
     if publisher:
-        slices['publisher'] = {'p50': 0.1, 'p99': 0.5, 'max': 0.8, 'count': 9}
+        slices['publisher'] = {'p50': 0.1, 'p99': 0.5, 'max': 0.8, 'count': 9, 'total': 10.0}
     return {'slices': slices, 'writes': {'p50': 0.05, 'p99': 0.1, 'max': 0.3, 'count': 10},
             'max_writes_per_slice': max_writes, 'slices_with_several_writes': several,
             'max_write_ms_per_slice': 0.3 * max_writes,
@@ -107,14 +109,19 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert combined['slices_with_several_writes'] == 3
     assert combined['writes'] == 20
     assert combined['base_engine_max_ms'] == 5.0 and combined['engine_max_ms'] == 4.0
+    assert combined['per_workflow_ms'] == {'engine_none': 2.0, 'engine_st2': 2.0,
+                                           'publisher_st2': 0.2}
     assert report.hub_row(combined).met is False
     phases['st2'][1]['several_writes'] = [
         {'kind': 'publisher', 'writes': ['put', 'remove_event'], 'slices': 3}]
     assert '  3 publisher slice(s) held put + remove_event' in report.hub_details(combined)
     one = hub_block.combine({'None': phases['None'], 'st2': [_phase(1)] * 2}, 50, 2)
     assert report.hub_row(one).met is True
-    assert len(report.hub_details(one)) == 2
-    assert '1 write 0.30 ms' in report.hub_details(one)[0]
+    assert len(report.hub_details(one)) == 3
+    assert report.hub_details(one)[0] == (
+        'hub time per workflow: engine 2.0 ms without notify; with st2 engine 2.0 + '
+        'publisher 0.2 ms = 1.10x')
+    assert '1 write 0.30 ms' in report.hub_details(one)[1]
 
 
 def test_hub_is_chosen_by_name_only_and_reported_after_the_four():
