@@ -105,10 +105,16 @@ def combine(phases, count, rounds):
         'per_workflow_ms': {
             'engine_none': _total(none, 'engine') / (count * rounds),
             'engine_st2': _total(ours, 'engine') / (count * rounds),
-            'publisher_st2': _total(ours, 'publisher') / (count * rounds)},
+            'publisher_st2': _total(ours, 'publisher') / (count * rounds),
+            # the processing thread (DB reads, the update) and the sender workers (HTTP)
+            'processing_st2': _part(ours, 'processing') / (count * rounds),
+            'sending_st2': _part(ours, 'sending') / (count * rounds)},
     }
 
 
 def _total(phases, kind):
     return sum(p['slices'].get(kind, {}).get('total', 0) for p in phases)
 
+
+def _part(phases, part):
+    return sum(p.get('publisher_parts_ms', {}).get(part, 0) for p in phases)

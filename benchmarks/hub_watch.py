@@ -55,6 +55,7 @@ class Recording:
         self.writes = []                              # seconds, one per spool write
         self.slices_with_writes = []                  # (slice s, writes, write s, kind)
         self.several = collections.Counter()          # (kind, write names) -> slices
+        self.publisher_parts = collections.Counter()  # 'processing'/'sending' -> seconds
 
 
 def summarize(recording):
@@ -69,6 +70,8 @@ def summarize(recording):
     out['max_writes_per_slice'] = max((n for _, n, _, _ in with_writes), default=0)
     out['slices_with_several_writes'] = sum(1 for _, n, _, _ in with_writes if n > 1)
     out['max_write_ms_per_slice'] = max((w for _, _, w, _ in with_writes), default=0) * 1000
+    out['publisher_parts_ms'] = {part: seconds * 1000
+                                 for part, seconds in recording.publisher_parts.items()}
     out['several_writes'] = [{'kind': kind, 'writes': list(names), 'slices': n}
                              for (kind, names), n in recording.several.most_common(LONGEST_KEPT)]
     out['longest_slices_with_writes'] = [
@@ -88,7 +91,7 @@ class HubWatch:
     def __init__(self, path):
         self.path = path
         self.recording = Recording()
-        self.publisher_greenlets = set()
+        self.publisher_greenlets = {}       # greenlet -> 'processing' or 'sending'
         self._dumps = 0
         self._hub = None
         self._slice_started = time.perf_counter()
@@ -108,17 +111,17 @@ class HubWatch:
         for name in SPOOL_WRITES:
             setattr(spool.Spool, name, self._timed_write(getattr(spool.Spool, name), name))
         stackstorm_notifier.St2Publisher._process_forever = self._tagged(
-            stackstorm_notifier.St2Publisher._process_forever)
-        sender.Sender._work = self._tagged(sender.Sender._work)
+            stackstorm_notifier.St2Publisher._process_forever, 'processing')
+        sender.Sender._work = self._tagged(sender.Sender._work, 'sending')
         signal.signal(signal.SIGUSR1, self._on_dump)
         greenlet.settrace(self._on_switch)
 
-    def _tagged(self, original):
+    def _tagged(self, original, part):
         watch = self
 
         def run(*args, **kwargs):
             import greenlet
-            watch.publisher_greenlets.add(greenlet.getcurrent())
+            watch.publisher_greenlets[greenlet.getcurrent()] = part
             return original(*args, **kwargs)
         return run
 
@@ -147,6 +150,7 @@ class HubWatch:
             kind = 'hub'
         elif origin in self.publisher_greenlets:
             kind = 'publisher'
+            self.recording.publisher_parts[self.publisher_greenlets[origin]] += took
         else:
             kind = 'engine'
         recording = self.recording

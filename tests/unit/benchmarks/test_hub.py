@@ -25,7 +25,7 @@ HUB, PUBLISHER, ENGINE = object(), object(), object()
 def _watch():
     watch = hub_watch.HubWatch('/nonexistent')
     watch._hub = HUB
-    watch.publisher_greenlets.add(PUBLISHER)
+    watch.publisher_greenlets[PUBLISHER] = 'processing'
     return watch
 
 
@@ -47,8 +47,10 @@ def test_slices_are_filed_under_who_ran_them_with_the_writes_they_held():
     assert len(recording.writes) == 3
     assert [(n, kind) for _, n, _, kind in recording.slices_with_writes] == [
         (2, 'publisher'), (1, 'engine')]
-    assert hub_watch.summarize(recording)['several_writes'] == [
+    summary = hub_watch.summarize(recording)
+    assert summary['several_writes'] == [
         {'kind': 'publisher', 'writes': ['put', 'remove_event'], 'slices': 1}]
+    assert list(summary['publisher_parts_ms']) == ['processing']
 
 
 def test_a_write_that_raises_is_still_counted():
@@ -95,6 +97,7 @@ def _phase(max_writes, several=0, engine_max=2.0, publisher=True):
     return {'slices': slices, 'writes': {'p50': 0.05, 'p99': 0.1, 'max': 0.3, 'count': 10},
             'max_writes_per_slice': max_writes, 'slices_with_several_writes': several,
             'max_write_ms_per_slice': 0.3 * max_writes,
+            'publisher_parts_ms': {'processing': 6.0, 'sending': 4.0} if publisher else {},
             'longest_slices_with_writes': [
                 {'slice_ms': 1.0, 'writes': max_writes, 'write_ms': 0.3, 'kind': 'engine'}]}
 
@@ -109,8 +112,9 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert combined['slices_with_several_writes'] == 3
     assert combined['writes'] == 20
     assert combined['base_engine_max_ms'] == 5.0 and combined['engine_max_ms'] == 4.0
-    assert combined['per_workflow_ms'] == {'engine_none': 2.0, 'engine_st2': 2.0,
-                                           'publisher_st2': 0.2}
+    assert combined['per_workflow_ms'] == pytest.approx({
+        'engine_none': 2.0, 'engine_st2': 2.0, 'publisher_st2': 0.2, 'processing_st2': 0.12,
+        'sending_st2': 0.08})
     assert report.hub_row(combined).met is False
     phases['st2'][1]['several_writes'] = [
         {'kind': 'publisher', 'writes': ['put', 'remove_event'], 'slices': 3}]
@@ -120,7 +124,7 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert len(report.hub_details(one)) == 3
     assert report.hub_details(one)[0] == (
         'hub time per workflow: engine 2.0 ms without notify; with st2 engine 2.0 + '
-        'publisher 0.2 ms = 1.10x')
+        'publisher 0.2 ms = 1.10x (publisher: processing 0.1, sending 0.1 ms)')
     assert '1 write 0.30 ms' in report.hub_details(one)[1]
 
 
