@@ -124,9 +124,11 @@ def hub_row(d):
 def hub_details(d):
     """The longest slices that held spool writes, per round of figure 5."""
     per = d['per_workflow_ms']
-    out = ['hub time per workflow: engine %.1f ms without notify; with st2 engine %.1f + '
-           'publisher %.1f ms = %.2fx (publisher: processing %.1f, sending %.1f ms)' % (
-               per['engine_none'], per['engine_st2'], per['publisher_st2'],
+    out = ['hub time per workflow: engine %.1f ms without notify, %.1f with a no-op '
+           'publisher; with st2 engine %.1f + publisher %.1f ms = %.2fx (publisher: '
+           'processing %.1f, sending %.1f ms)' % (
+               per['engine_none'], per.get('engine_noop', 0), per['engine_st2'],
+               per['publisher_st2'],
                (per['engine_st2'] + per['publisher_st2']) / per['engine_none'],
                per.get('processing_st2', 0), per.get('sending_st2', 0))]
     for i, phase in enumerate(d['phases']['st2']):

@@ -104,6 +104,7 @@ def _phase(max_writes, several=0, engine_max=2.0, publisher=True):
 
 def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     phases = {'None': [_phase(0, engine_max=5.0, publisher=False)] * 2,
+              'noop': [_phase(0, publisher=False)],
               'st2': [_phase(1), _phase(2, several=3, engine_max=4.0)]}
 
     combined = hub_block.combine(phases, count=50, rounds=2)
@@ -113,7 +114,8 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert combined['writes'] == 20
     assert combined['base_engine_max_ms'] == 5.0 and combined['engine_max_ms'] == 4.0
     assert combined['per_workflow_ms'] == pytest.approx({
-        'engine_none': 2.0, 'engine_st2': 2.0, 'publisher_st2': 0.2, 'processing_st2': 0.12,
+        'engine_none': 2.0, 'engine_noop': 1.0, 'engine_st2': 2.0, 'publisher_st2': 0.2,
+        'processing_st2': 0.12,
         'sending_st2': 0.08})
     assert report.hub_row(combined).met is False
     phases['st2'][1]['several_writes'] = [
@@ -123,8 +125,9 @@ def test_rounds_combine_to_the_worst_and_the_verdict_follows_the_goal():
     assert report.hub_row(one).met is True
     assert len(report.hub_details(one)) == 3
     assert report.hub_details(one)[0] == (
-        'hub time per workflow: engine 2.0 ms without notify; with st2 engine 2.0 + '
-        'publisher 0.2 ms = 1.10x (publisher: processing 0.1, sending 0.1 ms)')
+        'hub time per workflow: engine 2.0 ms without notify, 0.0 with a no-op publisher; '
+        'with st2 engine 2.0 + publisher 0.2 ms = 1.10x (publisher: processing 0.1, '
+        'sending 0.1 ms)')
     assert '1 write 0.30 ms' in report.hub_details(one)[1]
 
 
