@@ -65,9 +65,9 @@ def run_phase(mistral, client, st2, publisher, count, spool_dir):
                for _ in range(count)]
     for ex_id, st2_id, _ in started:
         mistral.marks.wait('commit', ex_id, 'SUCCESS', timeout=120)
-        if publisher:
+        if publisher == 'st2':
             mistral.marks.wait('put', st2_id, 'succeeded', timeout=60)
-    if publisher:
+    if publisher == 'st2':
         # The PUTs have started; their replies and the spool's removes follow.
         waiting.wait_until(lambda: spool_empty(spool_dir), timeout=60)
 
