@@ -195,7 +195,9 @@ def main(argv=None):
             log('files kept in %s' % workdir)
 
     elapsed = time.monotonic() - started
-    command = ' '.join(['python -m benchmarks'] + (argv if argv is not None else sys.argv[1:]))
+    command = 'python -m benchmarks' + (' --quick' if args.quick else '') + (
+        '' if tuple(args.only) == DEFAULT else ' --only ' + ','.join(args.only)) + (
+        ' --mistral-python ' + args.mistral_python if args.mistral_python else '')
     print(report.render(build_rows(numbers)))
     if 'lag' in numbers:
         print('\n'.join(report.lag_breakdown(numbers['lag'])))
