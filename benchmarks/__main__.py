@@ -10,10 +10,15 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Run the four benchmarks and print one table.
+"""Run the benchmarks and print one table.
 
-    python -m benchmarks [--quick] [--only drag,lag,throughput,cost] [--json FILE]
-                         [--workdir DIR] [--keep]
+    python -m benchmarks [--quick] [--only drag,lag,throughput,cost,hub] [--json FILE]
+                         [--workdir DIR] [--keep] [--mistral-python PYTHON]
+
+By default the four figures of Mistral 23 run. ``--mistral-python`` runs
+Mistral with another interpreter (that of a virtualenv holding another
+Mistral release, e.g. .tox/mistral20/bin/python); on Mistral <= 20 (eventlet)
+``--only hub`` adds figure 5, how long the publisher holds eventlet's hub.
 
 Progress goes to stderr, the table to stdout. See benchmarks/__init__.py for
 what each figure measures; docs/benchmarks.rst holds the latest table.
@@ -32,16 +37,23 @@ import time
 from benchmarks import completion_cost
 from benchmarks import engine_drag
 from benchmarks import harness
+from benchmarks import hub_block
+from benchmarks import hub_watch
 from benchmarks import report
 from benchmarks import status_lag
 from benchmarks import throughput
+from st2mistral.testing import mistral_launcher
 
-FIGURES = ('drag', 'lag', 'throughput', 'cost')
+FIGURES = ('drag', 'lag', 'throughput', 'cost', 'hub')
+DEFAULT = ('drag', 'lag', 'throughput', 'cost')
+# The last Mistral release on eventlet (figure 5 needs it).
+LAST_EVENTLET_MISTRAL = 20
 
 FULL = {'drag_rounds': 40, 'lag_count': 200, 'tp_count': 3000, 'tp_rounds': 3,
-        'cost_sizes': completion_cost.SIZES, 'cost_repeat': 7}
+        'cost_sizes': completion_cost.SIZES, 'cost_repeat': 7, 'hub_count': 50,
+        'hub_rounds': 2}
 QUICK = {'drag_rounds': 2, 'lag_count': 12, 'tp_count': 300, 'tp_rounds': 1,
-         'cost_sizes': (10, 100), 'cost_repeat': 3}
+         'cost_sizes': (10, 100), 'cost_repeat': 3, 'hub_count': 5, 'hub_rounds': 1}
 
 
 def parse_args(argv):
@@ -49,12 +61,20 @@ def parse_args(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--quick', action='store_true',
                         help='a small run (about 30 s) for smoke tests')
-    parser.add_argument('--only', default=','.join(FIGURES),
-                        help='comma-separated subset of: %s' % ', '.join(FIGURES))
+    parser.add_argument('--only', default=','.join(DEFAULT),
+                        help='comma-separated subset of: %s (default: %s; hub: Mistral <= 20 '
+                        'only)' % (', '.join(FIGURES), ','.join(DEFAULT)))
     parser.add_argument('--json', metavar='FILE', help='also write the raw numbers here')
     parser.add_argument('--workdir', help='keep servers\' files here (default: a temp dir)')
     parser.add_argument('--keep', action='store_true', help='do not delete the workdir')
+    parser.add_argument('--mistral-python', metavar='PYTHON',
+                        default=os.environ.get(mistral_launcher.MISTRAL_PYTHON_ENV),
+                        help='the interpreter of a virtualenv with the Mistral to run (default: '
+                        '$%s, else this one), e.g. .tox/mistral20/bin/python'
+                        % mistral_launcher.MISTRAL_PYTHON_ENV)
     args = parser.parse_args(argv)
+    if args.mistral_python:         # Mistral runs in its own directory
+        args.mistral_python = os.path.abspath(args.mistral_python)
     args.only = [name.strip() for name in args.only.split(',') if name.strip()]
     unknown = set(args.only) - set(FIGURES)
     if unknown:
@@ -75,17 +95,17 @@ def setup_logging(workdir):
     root.setLevel(logging.INFO)
 
 
-def run_with_mistral(args, params, workdir, numbers, loads):
+def run_with_mistral(args, params, workdir, numbers, loads, major):
     """Figures 1, 2 and the workflows of 4 on one real Mistral; 4 is measured after stop."""
     from st2mistral.testing.st2_emulator import St2Emulator
 
     with St2Emulator(tokens=(harness.TOKEN,)) as st2:
         # Fresh directories: a reused --workdir must not bring back old state.
         mistral = harness.BenchMistral(
-            tempfile.mkdtemp(prefix='mistral-', dir=workdir),
+            tempfile.mkdtemp(prefix='mistral-', dir=workdir), python=args.mistral_python,
             config=harness.mistral_config(st2, tempfile.mkdtemp(prefix='spool-', dir=workdir)))
         executions = None
-        log('starting Mistral 23 (single process) ...')
+        log('starting Mistral %d (single process) ...' % major)
         mistral.start()
         try:
             client = mistral.client()
@@ -108,15 +128,39 @@ def run_with_mistral(args, params, workdir, numbers, loads):
     if executions:
         log('4. completion cost: measuring')
         numbers['cost'] = completion_cost.run(mistral.conf_path, executions,
-                                              params['cost_repeat'])
+                                              params['cost_repeat'], python=args.mistral_python)
         loads['cost'] = os.getloadavg()[0]
+
+
+def run_hub(args, params, workdir, numbers, loads):
+    """Figure 5 on a Mistral of its own: the switch tracer slows every greenlet down."""
+    from st2mistral.testing.st2_emulator import St2Emulator
+
+    with St2Emulator(tokens=(harness.TOKEN,)) as st2:
+        spool_dir = tempfile.mkdtemp(prefix='spool-', dir=workdir)
+        mistral = harness.BenchMistral(
+            tempfile.mkdtemp(prefix='mistral-hub-', dir=workdir), python=args.mistral_python,
+            config=harness.mistral_config(st2, spool_dir))
+        probe = hub_block.HubProbe(mistral, os.path.join(mistral.workdir, 'hub'))
+        mistral.env = dict(mistral.env, **{hub_watch.ENV_VAR: probe.path})
+        log('starting Mistral with the hub watch ...')
+        mistral.start()
+        try:
+            mistral.client().workflows.create(harness.WF3)
+            numbers['hub'] = hub_block.run(mistral, st2, probe, spool_dir, params['hub_count'],
+                                           params['hub_rounds'], log)
+        finally:
+            mistral.stop()
+    loads['hub'] = os.getloadavg()[0]
 
 
 def build_rows(numbers):
     builders = (('drag', report.drag_row), ('lag', report.lag_row),
-                ('throughput', report.throughput_row), ('cost', report.cost_row))
+                ('throughput', report.throughput_row), ('cost', report.cost_row),
+                ('hub', report.hub_row))
     return [builder(numbers[name]) if name in numbers else report.not_run(i)
-            for i, (name, builder) in enumerate(builders)]
+            for i, (name, builder) in enumerate(builders)
+            if name in numbers or name in DEFAULT]
 
 
 def main(argv=None):
@@ -126,11 +170,19 @@ def main(argv=None):
     os.makedirs(workdir, exist_ok=True)
     setup_logging(workdir)
     started = time.monotonic()
+    major = mistral_launcher.mistral_major(args.mistral_python)
+    if 'hub' in args.only and major > LAST_EVENTLET_MISTRAL:
+        log('figure 5 (hub) needs Mistral <= %d (eventlet); this is Mistral %d: skipped '
+            '(--mistral-python)' % (LAST_EVENTLET_MISTRAL, major))
+        args.only.remove('hub')
     loads = {'start': os.getloadavg()[0]}   # 1-minute load average after each step
     numbers = {}
     try:
         if {'drag', 'lag', 'cost'} & set(args.only):
-            run_with_mistral(args, params, workdir, numbers, loads)
+            run_with_mistral(args, params, workdir, numbers, loads, major)
+        if 'hub' in args.only:
+            log('5. hub blocking')
+            run_hub(args, params, workdir, numbers, loads)
         if 'throughput' in args.only:
             log('3. throughput')
             numbers['throughput'] = throughput.run(params['tp_count'], params['tp_rounds'],
@@ -143,13 +195,18 @@ def main(argv=None):
             log('files kept in %s' % workdir)
 
     elapsed = time.monotonic() - started
-    command = 'python -m benchmarks' + (' --quick' if args.quick else '')
+    command = 'python -m benchmarks' + (' --quick' if args.quick else '') + (
+        '' if tuple(args.only) == DEFAULT else ' --only ' + ','.join(args.only)) + (
+        ' --mistral-python ' + args.mistral_python if args.mistral_python else '')
     print(report.render(build_rows(numbers)))
     if 'lag' in numbers:
         print('\n'.join(report.lag_breakdown(numbers['lag'])))
     # Other work on the host skews every figure: show how busy it was.
-    print('%s: %.0f s on %s, %d CPUs, Python %s' % (
-        command, elapsed, platform.machine(), os.cpu_count(), platform.python_version()))
+    if 'hub' in numbers:
+        print('\n'.join(report.hub_details(numbers['hub'])))
+    print('%s: %.0f s on %s, %d CPUs, Python %s, Mistral %d' % (
+        command, elapsed, platform.machine(), os.cpu_count(), platform.python_version(),
+        major))
     print('1-minute load average: %s' % ', '.join(
         '%s %.2f' % (name, value) for name, value in loads.items()))
     if args.json:

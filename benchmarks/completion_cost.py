@@ -63,13 +63,14 @@ def prepare(mistral, sizes, log=print):
     return executions
 
 
-def run(conf_path, executions, repeat):
-    """Measure in a child process (Mistral's DB config, no server running)."""
+def run(conf_path, executions, repeat, python=None):
+    """Measure in a child process (Mistral's DB config, no server running), run by
+    ``python`` (the interpreter of Mistral's virtualenv; default: this one)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(p for p in (root, env.get('PYTHONPATH')) if p)
     out = subprocess.run(
-        [sys.executable, '-m', 'benchmarks.completion_cost', '--config-file', conf_path,
+        [python or sys.executable, '-m', 'benchmarks.completion_cost', '--config-file', conf_path,
          '--executions', json.dumps(executions), '--repeat', str(repeat)],
         env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:

@@ -18,7 +18,8 @@ pasted as is into docs/benchmarks.rst.
 
 import dataclasses
 
-ROW_TITLES = ('1. engine drag', '2. status lag', '3. throughput', '4. completion cost')
+ROW_TITLES = ('1. engine drag', '2. status lag', '3. throughput', '4. completion cost',
+              '5. hub blocking')
 HEADER = ('Figure', 'st2mistral', 'Baseline (same run)', 'Goal', 'Met')
 
 
@@ -99,6 +100,47 @@ def cost_row(d):
             'same update: %s' % ('yes' if all(d[s]['same_update'] for s in sizes) else 'NO')],
         ['<= 3 reads and', '<= 200 ms at 1,000', 'tasks, linear'] + (
             [] if largest >= 1000 else ['(1,000 not run)']), met)
+
+
+def hub_row(d):
+    """Figure 5: the spool holds eventlet's hub for one write at a time."""
+    met = d['max_writes_per_slice'] <= 1
+    return Row(
+        [ROW_TITLES[4], 'spool writes per', 'greenlet slice', '(the hub held without',
+         'a switch); %d rounds' % d['rounds'], 'x %d workflows' % d['count']],
+        ['most writes in one', 'slice: %d (%d slices' % (
+            d['max_writes_per_slice'], d['slices_with_several_writes']),
+         'with more than one)', 'spool time in one', 'slice: max %.2f ms' % d[
+             'max_write_ms_per_slice'],
+         'publisher slices:', 'p99 %.2f / max %.1f ms' % (
+             d['publisher_p99_ms'], d['publisher_max_ms'])],
+        ['one spool write:', 'p50 %.2f / max %.2f ms' % (d['write_p50_ms'], d['write_max_ms']),
+         'engine slices,', 'no notify / st2:', 'p99 %.1f / %.1f ms' % (
+             d['base_engine_p99_ms'], d['engine_p99_ms']),
+         'max %.1f / %.1f ms' % (d['base_engine_max_ms'], d['engine_max_ms'])],
+        ['<= 1 write per', 'slice: the spool', 'holds the hub for', 'one write at most'], met)
+
+
+def hub_details(d):
+    """The longest slices that held spool writes, per round of figure 5."""
+    per = d['per_workflow_ms']
+    out = ['hub time per workflow: engine %.1f ms without notify, %.1f with a no-op '
+           'publisher; with st2 engine %.1f + publisher %.1f ms = %.2fx (publisher: '
+           'processing %.1f, sending %.1f ms)' % (
+               per['engine_none'], per.get('engine_noop', 0), per['engine_st2'],
+               per['publisher_st2'],
+               (per['engine_st2'] + per['publisher_st2']) / per['engine_none'],
+               per.get('processing_st2', 0), per.get('sending_st2', 0))]
+    for i, phase in enumerate(d['phases']['st2']):
+        longest = ', '.join('%.2f ms (%s, %d write%s %.2f ms)' % (
+            s['slice_ms'], s['kind'], s['writes'], '' if s['writes'] == 1 else 's',
+            s['write_ms']) for s in phase['longest_slices_with_writes'][:3])
+        out.append('hub round %d: %d spool writes; longest slices holding writes: %s' % (
+            i + 1, phase['writes']['count'], longest or 'none'))
+        for several in phase.get('several_writes', ()):
+            out.append('  %d %s slice(s) held %s' % (several['slices'], several['kind'],
+                                                    ' + '.join(several['writes'])))
+    return out
 
 
 def growth_ok(sizes, ms, tolerance=1.5):

@@ -13,6 +13,7 @@
 """The publisher's processing rules, on a fake Mistral DB and a recording sender."""
 
 import logging
+import threading
 
 from oslo_config import cfg
 import pytest
@@ -200,3 +201,67 @@ def _flush(db, publisher, sender):
     wait_until(lambda: any(i.ex_id == 'marker' for i in sender.items), timeout=5,
                interval=0.01, message='the marker event to reach the sender')
     return [i for i in sender.items if i.ex_id != 'marker']
+
+
+class _WriteLog:
+    """A spool and a sender whose writes, and the publisher's yields, go to one log."""
+
+    def __init__(self):
+        self.entries = []
+        self._ids = 0
+
+    def _log(self, what):
+        self.entries.append((threading.current_thread().name, what))
+
+    # the spool's interface, as the publisher uses it
+    path = 'fake-spool'
+
+    def add_event(self, fields):
+        self._log('add_event')
+        self._ids += 1
+        return self._ids
+
+    def remove_event(self, event_id):
+        self._log('remove_event')
+
+    def events(self):
+        return []
+
+    def usage(self):
+        return 0, 0
+
+
+class _SpoolingSender(RecordingSender):
+    """Like delivery.Sender with a store: submit() writes the update to the spool."""
+
+    def __init__(self, log):
+        super().__init__()
+        self._write_log = log
+
+    def submit(self, item):
+        self._write_log._log('put')
+        return super().submit(item)
+
+
+def test_processing_thread_yields_between_spool_writes(db, monkeypatch):
+    # Under eventlet the processing thread shares the engine's hub and sqlite3
+    # never yields: two of its spool writes in a row would hold the hub for both.
+    log = _WriteLog()
+    monkeypatch.setattr(notifier, 'open_spool', lambda: log)
+    monkeypatch.setattr(notifier, 'let_others_run', lambda: log._log('yield'), raising=False)
+    sender = _SpoolingSender(log)
+    publisher = notifier.St2Publisher(sender=sender)
+    _workflow(db, 'SUCCESS')
+    succeeded = {'id': 'wf1', 'state': 'SUCCESS', 'root_execution_id': None}
+    publisher.publish(None, 'wf1', succeeded, 'WORKFLOW_SUCCEEDED', None)
+    for task in ('t1', 't2'):      # nothing to send: only the spool's remove_event
+        publisher.publish(None, task, {'id': task, 'workflow_execution_id': 'wf1'},
+                          'TASK_SUCCEEDED', None)
+    publisher.publish(None, 'wf1', dict(succeeded), 'WORKFLOW_SUCCEEDED', None)
+    wait_until(lambda: sum(what == 'remove_event' for _, what in log.entries) == 4,
+               timeout=5, interval=0.01, message='the 4 events to be processed')
+
+    steps = [what for thread, what in log.entries if thread == 'st2-notifier']
+    assert steps.count('put') == 2 and steps.count('remove_event') == 4
+    # No two writes next to each other: a yield between any two.
+    assert all('yield' in steps[i:i + 2] for i in range(len(steps) - 1)), steps
