@@ -19,6 +19,9 @@ URL. The runner writes these; the publisher, st2.action, st2kv, the relay and th
 results tracking read them through the accessors below, never as bare strings.
 """
 
+import hashlib
+import re
+
 # The callback source st2 3.2's mistral_v2 runner used: st2 looks the callback
 # module up by it, and child_results returns only such children to Mistral.
 CALLBACK_SOURCE = 'mistral_v2'
@@ -46,6 +49,8 @@ ST2_CONTEXT = 'st2_context'
 # execution for nobody, admin or not (docs/mistral-versions.rst, note [3]).
 MISTRAL_PROJECT_HEADER = 'X-St2mistral-Project'
 ST2_USER_PROJECT_PREFIXES = ('st2:', 'st2~')
+# A user name that can be a project id as it is (readable in Mistral's lists).
+_PLAIN_USER_NAME = re.compile(r'[A-Za-z0-9._@+-]{1,64}')
 
 # The notify entry that sends a workflow's events to st2 (mistral.conf or per execution).
 ST2_NOTIFY_ENTRY = {'type': 'st2'}
@@ -62,6 +67,20 @@ ST2_CANCELABLE = frozenset({'requested', 'scheduled', 'delayed', 'running', 'pau
 ST2_ACTIVE = ('running', 'pausing', 'paused', 'canceling', 'resuming')
 # The child statuses returned to Mistral (st2 3.2's MISTRAL_ACCEPTED_STATES).
 CALLBACK_STATUSES = ST2_COMPLETED | {'paused'}
+
+
+def st2_user_project(user):
+    """The Mistral project of st2 user ``user`` under ``auth_type = st2``: one per user,
+    never shared (mistral_side/auth/server.py puts each request there; the relay checks
+    a child's user against it).
+
+    ``st2:<name>`` for plain names; any other name (long, spaces, ':'...) maps
+    to ``st2~<sha256>``, so two different names never share a project.
+    """
+    plain, hashed = ST2_USER_PROJECT_PREFIXES
+    if _PLAIN_USER_NAME.fullmatch(user):
+        return plain + user
+    return hashed + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
 
 
 def build_env(execution_id, api_url, auth_token=None, liveaction_id=None, parent=None,

@@ -35,6 +35,9 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
 - A result above Mistral's ``[engine] execution_field_size_limit_kb`` is
   refused by Mistral, which then fails the task with its size message: the
   task never stays RUNNING.
+- Under ``auth_type = st2`` a child completes only an action execution in its
+  own st2 user's Mistral project (child_binding.py): any st2 user can start an
+  execution whose callback names another user's task.
 """
 
 import logging
@@ -42,6 +45,7 @@ import re
 
 from st2mistral.core import contract
 from st2mistral.core import results
+from st2mistral.st2_side import child_binding
 from st2mistral.st2_side import clients
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +66,7 @@ DELIVERED = 'delivered'
 ALREADY_COMPLETED = 'already-completed'
 SKIPPED = 'skipped'
 FAILED = 'failed'
+REFUSED = 'refused'      # not the st2 user's task (child_binding.py)
 
 
 # Mistral's answer (HTTP 500, its engine's DBEntityNotFoundError) when it finds no
@@ -136,6 +141,7 @@ class ChildResults:
         self._client = mistral_client
         self._conf = conf
         self._sleep = sleep
+        self._binding = child_binding.ChildBinding(mistral_client, conf, sleep=sleep)
 
     def deliver(self, action_execution_id, st2_status, result, execution_id=None,
                 workflow_execution_id=None):
@@ -188,11 +194,30 @@ class ChildResults:
     def _call(self, fn, *args, **kwargs):
         return clients.call_mistral(self._conf, self._sleep, fn, *args, **kwargs)
 
+    def vouched(self, execution, action_execution_id):
+        """REFUSED, FAILED (the check could not be made) or None when
+        ``execution`` (API shape, or a liveaction's id and context) may complete the
+        action execution (child_binding.py)."""
+        try:
+            refusal = self._binding.refusal(execution, action_execution_id)
+        except Exception as e:
+            LOG.error('[%s] Unable to check that Mistral action execution %s belongs to the '
+                      'st2 user of this execution (not sent this time; reconciliation retries): '
+                      '%s: %s', execution.get('id') or '-', action_execution_id,
+                      type(e).__name__, e)
+            return FAILED
+        return None if refusal is None else REFUSED
+
     def deliver_execution(self, execution):
-        """Deliver an st2 execution document (API shape) if it reports to Mistral."""
+        """Deliver an st2 execution document (API shape) if it reports to Mistral and
+        may complete the action execution it names."""
         action_execution_id = callback_of(execution)
         if action_execution_id is None:
             return SKIPPED
+        if execution.get('status') in contract.CALLBACK_STATUSES:
+            outcome = self.vouched(execution, action_execution_id)
+            if outcome is not None:
+                return outcome
         return self.deliver(action_execution_id, execution.get('status'),
                             with_hint(execution), execution_id=execution.get('id'),
                             workflow_execution_id=workflow_of(execution.get('context')))

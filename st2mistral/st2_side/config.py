@@ -102,6 +102,13 @@ st2mistral_opts = [
         help='(st2mistral) A long-lived st2 token ("st2 auth <user> -l <ttl>") the '
              'relay service and results tracking send to Mistral when use_st2_token '
              'is set.'),
+    cfg.ListOpt(
+        'st2_key_users', default=[],
+        help='(st2mistral) With use_st2_token: the st2 users whose st2 executions may '
+             'complete any st2 user\'s st2.action task. Name the user of mistral.conf\'s '
+             '[st2] api_key: st2.action starts a child with the key when the workflow\'s '
+             'token expired, once st2 vouched for the workflow. Any other user\'s child '
+             'completes only tasks in that user\'s own Mistral project.'),
     cfg.StrOpt(
         'st2_api_key', secret=True,
         help='(st2mistral) st2 API key the relay service uses to read executions, '

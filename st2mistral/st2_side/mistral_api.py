@@ -277,9 +277,11 @@ class Tasks(_Manager):
 
 
 class ActionExecutions(_Manager):
-    def get(self, id):
+    def get(self, id, project=None):
+        """``project``: as in update()."""
         _not_empty(id=id)
-        return self._one('GET', '/action_executions/%s' % id)
+        headers = {contract.MISTRAL_PROJECT_HEADER: project} if project else None
+        return self._one('GET', '/action_executions/%s' % id, headers=headers)
 
     def update(self, id, state=None, output=None, project=None):
         """``project``: the st2 user's Mistral project to act in (an admin token only;

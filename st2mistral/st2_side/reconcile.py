@@ -411,7 +411,8 @@ class Reconciler:
                 continue
             outcome = self._children_results.deliver_execution(
                 self._executions.get(child['id']))
-            if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED) and \
+            if outcome in (child_results.DELIVERED, child_results.ALREADY_COMPLETED,
+                           child_results.REFUSED) and \
                     child.get('status') in contract.ST2_COMPLETED:
                 relayed.add(child.get('id'))
 

@@ -349,7 +349,13 @@ def _callback_class():
                 LOG.error('[%s] Unable to extract the action execution ID from the callback '
                           'URL (%s).', liveaction.id, callback.get('url'))
                 return
-            child_results.ChildResults(clients.mistral(CONF), CONF).deliver(
+            children = child_results.ChildResults(clients.mistral(CONF), CONF)
+            # The liveaction's context is what st2 recorded (context.user, context.rbac).
+            if liveaction.status in contract.CALLBACK_STATUSES and children.vouched(
+                    {'id': str(liveaction.id), 'context': getattr(liveaction, 'context', None)},
+                    action_execution_id) is not None:
+                return
+            children.deliver(
                 action_execution_id, liveaction.status, liveaction.result,
                 execution_id=str(liveaction.id),
                 workflow_execution_id=child_results.workflow_of(

@@ -50,6 +50,23 @@ def test_post_stores_callback_and_the_st2_context_header(backend):
     assert child['id'] in backend.get('/executions/%s' % parent_id).json()['children']
 
 
+def test_without_rbac_the_poster_names_the_user_of_an_execution(backend):
+    """st2 vouches for no user in a child's context without RBAC: the body's ``user`` and
+    the st2-context header's replace the requester's (docs/security.rst, "Children's
+    results")."""
+    by_body = backend.post('/executions', {'action': CHILD_ACTION, 'user': 'alice'})
+    by_header = backend.post('/executions', {'action': CHILD_ACTION, 'user': 'carol'},
+                             headers={'st2-context': json.dumps({'user': 'alice'})})
+    own = backend.post('/executions', {'action': CHILD_ACTION})
+    for answer in (by_body, by_header, own):
+        assert answer.status_code == 201, answer.text
+    assert by_body.json()['context']['user'] == 'alice'
+    assert by_header.json()['context']['user'] == 'alice'
+    assert own.json()['context']['user'] == 'st2admin'     # the token's user
+    for answer in (by_body, by_header, own):
+        assert 'rbac' not in answer.json()['context']
+
+
 def test_a_header_that_is_not_json_is_400(backend):
     answer = backend.post('/executions', {'action': CHILD_ACTION},
                           headers={'st2-context': 'not json'})

@@ -93,8 +93,6 @@ _CLIENT_IDENTITY_PREFIXES = (
     'HTTP_X_STORAGE_TOKEN', 'HTTP_X_TRUST', 'HTTP_OPENSTACK_',
 )
 
-# A user name that can be a project id as it is (readable in Mistral's lists).
-_PLAIN_NAME = re.compile(r'[A-Za-z0-9._@+-]{1,64}')
 # The project an admin user's request acts in (see the module's docstring).
 PROJECT_HEADER = contract.MISTRAL_PROJECT_HEADER
 PROJECT_ENVIRON = 'HTTP_' + PROJECT_HEADER.upper().replace('-', '_')
@@ -104,16 +102,8 @@ ADMIN_ROLE = 'admin'
 _TOKEN_METHOD = 'authentication token'   # st2's auth_info method for a token
 
 
-def project_of(user):
-    """The Mistral project of st2 user ``user``: one per user, never shared.
-
-    ``st2:<name>`` for plain names; any other name (long, spaces, ':'...) maps
-    to ``st2~<sha256>``, so two different names never share a project.
-    """
-    plain, hashed = contract.ST2_USER_PROJECT_PREFIXES
-    if _PLAIN_NAME.fullmatch(user):
-        return plain + user
-    return hashed + hashlib.sha256(user.encode('utf-8')).hexdigest()[:40]
+# The Mistral project of an st2 user (the st2 side computes it too: the relay's check).
+project_of = contract.st2_user_project
 
 
 # Params only Mistral's engine may set (it starts sub-workflows with them).

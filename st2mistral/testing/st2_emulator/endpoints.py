@@ -203,6 +203,11 @@ class ApiEndpoints:
             if not isinstance(extra_context, dict):
                 raise _ApiError(400, context_header_error(extra_context, self.version))
         context = copy.deepcopy(body.get('context') or {})
+        # The body's user, else the requester; then the header may replace it: without
+        # RBAC any user names any user here (actionexecutions.py _handle_schedule_execution
+        # and _schedule_execution; rbac/backends/noop.py refuses another user only with
+        # require_rbac, which this call does not pass; both @ v3.2.0 and v3.9.0). With RBAC
+        # st2 adds context.rbac.user after the header (not emulated: RBAC is off here).
         context['user'] = body.get('user') or requester
         context['pack'] = pack
         context.update(extra_context)

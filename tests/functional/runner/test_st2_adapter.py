@@ -19,6 +19,7 @@ is set up the way st2's runner container sets it up, then called.
 """
 
 import json
+import logging
 import types
 import uuid
 
@@ -301,6 +302,35 @@ def test_callback_module_sends_the_result_to_mistral(adapter, st2_conf, side):
         'source': 'mistral_v2', 'url': 'http://ignored-host/v2/action_executions/' + action.id}))
     assert side.wait_state(ex.id).state == 'SUCCESS'
     assert json.loads(side.client.tasks.get(task.id).result) == {'stdout': 'ünïcode'}
+
+
+def test_callback_module_sends_no_result_to_another_users_task(adapter, st2_conf, side,
+                                                                caplog):
+    """With use_st2_token (docs/security.rst, "Children's results"): this Mistral keeps
+    every execution in one project, which is no st2 user's."""
+    name = unique('examples.cb_other')
+    side.client.workflows.create(WAITING % name)
+    ex = side.client.executions.create(name)
+    task = side.wait_task(ex.id, 'w', ('RUNNING',))
+    (action,) = side.client.action_executions.list(task_execution_id=task.id)
+    handler = adapter.get_callback_handler()
+    liveaction = Obj(id='la2', status='succeeded', result={'stdout': 'bob'},
+                     context={'user': 'bob'}, callback={
+                         'source': 'mistral_v2',
+                         'url': 'http://ignored-host/v2/action_executions/' + action.id})
+    st2_conf.set_override('use_st2_token', True, group='mistral')
+    st2_conf.set_override('st2_service_token', 'service-token', group='mistral')
+    try:
+        with caplog.at_level(logging.WARNING):
+            handler.callback(liveaction)   # synchronous: a PUT would be made by now
+    finally:
+        st2_conf.clear_override('use_st2_token', group='mistral')
+        st2_conf.clear_override('st2_service_token', group='mistral')
+    assert side.client.action_executions.get(action.id).state == 'RUNNING'
+    assert "[la2] Not completing Mistral action execution %s" % action.id in caplog.text
+    assert 'service-token' not in caplog.text
+    handler.callback(liveaction)            # not checked without use_st2_token
+    assert side.wait_state(ex.id).state == 'SUCCESS'
 
 
 def st2_worker_completes_cancel(st2, st2_id, runner):

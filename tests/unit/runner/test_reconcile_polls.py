@@ -15,6 +15,7 @@
 from st2mistral.core import contract
 from st2mistral.core import results
 from st2mistral.core import st2api
+from st2mistral.st2_side import child_results
 from st2mistral.st2_side import mistral_api
 from st2mistral.st2_side import reconcile as t
 from st2mistral.st2_side import st2_executions
@@ -211,3 +212,24 @@ def test_st2s_refusal_without_records_is_no_error():
     outcome = tracker.poll('p')
     assert (outcome.completed, outcome.status, outcome.message) == (
         False, 'running', 'refused by st2')
+
+
+def test_a_refused_child_is_not_handed_over_again():
+    """A child whose st2 user does not own the task (child_binding.py) is refused once."""
+    class Children:
+        def __init__(self):
+            self.calls = []
+
+        def deliver_execution(self, execution):
+            self.calls.append(execution['id'])
+            return child_results.REFUSED
+
+    executions = {'p': parent(children=['c']),
+                  'c': {'id': 'c', 'status': 'succeeded', 'parent': 'p'}}
+    children = Children()
+    st2 = St2(executions)
+    tracker = t.Reconciler(Reader([t.Reading('RUNNING', 't0', calls=1)]), st2_api(st2),
+                           children=children)
+    tracker.poll('p')
+    tracker.poll('p')
+    assert children.calls == ['c']
