@@ -156,10 +156,8 @@ class MistralRunner(_RUNNER_BASE):
         ``canceling`` (``_do_cancel``), and would now overwrite that with our ``running``
         (``_update_live_action_db``; st2actions/container/base.py @ v3.9.0): the workflow
         would run on. Cancel it now and answer ``canceling``, which st2 keeps."""
-        from st2common.persistence.liveaction import LiveAction
-
         try:
-            current = LiveAction.get_by_id(str(self.liveaction_id)).status
+            current = self._stored_liveaction().status
         except Exception as e:   # the workflow runs: st2 must hear so
             LOG.warning('[%s] Could not re-read the execution after starting its workflow '
                         '(a cancel sent meanwhile is not seen): %s', self.execution_id, e)
@@ -234,6 +232,13 @@ class MistralRunner(_RUNNER_BASE):
         self._cascade('resume')
         return launcher.RUNNING, self.execution.result, self.execution.context
 
+    def _stored_liveaction(self):
+        """The liveaction as st2's database holds it now: run() and cancel() each run on
+        the copy st2's worker had when it dispatched them."""
+        from st2common.persistence.liveaction import LiveAction
+
+        return LiveAction.get_by_id(str(self.liveaction_id))
+
     def _take_stored_context(self):
         """st2's worker builds this runner from the liveaction its queue message carried:
         a cancel sent while run() was starting the workflow carries the context of before,
@@ -242,10 +247,8 @@ class MistralRunner(_RUNNER_BASE):
         the stored one; it is also what st2 writes back with cancel()'s answer."""
         if contract.mistral_execution_id(self.context):
             return
-        from st2common.persistence.liveaction import LiveAction
-
         try:
-            stored = LiveAction.get_by_id(str(self.liveaction_id)).context or {}
+            stored = self._stored_liveaction().context or {}
         except Exception:   # nothing better to go on: cancel() says what is missing
             return
         if contract.mistral_execution_id(stored):
