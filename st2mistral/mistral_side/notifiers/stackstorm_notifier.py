@@ -321,8 +321,9 @@ class WorkflowCache:
 
     Every workflow event of an execution drops its entry (its state changed),
     so an entry says what the DB said after the execution's latest event. A
-    task event of a workflow known to be RUNNING then needs no read: only a
-    paused or cancelled workflow makes a task event do anything. With
+    task event of a workflow known to be RUNNING (or ended: SETTLED_FOR_TASKS)
+    then needs no read: only a paused or cancelled workflow makes a task event
+    do anything. With
     ``[notifier] type = remote`` events may arrive out of order; a task event
     overtaking its workflow's PAUSED event then skips one re-send of paused,
     which the PAUSED event itself makes.
@@ -423,10 +424,16 @@ def publish_workflow(wf, event, state, state_info, notify_kwargs, sender, root_i
         ex_id=wf.id))
 
 
+# A workflow known in one of these states needs no read for a task event: only a
+# paused or cancelled workflow makes a task event do anything, and SUCCESS and
+# ERROR are left only by a rerun, whose workflow event drops the cache entry.
+SETTLED_FOR_TASKS = frozenset({states.RUNNING, states.SUCCESS, states.ERROR})
+
+
 def on_task_event(item, sender, cache):
     wf_ex_id = item.data.get('workflow_execution_id')
     wf = cache.get(wf_ex_id) if isinstance(wf_ex_id, str) else None
-    if wf is None or wf.state != states.RUNNING:
+    if wf is None or wf.state not in SETTLED_FOR_TASKS:
         wf = mistral_db.workflow_info(wf_ex_id) if wf_ex_id else None
         if wf is None:
             trace.task_workflow_missing(item.event, item.ex_id, wf_ex_id)

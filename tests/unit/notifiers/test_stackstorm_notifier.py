@@ -138,6 +138,31 @@ def test_task_events_of_a_running_workflow_need_no_read(db, monkeypatch, caplog)
     assert cache.get('wf1') is None              # a final event forgets the execution
 
 
+def test_events_processed_after_the_workflow_ended_read_it_once(db, monkeypatch):
+    # A backlog (st2 or Mistral's DB was away, or [notifier] type = remote):
+    # the launch is processed after the end, is stale, and the task events of
+    # a SUCCESS workflow need no further read.
+    reads = _counting(db, monkeypatch)
+    cache, sender = notifier.WorkflowCache(), RecordingSender()
+    _workflow(db, 'SUCCESS')
+    notifier.process(_event('WORKFLOW_LAUNCHED', 'RUNNING'), sender, cache)
+    for _ in range(3):
+        notifier.process(_task_event(), sender, cache)
+    notifier.process(_event('WORKFLOW_SUCCEEDED', 'SUCCESS'), sender, cache)
+    assert reads == ['wf1']
+    assert [i.status for i in sender.items] == ['succeeded']
+
+
+def test_a_cancelled_workflow_is_read_again_for_a_task_event(db, monkeypatch):
+    reads = _counting(db, monkeypatch)
+    cache, sender = notifier.WorkflowCache(), RecordingSender()
+    _workflow(db, 'CANCELLED')
+    cache.put(db.workflows['wf1'])
+    notifier.process(_task_event(), sender, cache)
+    assert reads == ['wf1']
+    assert [i.status for i in sender.items] == ['canceled']
+
+
 def test_paused_workflow_task_events_read_and_trigger(db, monkeypatch):
     reads = _counting(db, monkeypatch)
     cache, sender = notifier.WorkflowCache(), RecordingSender()
