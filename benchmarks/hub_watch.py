@@ -42,6 +42,8 @@ import time
 from benchmarks import stats
 
 ENV_VAR = 'ST2MISTRAL_BENCH_HUB'
+# A path: cProfile the publisher's greenlets only (switched on and off with them).
+PROFILE_VAR = 'ST2MISTRAL_BENCH_HUB_PROFILE'
 KINDS = ('hub', 'publisher', 'engine')
 SPOOL_WRITES = ('add_event', 'put', 'remove', 'remove_event', 'give_up')
 LONGEST_KEPT = 5
@@ -56,6 +58,10 @@ class Recording:
         self.slices_with_writes = []                  # (slice s, writes, write s, kind)
         self.several = collections.Counter()          # (kind, write names) -> slices
         self.publisher_parts = collections.Counter()  # 'processing'/'sending' -> seconds
+        # (time.monotonic() start, seconds): when the publisher held the hub, and
+        # when publish() spooled an event in the engine's greenlet (figure 1).
+        self.publisher_spans = []
+        self.publish_spans = []
 
 
 def summarize(recording):
@@ -72,6 +78,8 @@ def summarize(recording):
     out['max_write_ms_per_slice'] = max((w for _, _, w, _ in with_writes), default=0) * 1000
     out['publisher_parts_ms'] = {part: seconds * 1000
                                  for part, seconds in recording.publisher_parts.items()}
+    out['publisher_spans'] = [[round(t, 6), round(s, 6)] for t, s in recording.publisher_spans]
+    out['publish_spans'] = [[round(t, 6), round(s, 6)] for t, s in recording.publish_spans]
     out['several_writes'] = [{'kind': kind, 'writes': list(names), 'slices': n}
                              for (kind, names), n in recording.several.most_common(LONGEST_KEPT)]
     out['longest_slices_with_writes'] = [
@@ -95,9 +103,13 @@ class HubWatch:
         self._dumps = 0
         self._hub = None
         self._slice_started = time.perf_counter()
+        self._to_monotonic = time.monotonic() - time.perf_counter()   # for the spans
         self._slice_writes = 0
         self._slice_write_time = 0.0
         self._slice_names = []
+        self.profile_path = os.environ.get(PROFILE_VAR)
+        self._profiler = None
+        self._profiled_slices = 0
 
     def install(self):
         from eventlet import hubs
@@ -114,6 +126,9 @@ class HubWatch:
             stackstorm_notifier.St2Publisher._process_forever, 'processing')
         sender.Sender._work = self._tagged(sender.Sender._work, 'sending')
         signal.signal(signal.SIGUSR1, self._on_dump)
+        if self.profile_path:
+            import cProfile
+            self._profiler = cProfile.Profile()
         greenlet.settrace(self._on_switch)
 
     def _tagged(self, original, part):
@@ -135,6 +150,8 @@ class HubWatch:
             finally:
                 took = time.perf_counter() - started
                 watch.recording.writes.append(took)
+                if name == 'add_event':     # publish(), in the engine's greenlet
+                    watch.recording.publish_spans.append((started + watch._to_monotonic, took))
                 watch._slice_writes += 1
                 watch._slice_write_time += took
                 watch._slice_names.append(name)
@@ -151,6 +168,7 @@ class HubWatch:
         elif origin in self.publisher_greenlets:
             kind = 'publisher'
             self.recording.publisher_parts[self.publisher_greenlets[origin]] += took
+            self.recording.publisher_spans.append((self._slice_started + self._to_monotonic, took))
         else:
             kind = 'engine'
         recording = self.recording
@@ -163,7 +181,19 @@ class HubWatch:
         self._slice_writes = 0
         self._slice_write_time = 0.0
         self._slice_names = []
+        if self._profiler is not None:
+            self._profile_switch(origin, args[1])
         self._slice_started = time.perf_counter()
+
+    def _profile_switch(self, origin, target):
+        """Profile the publisher's greenlets only: on while one of them runs."""
+        if origin in self.publisher_greenlets:
+            self._profiler.disable()
+            self._profiled_slices += 1
+            if self._profiled_slices % 500 == 0:
+                self._profiler.dump_stats(self.profile_path)
+        if target in self.publisher_greenlets:
+            self._profiler.enable()
 
     def _on_dump(self, _signum, _frame):
         recording, self.recording = self.recording, Recording()

@@ -41,14 +41,21 @@ def not_run(index, reason='not run'):
 
 
 def drag_row(d):
-    met = d['drag_st2'] <= 1.05
+    """Under eventlet (``drag_hub`` present) the verdict is on the hub time the
+    publisher took (benchmarks.engine_drag): the wall times spread by more than
+    the goal there, the no-op publisher's drag shows by how much."""
+    measured = d.get('drag_hub', d['drag_st2'])
+    ours = ['%.3fx' % d['drag_st2'], '%.3f s vs %.3f s' % (d['wall_st2'], d['wall_none'])]
+    if 'drag_hub' in d:
+        ours += ['hub time taken', '(eventlet): %.3fx' % d['drag_hub'],
+                 '%.1f ms of a run' % d['hub_ms']['mean']]
     return Row(
         [ROW_TITLES[0], 'wall time with the', 'publisher / without;', 'st2 answers in %d ms'
          % (d['st2_delay'] * 1000), 'median of %d' % d['rounds']],
-        ['%.3fx' % d['drag_st2'], '%.3f s vs %.3f s' % (d['wall_st2'], d['wall_none'])],
+        ours,
         ['sync publisher: %.2fx' % d['drag_sync'], '%.3f s' % d['wall_sync'],
          'no-op publisher: %.3fx' % d['drag_noop'], '(Mistral\'s own notify)'],
-        ['<= 1.05x'], met)
+        ['<= 1.05x'], measured <= 1.05)
 
 
 def lag_row(d):

@@ -14,6 +14,7 @@
 
 import pytest
 
+from benchmarks import engine_drag
 from benchmarks import loopback
 from benchmarks import marks
 from benchmarks import report
@@ -87,6 +88,10 @@ def _drag(st2):
 def test_verdicts_follow_the_goals():
     assert report.drag_row(_drag(1.05)).met is True
     assert report.drag_row(_drag(1.06)).met is False
+    # Under eventlet the verdict is on the hub time the publisher took.
+    eventlet = dict(_drag(1.09), drag_hub=1.02, hub_ms={'p50': 2.0, 'mean': 3.0, 'max': 9.0})
+    assert report.drag_row(eventlet).met is True
+    assert report.drag_row(dict(eventlet, drag_st2=1.0, drag_hub=1.06)).met is False
 
     throughput = {'sender': 2500.0, 'sender_memory': 3000.0, 'sender_emulator': 100.0,
                   'webhook': 1200.0, 'webhook_1': 1000.0, 'spool': True, 'workers': 8,
@@ -112,3 +117,16 @@ def test_loopback_answers_what_the_publishers_need():
     assert loopback.answer('PUT', '/api/v1/executions/abc', b'not json')[0] == 400
     assert loopback.answer('POST', '/hook', b'{}') == (200, {})
     assert loopback.answer('GET', '/api/v1/executions/abc', b'')[0] == 404
+
+
+def test_hub_taken_counts_only_what_falls_inside_each_run():
+    windows = [(10.0, 10.2), (20.0, 20.1)]
+    spans = [(10.05, 0.01),      # inside the first run: 10 ms
+             (10.195, 0.01),     # half inside: 5 ms
+             (15.0, 1.0),        # between runs: the engine was idle
+             (19.99, 0.02)]      # half inside the second run: 10 ms
+    taken = engine_drag.hub_taken(windows, spans)
+    assert taken['hub_ms']['max'] == pytest.approx(15.0)
+    assert taken['hub_ms']['mean'] == pytest.approx(12.5)
+    assert taken['hub_share'] == pytest.approx(0.025 / 0.3)
+    assert taken['drag_hub'] == pytest.approx(1 + 0.025 / 0.3)
