@@ -122,8 +122,8 @@ def why(output):
 
 
 def verdict(pair, failed_step, detail):
-    """(result, a failure?) of one pair: OK, LIMIT (a SERIES_LIMITS pair whose
-    Mistral did not install, as recorded) or FAIL."""
+    """(result, detail) of one pair; result OK, LIMIT (a SERIES_LIMITS pair whose
+    Mistral did not install, for the recorded reason) or FAIL."""
     limit = SERIES_LIMITS.get(pair)
     if failed_step is None:
         if limit:
