@@ -45,8 +45,9 @@ ST2_CONTEXT = 'st2_context'
 
 # Under auth_type = st2, the header in which an [st2] admin_users token names the st2
 # user's Mistral project a request acts in (mistral_side/auth/server.py), and the
-# prefixes of those projects. Mistral before 21 completes another project's action
-# execution for nobody, admin or not (docs/mistral-versions.rst, note [3]).
+# prefixes of those projects. Mistral before 22 completes another project's action
+# execution (before 21) or its workflow (21.0.0) for nobody, admin or not
+# (docs/mistral-versions.rst, note [3]).
 MISTRAL_PROJECT_HEADER = 'X-St2mistral-Project'
 ST2_USER_PROJECT_PREFIXES = ('st2:', 'st2~')
 # A user name that can be a project id as it is (readable in Mistral's lists).

@@ -27,11 +27,15 @@ Used by the st2 <= 3.3 callback module (st2_adapter) and by the relay service
   Unicode travels as JSON escapes, so no encoding can break it.
 - Mistral's "is already completed" (HTTP 500) means a previous delivery
   arrived: done. Connection errors and transient answers are retried.
-- Mistral before 21 completes another project's action execution for nobody, not
-  even the admin ``[mistral] st2_service_token`` (it answers "ActionExecution not
-  found"; docs/mistral-versions.rst, note [3]). Then, when the child names its
-  Mistral workflow, the workflow's project is read (admins read every workflow)
-  and the PUT goes again in that project (contract.MISTRAL_PROJECT_HEADER).
+- Under ``auth_type = st2`` (``[mistral] use_st2_token``: one Mistral project per
+  st2 user), when the child names its Mistral workflow, the workflow's project is
+  read (admins read every workflow) and the PUT acts in it
+  (contract.MISTRAL_PROJECT_HEADER): Mistral before 22 confines the admin
+  ``[mistral] st2_service_token`` to its own project, before 21 when completing
+  the action execution (it answers "ActionExecution not found"), in 21.0.0 when
+  completing the workflow after it (the workflow stays RUNNING);
+  docs/mistral-versions.rst, note [3]. Otherwise, on "ActionExecution not
+  found" the same is tried once.
 - A result above Mistral's ``[engine] execution_field_size_limit_kb`` is
   refused by Mistral, which then fails the task with its size message: the
   task never stays RUNNING.
@@ -148,7 +152,7 @@ class ChildResults:
         """PUT the state (and output) of one st2 child; returns an outcome constant.
 
         ``workflow_execution_id``: the Mistral workflow the child reports to (its
-        ``context.mistral``), for Mistral before 21 (see the module's docstring)."""
+        ``context.mistral``), for Mistral before 22 (see the module's docstring)."""
         label = execution_id or '-'
         if st2_status not in contract.CALLBACK_STATUSES:
             LOG.info('[%s] Not calling back Mistral action execution %s: st2 status "%s" '
@@ -174,22 +178,37 @@ class ChildResults:
 
     def _update(self, action_execution_id, state, output, workflow_execution_id):
         call = self._call
+        if workflow_execution_id and child_binding.is_checked(self._conf):
+            # One Mistral project per st2 user: act in the workflow's (Mistral 21.0.0
+            # would complete the action execution for the admin user, then never
+            # its workflow; docs/mistral-versions.rst, note [3]).
+            project = self._st2_users_project(workflow_execution_id)
+            if project:
+                return call(self._client.action_executions.update, action_execution_id,
+                            state, output, project=project)
         try:
             return call(self._client.action_executions.update, action_execution_id, state,
                         output)
         except Exception as e:
             if not (workflow_execution_id and _NOT_FOUND in str(e)):
                 raise
-            project = getattr(call(self._client.executions.get, workflow_execution_id),
-                              'project_id', None)
-            if not (isinstance(project, str)
-                    and project.startswith(contract.ST2_USER_PROJECT_PREFIXES)):
+            project = self._st2_users_project(workflow_execution_id)
+            if not project:
                 raise e from None    # auth off, or not an st2 user's: nothing to add
             LOG.info('Mistral found no action execution %s in the service user\'s project '
                      '(Mistral before 21): completing it in the project of workflow %s.',
                      action_execution_id, workflow_execution_id)
             return call(self._client.action_executions.update, action_execution_id, state,
                         output, project=project)
+
+    def _st2_users_project(self, workflow_execution_id):
+        """The workflow's Mistral project when it is an st2 user's, else None
+        (admins read every workflow, in every Mistral release)."""
+        project = getattr(self._call(self._client.executions.get, workflow_execution_id),
+                          'project_id', None)
+        if isinstance(project, str) and project.startswith(contract.ST2_USER_PROJECT_PREFIXES):
+            return project
+        return None
 
     def _call(self, fn, *args, **kwargs):
         return clients.call_mistral(self._conf, self._sleep, fn, *args, **kwargs)

@@ -41,11 +41,12 @@ Identity comes from st2 only: every identity header a client may send
 st2 vouched for are set, as keystonemiddleware does.
 
 An admin user may name the project a request acts in (:data:`PROJECT_HEADER`,
-one of the st2 users' projects): Mistral before 21 confines even an admin
-context to its own project when it completes an action execution
-(``get_action_execution`` ignores ``is_admin``), so the st2 side completes
-another user's ``st2.action`` task in that user's project there
-(docs/mistral-versions.rst, note [3]). Anyone else naming it is refused.
+one of the st2 users' projects): Mistral before 22 confines even an admin
+context to its own project when it completes an action execution (before 21:
+``get_action_execution`` ignores ``is_admin``) or its workflow (21.0.0:
+``load_workflow_execution``), so the st2 side completes another user's
+``st2.action`` task in that user's project (docs/mistral-versions.rst, note
+[3]). Anyone else naming it is refused.
 
 Lineage comes from the engine only: Mistral 23 takes ``root_execution_id``
 and ``task_execution_id`` from the params of ``POST /v2/executions``

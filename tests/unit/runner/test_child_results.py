@@ -207,3 +207,42 @@ def test_workflow_of():
     for context in (None, {}, {'mistral': {}}, {'mistral': {'workflow_execution_id': 3}},
                     {'mistral': {'workflow_execution_id': ''}}):
         assert r.workflow_of(context) is None
+
+
+@pytest.fixture
+def st2_auth_conf(conf):
+    """The st2 side of a Mistral with auth_type = st2 (one project per st2 user)."""
+    conf.set_override('use_st2_token', True, group='mistral')
+    conf.set_override('st2_service_token', 'service-token', group='mistral')
+    return conf
+
+
+def test_under_st2_auth_the_result_goes_in_the_workflows_project(st2_auth_conf):
+    """Mistral 21.0.0 completes another project's action execution for the admin
+    user, then never completes its workflow (docs/mistral-versions.rst, note [3]):
+    the PUT acts in the workflow's project from the start."""
+    client = Client(projects={'wf-1': 'st2:alice'})
+    assert r.ChildResults(client, st2_auth_conf).deliver(
+        'ae-1', 'succeeded', {'a': 1}, workflow_execution_id='wf-1') == r.DELIVERED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {'a': 1}, 'st2:alice')]
+    assert client.executions.gets == ['wf-1']
+
+
+@pytest.mark.parametrize('workflow, projects', [
+    (None, {}),                                      # the child names no workflow
+    ('wf-1', {'wf-1': '<default-project>'}),         # not an st2 user's project
+])
+def test_under_st2_auth_without_an_st2_users_workflow_the_put_is_plain(
+        st2_auth_conf, workflow, projects):
+    client = Client(projects=projects)
+    assert r.ChildResults(client, st2_auth_conf).deliver(
+        'ae-1', 'succeeded', {}, workflow_execution_id=workflow) == r.DELIVERED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {})]
+
+
+def test_without_st2_auth_the_workflow_is_not_read_first(conf):
+    client = Client(projects={'wf-1': 'st2:alice'})
+    assert r.ChildResults(client, conf).deliver(
+        'ae-1', 'succeeded', {}, workflow_execution_id='wf-1') == r.DELIVERED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {})]
+    assert client.executions.gets == []
