@@ -31,6 +31,10 @@ from st2mistral.st2_side import mistral_api
 from st2mistral.testing import mistral_launcher
 from st2mistral.testing.waiting import wait_until
 from tests.functional.conftest import unique
+from tests.functional.faults.conftest import history
+from tests.functional.faults.conftest import spool_rows
+from tests.functional.faults.conftest import wait_lines
+from tests.functional.faults.conftest import wait_spool_updates
 from tests.security.users import ALICE
 from tests.security.users import BOB
 from tests.security.users import SERVICE
@@ -251,3 +255,37 @@ def test_trust_no_token_in_the_state_info_of_a_failed_expression(mistral, st2):
                        alice.executions.get(execution.id).state_info):
         assert 'regex_match: invalid regular expression' in state_info
         assert ALICE not in state_info
+
+
+def test_trust_users_updates_spooled_at_sigkill_reach_st2_after_restart(st2, tmp_path):
+    # Issue 16 point 2 with auth on: the updates of two st2 users' workflows (each
+    # in a project of its own) wait in the spool while st2 refuses them, Mistral is
+    # SIGKILLed, st2 recovers; the restarted process replays them without a new
+    # workflow, reading the users' executions across projects (note [2]).
+    server = mistral_with_st2_auth(
+        st2, str(tmp_path / 'killed'), api_key='st2-key', retry_initial_delay=0.1,
+        retry_max_delay=2, connect_timeout=1, read_timeout=1, unknown_execution_grace=3)
+    with server:
+        expected = {}
+        for token in (ALICE, BOB):
+            user = client_of(server, st2, token)
+            name = unique('kill_trust')
+            user.workflows.create(WORKFLOW % name)
+            st2_id = st2.add_execution(action='examples.' + name)
+            st2.fail_next(503, count=10000, on=('PUT', '/api/v1/executions/' + st2_id))
+            execution = user.executions.create(
+                name, env=contract.build_env(st2_id, st2.api_url, auth_token=token),
+                notify=[contract.ST2_NOTIFY_ENTRY])
+            assert server.wait_for_execution(execution.id, client=user).state == 'SUCCESS'
+            expected[st2_id] = 'succeeded'
+        assert wait_spool_updates(server, expected) == expected
+        wait_until(lambda: not spool_rows(server)['events'], timeout=10,
+                   message='every event processed')
+        server.kill()
+        st2.clear_faults()
+
+        server.start(timeout=120)       # no workflow is started after this
+        st2.wait_for(lambda s: all(s.execution(i)['status'] == v for i, v in expected.items()),
+                     timeout=15)
+        assert all(history(st2, st2_id)[-1] == 'succeeded' for st2_id in expected)
+        assert wait_lines(server, 'Adopting at start the st2 delivery spool')

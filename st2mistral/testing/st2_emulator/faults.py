@@ -106,6 +106,11 @@ class FaultControls:
         answer = _ProxyAnswer(kind, location or _ProxyAnswer.location, applied)
         self._add_faults(count, on, lambda: (None, answer))
 
+    def clear_faults(self):
+        """Drop the faults of fail_next and misbehave_next not taken yet."""
+        with self._lock:
+            self._faults.clear()
+
     def _add_faults(self, count, on, make):
         if on is not None:
             method, path = on
