@@ -12,14 +12,13 @@
 
 """tools/check_layout.py finds what breaks the layout, and passes on today's tree."""
 
-import importlib.util
 import pathlib
 import textwrap
 
+from tests.unit.tool_scripts import load_tool
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location('check_layout', ROOT / 'tools' / 'check_layout.py')
-check_layout = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check_layout)
+check_layout = load_tool('check_layout')
 
 
 def problems(rel, source):

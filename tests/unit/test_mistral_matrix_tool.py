@@ -12,21 +12,14 @@
 
 """tools/mistral_matrix.py: which pairs it runs, and how it reads a failed step."""
 
-import importlib.util
-import os
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.unit.tool_scripts import load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'mistral_matrix', os.path.join(ROOT, 'tools', 'mistral_matrix.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('mistral_matrix')
 
 
 def test_the_pairs_are_each_release_on_each_python_it_supports(tool):

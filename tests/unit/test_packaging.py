@@ -12,7 +12,6 @@
 
 """The wheel holds the product (core, mistral_side, st2_side), not the test support."""
 
-import importlib.util
 import pathlib
 import shutil
 import subprocess
@@ -26,6 +25,8 @@ try:
     import tomllib
 except ImportError:  # Python < 3.11
     tomllib = None
+
+from tests.unit.tool_scripts import load_tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -44,11 +45,7 @@ def test_wheel_ships_the_three_sides_and_not_the_test_support(tmp_path):
 
 
 def package_check():
-    spec = importlib.util.spec_from_file_location(
-        'package_check', ROOT / 'tools' / 'package_check.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('package_check')
 
 
 @pytest.mark.skipif(tomllib is None, reason='reading pyproject.toml needs tomllib (Python 3.11+)')

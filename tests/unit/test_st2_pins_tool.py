@@ -12,23 +12,20 @@
 
 """tools/st2_pins.py: the check that installing st2mistral changes none of st2's pins."""
 
-import importlib.util
 import os
 import re
 import sys
 
 import pytest
 
+from tests.unit.tool_scripts import load_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'st2_pins', os.path.join(ROOT, 'tools', 'st2_pins.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('st2_pins')
 
 
 def test_a_changed_or_removed_package_fails(tool):
