@@ -37,25 +37,13 @@ from tests.functional.faults.conftest import wait_lines
 from tests.functional.faults.conftest import wait_spool_updates
 from tests.security.users import ALICE
 from tests.security.users import BOB
+from tests.security.users import FIRST_ADMIN_COMPLETING_WORKFLOWS
+from tests.security.users import FIRST_ADMIN_READING_ACTIONS
 from tests.security.users import SERVICE
 from tests.security.users import client_of
 from tests.security.users import mistral_with_st2_auth
-from tests.security.users import st2_of_the_users
 
 WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    t:\n      action: std.noop\n"
-
-
-@pytest.fixture(scope='module')
-def st2():
-    with st2_of_the_users() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope='module')
-def mistral(st2, tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp('mistral_trust_auth'))
-    with mistral_with_st2_auth(st2, workdir) as server:
-        yield server
 
 
 @pytest.fixture(scope='module')
@@ -146,10 +134,6 @@ def test_trust_identity_headers_cannot_rescope_a_valid_token(mistral, alice_run,
 
 
 ASYNC_WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    wait:\n      action: std.async_noop\n"
-# Mistral before 21 ignores is_admin in get_action_execution, 21.0.0 in
-# load_workflow_execution (docs/mistral-versions.rst [3]).
-FIRST_ADMIN_READING_ACTIONS = 21
-FIRST_ADMIN_COMPLETING_WORKFLOWS = 22
 
 
 def alices_running_action(mistral, st2):

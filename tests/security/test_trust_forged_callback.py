@@ -39,26 +39,11 @@ from tests.security.users import BOB
 from tests.security.users import SERVICE
 from tests.security.users import USERS
 from tests.security.users import client_of
-from tests.security.users import mistral_with_st2_auth
-from tests.security.users import st2_of_the_users
 
 ASYNC_WORKFLOW = "version: '2.0'\n%s:\n  tasks:\n    wait:\n      action: std.async_noop\n"
 API_KEY = 'st2-key'
 CHILD = 'core.forged'
 SECRETS = (ALICE, BOB, SERVICE, API_KEY)
-
-
-@pytest.fixture(scope='module')
-def st2():
-    with st2_of_the_users() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope='module')
-def mistral(st2, tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp('mistral_trust_forged_callback'))
-    with mistral_with_st2_auth(st2, workdir) as server:
-        yield server
 
 
 @pytest.fixture

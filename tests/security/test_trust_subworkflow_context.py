@@ -43,10 +43,9 @@ from tests.functional.subworkflows import executions_under
 from tests.functional.subworkflows import posts_for
 from tests.security.users import ALICE
 from tests.security.users import BOB
+from tests.security.users import FIRST_ADMIN_COMPLETING_WORKFLOWS
 from tests.security.users import SERVICE
 from tests.security.users import client_of
-from tests.security.users import mistral_with_st2_auth
-from tests.security.users import st2_of_the_users
 
 THIEF = """
 version: '2.0'
@@ -65,17 +64,8 @@ FAST_RETRIES = {'retry_initial_delay': 0.05, 'retry_max_delay': 0.2,
                 'action_retry_give_up_after': 1.0}
 
 
-@pytest.fixture(scope='module')
-def st2():
-    with st2_of_the_users() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope='module')
-def mistral(st2, tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp('mistral_trust_subworkflow'))
-    with mistral_with_st2_auth(st2, workdir, **FAST_RETRIES) as server:
-        yield server
+# The module's Mistral (tests/security/conftest.py) retries on a short schedule.
+MISTRAL_ST2_OPTIONS = FAST_RETRIES
 
 
 def start_as_alice(client, st2, prefix, ref):
@@ -218,6 +208,10 @@ def test_known_limitation_a_subworkflow_started_by_the_service_callback(mistral,
     sub-workflow started while Mistral handles the service user's callback is created
     in the service user's project and cannot find the owner's workbook definition.
     If Mistral or this project ever changes that, this test says so."""
+    if mistral_launcher.mistral_major(mistral.python) < FIRST_ADMIN_COMPLETING_WORKFLOWS:
+        pytest.skip('Mistral before 22 does not complete the service user this PUT '
+                    '(before 21: refused; 21.0.0: the workflow stays RUNNING; '
+                    'docs/mistral-versions.rst, note [3], test_trust_auth.py)')
     alice = client_of(mistral, st2, ALICE)
     name = unique('alice_cb')
     alice.workbooks.create(CALLBACK_WORKBOOK % {'name': name})

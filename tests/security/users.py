@@ -18,6 +18,11 @@ from st2mistral.testing import mistral_launcher
 from st2mistral.testing.st2_emulator import St2Emulator
 
 ALICE, BOB, SERVICE = 'alice-token', 'bob-token', 'service-token'
+# Mistral before 21 ignores is_admin in get_action_execution, 21.0.0 in
+# load_workflow_execution (docs/mistral-versions.rst [3]): the first releases
+# where the admin service user completes another user's action, and its workflow.
+FIRST_ADMIN_READING_ACTIONS = 21
+FIRST_ADMIN_COMPLETING_WORKFLOWS = 22
 # SERVICE's user is mistral.conf's [st2] admin_users.
 USERS = {ALICE: 'alice', BOB: 'bob', SERVICE: 'st2mistral-service'}
 
