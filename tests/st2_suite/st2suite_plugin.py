@@ -37,6 +37,7 @@ pytest 7.0.1, so: Python 3.6 syntax, no import of this project.
 """
 
 import collections
+import fcntl
 import inspect
 import json
 import os
@@ -49,6 +50,17 @@ OUTCOMES = ('passed', 'failed', 'excepted', 'unexpected-pass', 'skipped', 'flaky
 # How st2's tests name the examples actions they run ('examples.mistral-basic').
 ACTION_REF = re.compile(r'examples\.[A-Za-z0-9_-]+')
 KINDS = ('st2-refuses', 'mistral23', 'python3', 'open', 'race')
+
+
+# Tests whose example workflow uses a fixed path on the host, and the lock file that
+# keeps two tags' runs of them apart: mistral-handle-retry removes, waits for and
+# creates /tmp/done (contrib/examples/actions/workflows/mistral-handle-retry.yaml
+# @ v3.2.0), so a run of another tag at the same time undid it (failed once on
+# v3.5.0 and v3.2.0 together, 2026-12-07).
+HOST_PATH_LOCKS = {
+    'test_examples.py::ExamplesTest::test_handle_retry':
+        '/tmp/st2mistral-st2suite-tmp-done.lock',     # beside /tmp/done: one for every tag
+}
 
 
 def pytest_addoption(parser):
@@ -162,6 +174,21 @@ class Tally(object):
         if stale:
             raise pytest.UsageError('exceptions name tests that do not exist: %s'
                                     % ', '.join(sorted(stale)))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        # One at a time on the host: the suites of several tags run at once (run.py
+        # --tags), and these tests' example workflows share a fixed host path.
+        path = HOST_PATH_LOCKS.get(test_key(item.nodeid))
+        if path is None:
+            yield
+            return
+        with open(path, 'a') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def pytest_runtest_setup(self, item):
         # An excepted test known to wait for a state st2 never reaches (max_wait in its

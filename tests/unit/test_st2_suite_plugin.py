@@ -368,3 +368,35 @@ def test_a_test_running_an_action_the_pack_lacks_is_unavailable_not_failed(tmp_p
     assert summary['files'] == {'test_one.py': {'passed': 1, 'unavailable': 1}}
     assert ('unavailable: runs examples.mistral-test-cancel; set ST2MISTRAL_ST2_EXAMPLES'
             in proc.stdout), proc.stdout
+
+
+def test_a_test_sharing_a_host_path_waits_for_another_tags_run_of_it(tmp_path, monkeypatch):
+    import fcntl
+    import threading
+    import types
+
+    sys.path.insert(0, str(PLUGIN_DIR))
+    try:
+        import st2suite_plugin as plugin
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+    lock_path = str(tmp_path / 'done.lock')
+    key = 'test_examples.py::ExamplesTest::test_handle_retry'
+    monkeypatch.setitem(plugin.HOST_PATH_LOCKS, key, lock_path)
+    item = types.SimpleNamespace(nodeid='integration/mistral/' + key)
+    ran = threading.Event()
+
+    def run_the_test():
+        hook = plugin.Tally.pytest_runtest_call(None, item)
+        next(hook)                  # pytest runs the test here
+        ran.set()
+        next(hook, None)
+
+    with open(lock_path, 'a') as other_tags_run:
+        fcntl.flock(other_tags_run, fcntl.LOCK_EX)
+        thread = threading.Thread(target=run_the_test)
+        thread.start()
+        assert not ran.wait(0.3)    # held back while the other run holds the lock
+        fcntl.flock(other_tags_run, fcntl.LOCK_UN)
+    assert ran.wait(5)
+    thread.join(5)
