@@ -178,7 +178,8 @@ class ChildResults:
 
     def _update(self, action_execution_id, state, output, workflow_execution_id):
         call = self._call
-        if workflow_execution_id and child_binding.is_checked(self._conf):
+        read_first = bool(workflow_execution_id) and child_binding.is_checked(self._conf)
+        if read_first:
             # One Mistral project per st2 user: act in the workflow's (Mistral 21.0.0
             # would complete the action execution for the admin user, then never
             # its workflow; docs/mistral-versions.rst, note [3]).
@@ -192,7 +193,8 @@ class ChildResults:
         except Exception as e:
             if not (workflow_execution_id and _NOT_FOUND in str(e)):
                 raise
-            project = self._st2_users_project(workflow_execution_id)
+            # Read above already (read_first): not an st2 user's workflow then.
+            project = None if read_first else self._st2_users_project(workflow_execution_id)
             if not project:
                 raise e from None    # auth off, or not an st2 user's: nothing to add
             LOG.info('Mistral found no action execution %s in the service user\'s project '

@@ -240,6 +240,15 @@ def test_under_st2_auth_without_an_st2_users_workflow_the_put_is_plain(
     assert client.action_executions.calls == [('ae-1', 'SUCCESS', {})]
 
 
+def test_under_st2_auth_not_found_outside_an_st2_users_workflow_reads_it_once(
+        st2_auth_conf):
+    client = Client([NOT_FOUND], projects={'wf-1': '<default-project>'})
+    assert r.ChildResults(client, st2_auth_conf).deliver(
+        'ae-1', 'succeeded', {}, workflow_execution_id='wf-1') == r.FAILED
+    assert client.action_executions.calls == [('ae-1', 'SUCCESS', {})]
+    assert client.executions.gets == ['wf-1']
+
+
 def test_without_st2_auth_the_workflow_is_not_read_first(conf):
     client = Client(projects={'wf-1': 'st2:alice'})
     assert r.ChildResults(client, conf).deliver(
